@@ -1,0 +1,568 @@
+/*
+ * raftwal.h -- the write-ahead log under a Raft node.
+ *
+ * This header is the whole public ABI of libraftwal. Everything a program can
+ * call is declared and documented here; nothing else is exported.
+ *
+ * ------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------
+ * A log lives in one directory and holds Raft entries (index, term, type,
+ * data) with contiguous indexes first..last. A new log has first = 1 and
+ * last = 0 (empty). Beside the entries it keeps:
+ *   - the hard state (term, vote, commit);
+ *   - snapshot metadata (index, term, opaque bytes such as a ConfState); the
+ *     snapshot data itself belongs to the application;
+ *   - user metadata: opaque bytes (a cluster id, a node id, ...).
+ *
+ * Appends are atomic batches: after a crash either the whole batch is in
+ * the log or none of it. An append whose first index is <= last replaces
+ * the suffix from that index (Raft's conflict rule). Purging a prefix drops
+ * entries <= upto; purging past the last index empties the log so that the
+ * next append starts at upto + 1 (installing a leader's snapshot).
+ *
+ * ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------
+ * Every fallible function returns an int: 0 (RAFTWAL_OK) on success or a
+ * negative RAFTWAL_E* code. Codes never change meaning between versions.
+ * raftwal_strerror() names a code; raftwal_errmsg() gives the detailed
+ * message of the calling thread's last failure (which file, which offset,
+ * what was expected). Functions never abort() or exit() on bad input and
+ * never crash on any file content.
+ *
+ * ------------------------------------------------------------------------
+ * Threading
+ * ------------------------------------------------------------------------
+ * - One raftwal_log handle may be used from many threads at once. Writes
+ *   (append, truncate, purge, set_*, save_snapshot) are serialized inside
+ *   the library; concurrent durable appends are grouped so that one
+ *   fdatasync covers many batches (group commit). Readers (get, term,
+ *   iterators, bounds, getters) never wait for a writer's fdatasync.
+ * - raftwal_log_close() must not race with other calls on the same handle:
+ *   call it once, after every other thread is done with the handle.
+ *   Iterators still open when the log is closed keep the memory they
+ *   reference alive; their next call returns RAFTWAL_ECLOSED.
+ * - A raftwal_iter is used by one thread at a time.
+ * - A log directory is opened for writing by at most one handle in the
+ *   whole system: a second open, in this process or another, fails with
+ *   RAFTWAL_ELOCKED. The lock is a process-owned fcntl() lock, so a child
+ *   made by fork() does not inherit it and cannot keep the log locked
+ *   after its parent dies. Read-only opens take no lock.
+ * - The process-wide state (per-thread error messages, the table of logs
+ *   this process holds open, the CRC32C implementation chosen at start)
+ *   is thread-safe.
+ *
+ * ------------------------------------------------------------------------
+ * Durability
+ * ------------------------------------------------------------------------
+ * A function that changes the log returns after the change is on stable
+ * storage (fdatasync of the data, fsync of the directory when a file was
+ * created, renamed or deleted), unless the caller passed RAFTWAL_NOSYNC or
+ * opened the log with RAFTWAL_OPEN_NOSYNC; such changes become durable at
+ * the next raftwal_log_sync() or the next durable write. After an fsync or
+ * write failure the handle is failed: every later change returns
+ * RAFTWAL_EIO (reads keep working) until the log is closed and reopened,
+ * which recovers the durable state. A failed fsync is never retried.
+ *
+ * The on-disk format is specified in docs/format.md.
+ */
+#ifndef RAFTWAL_H
+#define RAFTWAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Export macro and versions                                              */
+/* ---------------------------------------------------------------------- */
+
+#if defined(RAFTWAL_BUILDING) && defined(__GNUC__)
+#define RAFTWAL_API __attribute__((visibility("default")))
+#else
+#define RAFTWAL_API
+#endif
+
+/* The library version this header belongs to. The major version is the ABI
+ * version: it is part of the shared library's SONAME (libraftwal.so.1). */
+#define RAFTWAL_VERSION_MAJOR 1
+#define RAFTWAL_VERSION_MINOR 0
+#define RAFTWAL_VERSION_PATCH 0
+#define RAFTWAL_VERSION_STRING "1.0.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time comparisons. */
+#define RAFTWAL_VERSION_NUMBER                                                  \
+    (RAFTWAL_VERSION_MAJOR * 10000 + RAFTWAL_VERSION_MINOR * 100 +              \
+     RAFTWAL_VERSION_PATCH)
+
+/* The version of the library loaded at run time, as "MAJOR.MINOR.PATCH".
+ * The string is static; never free it. Thread-safe. */
+RAFTWAL_API const char *raftwal_version(void);
+
+/* The run-time version as MAJOR * 10000 + MINOR * 100 + PATCH. Compare it
+ * with RAFTWAL_VERSION_NUMBER to detect a header/library mismatch. */
+RAFTWAL_API int raftwal_version_number(void);
+
+/* ---------------------------------------------------------------------- */
+/* Error codes                                                            */
+/* ---------------------------------------------------------------------- */
+
+/* Error codes. Values are part of the ABI: they are never renumbered and
+ * new ones are only ever added below the last. */
+enum raftwal_error {
+    RAFTWAL_OK = 0,
+    RAFTWAL_EINVAL = -1,       /* an argument is invalid (NULL, out of range,
+                                  size too large, bad options version) */
+    RAFTWAL_ENOMEM = -2,       /* out of memory */
+    RAFTWAL_EIO = -3,          /* an I/O call failed (see raftwal_errmsg()),
+                                  or the handle is failed after an earlier
+                                  fsync or write error */
+    RAFTWAL_ECORRUPT = -4,     /* a file's content is damaged; the message
+                                  names the file and the byte offset */
+    RAFTWAL_ELOCKED = -5,      /* the log is open for writing elsewhere */
+    RAFTWAL_ECOMPACTED = -6,   /* the index is below the first index (purged) */
+    RAFTWAL_EUNAVAILABLE = -7, /* the index is above the last index */
+    RAFTWAL_ENOTFOUND = -8,    /* no log at that path (and CREATE not given) */
+    RAFTWAL_EVERSION = -9,     /* a file has a format version this library
+                                  does not understand */
+    RAFTWAL_EREADONLY = -10,   /* a change was asked of a read-only handle */
+    RAFTWAL_ENOSPC = -11,      /* the disk is full; the handle is failed and
+                                  must be reopened once space is back */
+    RAFTWAL_EGAP = -12,        /* entries are not contiguous with the log or
+                                  with each other */
+    RAFTWAL_ETERM = -13,       /* an entry's term is lower than the term of
+                                  the entry before it */
+    RAFTWAL_ECOMMITTED = -14,  /* the change would remove entries at or below
+                                  the recorded commit index */
+    RAFTWAL_ERANGE = -15,      /* an output buffer is too small; the needed
+                                  size was stored */
+    RAFTWAL_ECLOSED = -16      /* the log handle was closed */
+};
+
+/* A short, static, English description of an error code ("corrupt data").
+ * Unknown codes give "unknown error". Never NULL; never free it. */
+RAFTWAL_API const char *raftwal_strerror(int code);
+
+/* The detailed message of the last failed call made by the calling thread,
+ * e.g. "00000000000000003.wal: offset 4096: record checksum mismatch".
+ * Returns "" if no call on this thread has failed yet. The string belongs
+ * to the library and stays valid until the thread's next raftwal call. */
+RAFTWAL_API const char *raftwal_errmsg(void);
+
+/* ---------------------------------------------------------------------- */
+/* Plain structs                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* One log entry. Its layout is frozen for ABI version 1 (arrays of it cross
+ * the ABI); a new field would mean a new struct.
+ *   index, term  Raft index and term.
+ *   type         application-defined entry type (e.g. normal / conf change).
+ *   flags        reserved, must be 0 on input; 0 on output.
+ *   data, size   the payload. On input it is read during the call only. On
+ *                output it is either a borrowed view (iterators: valid until
+ *                the iterator's next call or its close) or the caller's
+ *                buffer (raftwal_log_get). data may be NULL when size is 0. */
+typedef struct raftwal_entry {
+    uint64_t index;
+    uint64_t term;
+    uint32_t type;
+    uint32_t flags;
+    const void *data;
+    size_t size;
+} raftwal_entry;
+
+/* Raft's hard state. Layout frozen for ABI version 1. A new log has all
+ * three fields 0. */
+typedef struct raftwal_hardstate {
+    uint64_t term;
+    uint64_t vote;
+    uint64_t commit;
+} raftwal_hardstate;
+
+/* ---------------------------------------------------------------------- */
+/* Limits                                                                 */
+/* ---------------------------------------------------------------------- */
+
+#define RAFTWAL_MAX_ENTRY_SIZE (256u * 1024u * 1024u) /* bytes of data */
+#define RAFTWAL_MAX_META_SIZE (16u * 1024u * 1024u)   /* snapshot / user meta */
+#define RAFTWAL_MAX_BATCH_ENTRIES (1u << 20)          /* entries per append */
+#define RAFTWAL_MIN_SEGMENT_SIZE (16u * 1024u)
+#define RAFTWAL_MAX_SEGMENT_SIZE (1024u * 1024u * 1024u)
+#define RAFTWAL_DEFAULT_SEGMENT_SIZE (64u * 1024u * 1024u)
+/* "No byte limit" for raftwal_iter_open(). */
+#define RAFTWAL_NO_LIMIT UINT64_MAX
+
+/* ---------------------------------------------------------------------- */
+/* Opening and closing                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* An open log. Opaque. */
+typedef struct raftwal_log raftwal_log;
+
+/* raftwal_options.flags */
+#define RAFTWAL_OPEN_CREATE 0x1u   /* create the directory and log if absent */
+#define RAFTWAL_OPEN_READONLY 0x2u /* no lock, never writes; sees the durable
+                                      prefix as of the open */
+#define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
+                                      raftwal_log_sync() to make them durable */
+#define RAFTWAL_OPEN_VERIFY 0x8u   /* check every record of every segment at
+                                      open (slow; the default reads only the
+                                      tail segment and the sealed footers) */
+
+#define RAFTWAL_OPTIONS_VERSION 1
+
+/* Options for raftwal_log_open(). Initialize with RAFTWAL_OPTIONS_INIT or
+ * raftwal_options_init() so that fields added later get their defaults.
+ *   version        RAFTWAL_OPTIONS_VERSION.
+ *   flags          RAFTWAL_OPEN_* bits.
+ *   segment_size   bytes per segment file before rotation; 0 = default
+ *                  (RAFTWAL_DEFAULT_SEGMENT_SIZE). Must be within
+ *                  [RAFTWAL_MIN_SEGMENT_SIZE, RAFTWAL_MAX_SEGMENT_SIZE].
+ *                  Applies to segments created by this handle.
+ *   metadata,      initial user metadata, written only when the log is
+ *   metadata_size  created by this open; copied during the call.
+ *   file_mode      permission bits of new files; 0 = 0644. */
+typedef struct raftwal_options {
+    unsigned int version;
+    unsigned int flags;
+    uint64_t segment_size;
+    const void *metadata;
+    size_t metadata_size;
+    unsigned int file_mode;
+} raftwal_options;
+
+#define RAFTWAL_OPTIONS_INIT                                                    \
+    { RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_CREATE, 0, NULL, 0, 0 }
+
+/* Fills *opts with the defaults of options struct version `version` (pass
+ * RAFTWAL_OPTIONS_VERSION). Bindings call this instead of the macro.
+ * Errors: RAFTWAL_EINVAL if opts is NULL or the version is unknown. */
+RAFTWAL_API int raftwal_options_init(raftwal_options *opts,
+                                     unsigned int version);
+
+/* Opens (and, with RAFTWAL_OPEN_CREATE, creates) the log in directory
+ * `dir` and recovers it: a torn last batch (a crash in the middle of a
+ * write) is cut off silently and counted in the stats; damage anywhere else
+ * is reported as RAFTWAL_ECORRUPT naming the file and offset (see
+ * raftwal_repair()). opts may be NULL for the defaults (CREATE). Every file
+ * descriptor is opened O_CLOEXEC. On success *out is a new handle, owned by
+ * the caller, released with raftwal_log_close(). On failure *out is NULL.
+ * Thread-safe.
+ * Errors: RAFTWAL_EINVAL (NULL out/dir, bad options), RAFTWAL_ENOTFOUND,
+ * RAFTWAL_ELOCKED, RAFTWAL_ECORRUPT, RAFTWAL_EVERSION, RAFTWAL_EIO,
+ * RAFTWAL_ENOSPC, RAFTWAL_ENOMEM. */
+RAFTWAL_API int raftwal_log_open(raftwal_log **out, const char *dir,
+                                 const raftwal_options *opts);
+
+/* Makes everything appended so far durable (unless the handle is failed or
+ * read-only), releases the lock and frees the handle. NULL is accepted and
+ * does nothing. The handle is invalid afterwards whatever the result.
+ * Must not race with other calls on the same handle.
+ * Errors: RAFTWAL_EIO if the final sync failed (the handle is still freed;
+ * what was not durable may be lost). */
+RAFTWAL_API int raftwal_log_close(raftwal_log *log);
+
+/* ---------------------------------------------------------------------- */
+/* Writing                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Flag for writes: return once the change is written to the OS, without
+ * waiting for stable storage. */
+#define RAFTWAL_NOSYNC 0x1u
+
+/* Appends one atomic batch of `count` entries (count may be 0 when only the
+ * hard state changes), and, if hs is not NULL, sets the hard state in the
+ * same batch. entries[0].index may be:
+ *   - last + 1: a plain append;
+ *   - <= last: the entries from that index on are replaced (Raft's
+ *     conflict rule); refused with RAFTWAL_ECOMMITTED if that would remove
+ *     an entry at or below the recorded commit index, and with
+ *     RAFTWAL_ECOMPACTED if it is below the first index.
+ * Entries must have consecutive indexes (else RAFTWAL_EGAP) and terms that
+ * never decrease, also against the entry (or snapshot) before the first one
+ * (else RAFTWAL_ETERM). hs->commit may not exceed the last index after the
+ * batch (RAFTWAL_EINVAL). Data is copied during the call. Returns when the
+ * batch is durable, unless flags has RAFTWAL_NOSYNC (or the log was opened
+ * with RAFTWAL_OPEN_NOSYNC): then it returns once written, and entries are
+ * visible to readers at once either way. Thread-safe; concurrent durable
+ * appends share fdatasyncs.
+ * Errors: RAFTWAL_EINVAL, RAFTWAL_EGAP, RAFTWAL_ETERM, RAFTWAL_ECOMPACTED,
+ * RAFTWAL_ECOMMITTED, RAFTWAL_EREADONLY, RAFTWAL_EIO, RAFTWAL_ENOSPC,
+ * RAFTWAL_ENOMEM. After EIO or ENOSPC the batch may or may not be on disk
+ * and the handle is failed. */
+RAFTWAL_API int raftwal_log_append(raftwal_log *log,
+                                   const raftwal_entry *entries, size_t count,
+                                   const raftwal_hardstate *hs,
+                                   unsigned int flags);
+
+/* Makes every change made so far durable. Cheap when nothing is pending.
+ * Thread-safe. Errors: RAFTWAL_EIO (the handle is now failed),
+ * RAFTWAL_EREADONLY. */
+RAFTWAL_API int raftwal_log_sync(raftwal_log *log);
+
+/* Stores the highest index whose entry is known durable with its current
+ * content (entries above it may still be in flight). A Raft leader can send
+ * entries to followers while its own fsync runs and learn here when its
+ * copy is durable. On a read-only handle it is the last index.
+ * Thread-safe. Errors: RAFTWAL_EINVAL (NULL argument). */
+RAFTWAL_API int raftwal_log_durable_index(raftwal_log *log, uint64_t *out);
+
+/* Blocks until the durable index is >= index (or index > last index and
+ * everything is durable), syncing if no other thread is. Thread-safe.
+ * Errors: RAFTWAL_EIO, RAFTWAL_EREADONLY. */
+RAFTWAL_API int raftwal_log_wait_durable(raftwal_log *log, uint64_t index);
+
+/* Drops every entry with index >= from. Crash-atomic and durable on return.
+ * from > last is a no-op. Refused with RAFTWAL_ECOMMITTED if from <= the
+ * recorded commit index, RAFTWAL_ECOMPACTED if from < first index.
+ * Thread-safe. Errors: those, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
+RAFTWAL_API int raftwal_log_truncate(raftwal_log *log, uint64_t from);
+
+/* Drops every entry with index <= upto; segment files that hold nothing
+ * live any more are deleted (a file being read through an iterator is
+ * unmapped only when the iterator lets go of it). If upto >= last the log
+ * becomes empty with first = upto + 1 and last = upto. upto < first is a
+ * no-op. The purge point is durable before any file is deleted.
+ * Thread-safe. Errors: RAFTWAL_EREADONLY, RAFTWAL_EIO. */
+RAFTWAL_API int raftwal_log_purge(raftwal_log *log, uint64_t upto);
+
+/* Sets the hard state alone (an append with no entries). flags as for
+ * raftwal_log_append(). hs->commit may not exceed the last index.
+ * Errors: RAFTWAL_EINVAL, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
+RAFTWAL_API int raftwal_log_set_hardstate(raftwal_log *log,
+                                          const raftwal_hardstate *hs,
+                                          unsigned int flags);
+
+/* Records snapshot metadata: the snapshot covers entries up to `index`,
+ * whose term is `term`; meta (meta_size bytes, copied) is opaque, e.g. the
+ * ConfState. It does not purge: call raftwal_log_purge(log, index) when
+ * the entries may go. term(index) answers from the snapshot once the entry
+ * is purged. Durable on return. index may not be lower than the current
+ * snapshot's index (RAFTWAL_EINVAL).
+ * Errors: RAFTWAL_EINVAL, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
+RAFTWAL_API int raftwal_log_save_snapshot(raftwal_log *log, uint64_t index,
+                                          uint64_t term, const void *meta,
+                                          size_t meta_size);
+
+/* Replaces the user metadata with `size` bytes at data (copied). Durable on
+ * return. Errors: RAFTWAL_EINVAL (too large), RAFTWAL_EREADONLY,
+ * RAFTWAL_EIO. */
+RAFTWAL_API int raftwal_log_set_metadata(raftwal_log *log, const void *data,
+                                         size_t size);
+
+/* ---------------------------------------------------------------------- */
+/* Reading                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Store the first / last index (an empty log has last = first - 1).
+ * Thread-safe. Errors: RAFTWAL_EINVAL (NULL argument). */
+RAFTWAL_API int raftwal_log_first_index(raftwal_log *log, uint64_t *out);
+RAFTWAL_API int raftwal_log_last_index(raftwal_log *log, uint64_t *out);
+
+/* Stores the term of entry `index`; for the snapshot's index (even once
+ * purged) the snapshot's term; for index 0 of a log that never purged, 0.
+ * Thread-safe. Errors: RAFTWAL_ECOMPACTED, RAFTWAL_EUNAVAILABLE,
+ * RAFTWAL_ECORRUPT, RAFTWAL_EIO, RAFTWAL_EINVAL. */
+RAFTWAL_API int raftwal_log_term(raftwal_log *log, uint64_t index,
+                                 uint64_t *term);
+
+/* Copies entry `index` into the caller's buffer: out->index, term, type and
+ * size are set, and if buf_size >= size, the data is copied to buf and
+ * out->data = buf. If buf_size is too small, returns RAFTWAL_ERANGE with
+ * out->size set to the size needed (call again with a bigger buffer; buf
+ * may be NULL to ask for the size). Thread-safe.
+ * Errors: RAFTWAL_ECOMPACTED, RAFTWAL_EUNAVAILABLE, RAFTWAL_ERANGE,
+ * RAFTWAL_ECORRUPT (checksum mismatch when read), RAFTWAL_EIO,
+ * RAFTWAL_EINVAL. */
+RAFTWAL_API int raftwal_log_get(raftwal_log *log, uint64_t index,
+                                raftwal_entry *out, void *buf,
+                                size_t buf_size);
+
+/* Hard state, snapshot metadata and user metadata getters. Thread-safe.
+ * raftwal_log_snapshot() stores the snapshot's index and term (0, 0 if none)
+ * and copies its metadata like raftwal_log_metadata() does: *size is set to
+ * the full size; if it exceeds cap, RAFTWAL_ERANGE is returned and nothing
+ * is copied (buf may be NULL with cap 0 to ask for the size). Any of index,
+ * term may be NULL. Errors: RAFTWAL_EINVAL, RAFTWAL_ERANGE. */
+RAFTWAL_API int raftwal_log_hardstate(raftwal_log *log,
+                                      raftwal_hardstate *out);
+RAFTWAL_API int raftwal_log_snapshot(raftwal_log *log, uint64_t *index,
+                                     uint64_t *term, void *buf, size_t cap,
+                                     size_t *size);
+RAFTWAL_API int raftwal_log_metadata(raftwal_log *log, void *buf, size_t cap,
+                                     size_t *size);
+
+/* An iterator over a range of entries. Opaque. */
+typedef struct raftwal_iter raftwal_iter;
+
+/* Opens an iterator over the entries in [lo, hi) whose data adds up to at
+ * most max_bytes, but always at least one entry if the range is not empty
+ * (like etcd's Entries(lo, hi, maxSize)); pass RAFTWAL_NO_LIMIT for no cap.
+ * lo == hi gives an empty iteration. The iterator pins the segment files it
+ * reads from, so a concurrent purge cannot unmap them. Each entry is read as
+ * of the raftwal_iter_next() call that returns it; if entries are truncated
+ * meanwhile, iteration ends early (RAFTWAL_EUNAVAILABLE or
+ * RAFTWAL_ECOMPACTED from raftwal_iter_next()). *out is owned by the
+ * caller, released with raftwal_iter_close(); it keeps the log's memory
+ * alive even if the log is closed first.
+ * Errors: RAFTWAL_EINVAL (lo > hi, NULL), RAFTWAL_ECOMPACTED (lo < first),
+ * RAFTWAL_EUNAVAILABLE (hi > last + 1), RAFTWAL_ENOMEM. */
+RAFTWAL_API int raftwal_iter_open(raftwal_iter **out, raftwal_log *log,
+                                  uint64_t lo, uint64_t hi,
+                                  uint64_t max_bytes);
+
+/* Advances the iterator. Returns 1 and fills *out with the next entry, 0
+ * when the range (or the byte cap) is exhausted, or a negative error.
+ * out->data is a borrowed, zero-copy view into the log's mapped file,
+ * valid until the next raftwal_iter_next() or raftwal_iter_close() on this
+ * iterator; the checksum of the entry has been verified.
+ * Errors: RAFTWAL_ECOMPACTED / RAFTWAL_EUNAVAILABLE (the entry was purged
+ * or truncated after the iterator was opened), RAFTWAL_ECORRUPT,
+ * RAFTWAL_ECLOSED (the log was closed), RAFTWAL_EINVAL. */
+RAFTWAL_API int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out);
+
+/* Releases an iterator and the segment pins it holds. NULL is accepted. */
+RAFTWAL_API void raftwal_iter_close(raftwal_iter *it);
+
+/* ---------------------------------------------------------------------- */
+/* Inspection                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* Counters and state of an open log. Set `size` to sizeof(raftwal_stats)
+ * before the call: the library fills only the fields that fit, so programs
+ * built against an older, shorter struct keep working. Fields are only ever
+ * added at the end. Counters count since the open.
+ *   first_index .. durable_index   as the getters report them
+ *   entries            live entries (last - first + 1)
+ *   segments           segment files holding the log
+ *   disk_bytes         bytes of those files on disk
+ *   appends            batches appended (including hard-state-only ones)
+ *   appended_entries   entries appended
+ *   appended_bytes     entry payload bytes appended
+ *   written_bytes      bytes written to segment files by appends
+ *   fsyncs             fdatasync/fsync calls on segment data
+ *   fsync_ns_total/max time spent in those calls
+ *   dir_fsyncs         fsync calls on the directory
+ *   reads              entries read (get, term, iterators)
+ *   footer_loads       sealed-segment index footers read from disk
+ *   footer_hits        lookups served by an already loaded footer
+ *   torn_tails         torn tails cut off at open (0 or 1)
+ *   torn_bytes         bytes cut off at open
+ *   rotations          segments sealed by this handle
+ *   segments_deleted   segment files deleted by purges
+ *   open_ns            time raftwal_log_open() took */
+typedef struct raftwal_stats {
+    uint32_t size;
+    uint32_t reserved;
+    uint64_t first_index;
+    uint64_t last_index;
+    uint64_t durable_index;
+    uint64_t entries;
+    uint64_t segments;
+    uint64_t disk_bytes;
+    uint64_t appends;
+    uint64_t appended_entries;
+    uint64_t appended_bytes;
+    uint64_t written_bytes;
+    uint64_t fsyncs;
+    uint64_t fsync_ns_total;
+    uint64_t fsync_ns_max;
+    uint64_t dir_fsyncs;
+    uint64_t reads;
+    uint64_t footer_loads;
+    uint64_t footer_hits;
+    uint64_t torn_tails;
+    uint64_t torn_bytes;
+    uint64_t rotations;
+    uint64_t segments_deleted;
+    uint64_t open_ns;
+} raftwal_stats;
+
+/* Fills *out (see raftwal_stats). Thread-safe.
+ * Errors: RAFTWAL_EINVAL (NULL, or out->size < 8). */
+RAFTWAL_API int raftwal_log_stats(raftwal_log *log, raftwal_stats *out);
+
+/* One segment file. Set `size` to sizeof(raftwal_segment_info) first; only
+ * fields that fit are filled; fields are only ever added at the end.
+ *   seq          the segment's sequence number (its file name is
+ *                "%016llx.wal" of it)
+ *   first_index  the first live entry in it; last_index the last; a segment
+ *   last_index   without live entries has last_index = first_index - 1
+ *   file_bytes   the file's size (segments are preallocated)
+ *   used_bytes   bytes holding records
+ *   sealed       1 if the segment is full and carries its index footer */
+typedef struct raftwal_segment_info {
+    uint32_t size;
+    uint32_t sealed;
+    uint64_t seq;
+    uint64_t first_index;
+    uint64_t last_index;
+    uint64_t file_bytes;
+    uint64_t used_bytes;
+} raftwal_segment_info;
+
+/* Fills *out for the i-th segment (0 = oldest) of the log; the number of
+ * segments is raftwal_stats.segments. Thread-safe.
+ * Errors: RAFTWAL_EINVAL (NULL, size too small), RAFTWAL_ERANGE (i is not
+ * below the number of segments). */
+RAFTWAL_API int raftwal_log_segment_info(raftwal_log *log, size_t i,
+                                         raftwal_segment_info *out);
+
+/* ---------------------------------------------------------------------- */
+/* Offline checks                                                         */
+/* ---------------------------------------------------------------------- */
+
+/* What raftwal_verify() and raftwal_repair() found. Set `size` to
+ * sizeof(raftwal_check) first.
+ *   segments, entries         segment files and live entries seen
+ *   first_index, last_index   the log's bounds
+ *   torn_seq, torn_offset,    where a torn tail starts and how long it is
+ *   torn_bytes                (torn_bytes = 0: no torn tail)
+ *   cut_seq, cut_offset,      repair only: where salvage cut the log and
+ *   cut_bytes                 how many bytes it removed (0: nothing)
+ *   backup_path               repair only: the directory holding copies of
+ *                             what was cut ("" when nothing was cut) */
+typedef struct raftwal_check {
+    uint32_t size;
+    uint32_t reserved;
+    uint64_t segments;
+    uint64_t entries;
+    uint64_t first_index;
+    uint64_t last_index;
+    uint64_t torn_seq;
+    uint64_t torn_offset;
+    uint64_t torn_bytes;
+    uint64_t cut_seq;
+    uint64_t cut_offset;
+    uint64_t cut_bytes;
+    char backup_path[1024];
+} raftwal_check;
+
+/* Checks the log in `dir` without changing it: every record's checksum in
+ * every segment, every footer against the records, the segment sequence,
+ * index contiguity and term order. A torn tail (an incomplete last batch)
+ * is not an error: it is reported in out->torn_*. Takes no lock; run it on
+ * a closed log or accept that a concurrent writer's last batch may look
+ * torn. out may be NULL. Thread-safe.
+ * Errors: RAFTWAL_ECORRUPT (message names file and offset),
+ * RAFTWAL_EVERSION, RAFTWAL_ENOTFOUND, RAFTWAL_EIO, RAFTWAL_EINVAL. */
+RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
+
+/* Salvages the log in `dir`: keeps the longest valid prefix (whole batches)
+ * and cuts the rest, first copying every file it shortens or removes into a
+ * new directory dir/repair-<time>/, named in out->backup_path. A sound log
+ * (or one with only a torn tail, which it trims) is left as it is apart
+ * from that. Takes the log's lock (RAFTWAL_ELOCKED if open elsewhere).
+ * out may be NULL. Afterwards raftwal_log_open() succeeds.
+ * Errors: RAFTWAL_ELOCKED, RAFTWAL_ENOTFOUND, RAFTWAL_EVERSION, RAFTWAL_EIO,
+ * RAFTWAL_ENOSPC, RAFTWAL_EINVAL. */
+RAFTWAL_API int raftwal_repair(const char *dir, raftwal_check *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAFTWAL_H */
