@@ -1,0 +1,128 @@
+/*
+ * cmd_stat.c -- `raftwal stat [--json] DIR`: a log's summary from a
+ * read-only open: bounds, hard state, snapshot, segment files with their
+ * sizes and the bytes on disk. Reads no entries.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_stat_help(void)
+{
+    printf("usage: raftwal stat [--json] DIR\n"
+           "\n"
+           "Opens the log in DIR read-only and prints its first and last index, hard\n"
+           "state, snapshot, metadata size, segment files with their sizes, and the\n"
+           "bytes it takes on disk. --json prints one JSON object instead.\n"
+           "\n"
+           "Exit status: 0 success, 1 failure, 2 usage.\n");
+}
+
+static void print_segment_json(const raftwal_segment_info *si, int first)
+{
+    char name[40];
+
+    printf("%s{\"seq\":%" PRIu64 ",\"file\":\"%s\",\"first_index\":%" PRIu64
+           ",\"last_index\":%" PRIu64 ",\"file_bytes\":%" PRIu64 ",\"used_bytes\":%" PRIu64
+           ",\"sealed\":%s}",
+           first ? "" : ",", si->seq, cli_segment_name(si->seq, name, sizeof name),
+           si->first_index, si->last_index, si->file_bytes, si->used_bytes,
+           si->sealed ? "true" : "false");
+}
+
+static void print_segment_text(const raftwal_segment_info *si)
+{
+    char name[40], fb[32], ub[32];
+
+    printf("    %s  entries %" PRIu64 "..%" PRIu64 "  %s (%" PRIu64 " bytes), %s used  %s\n",
+           cli_segment_name(si->seq, name, sizeof name), si->first_index, si->last_index,
+           cli_human_bytes(si->file_bytes, fb, sizeof fb), si->file_bytes,
+           cli_human_bytes(si->used_bytes, ub, sizeof ub), si->sealed ? "sealed" : "active");
+}
+
+static int print_segments(raftwal_log *log, int json, uint64_t count)
+{
+    raftwal_segment_info si;
+
+    for (uint64_t i = 0; i < count; i++) {
+        if (cli_segment_info(log, (size_t)i, &si) != 0)
+            return CLI_EXIT_FAIL;
+        if (json)
+            print_segment_json(&si, i == 0);
+        else
+            print_segment_text(&si);
+    }
+    return 0;
+}
+
+static int print_stat_json(raftwal_log *log, const char *dir, const cli_state *st)
+{
+    int rc;
+
+    printf("{\"kind\":\"stat\",\"dir\":");
+    cli_print_json_string(stdout, dir);
+    printf(",\"first_index\":%" PRIu64 ",\"last_index\":%" PRIu64 ",\"entries\":%" PRIu64
+           ",\"hardstate\":{\"term\":%" PRIu64 ",\"vote\":%" PRIu64 ",\"commit\":%" PRIu64 "}"
+           ",\"snapshot\":{\"index\":%" PRIu64 ",\"term\":%" PRIu64 ",\"meta_size\":%zu}"
+           ",\"metadata_size\":%zu,\"disk_bytes\":%" PRIu64 ",\"torn_tails\":%" PRIu64
+           ",\"torn_bytes\":%" PRIu64 ",\"open_ns\":%" PRIu64 ",\"segments\":[",
+           st->first, st->last, st->stats.entries, st->hs.term, st->hs.vote, st->hs.commit,
+           st->snap_index, st->snap_term, st->snap_meta_size, st->meta_size,
+           st->stats.disk_bytes, st->stats.torn_tails, st->stats.torn_bytes,
+           st->stats.open_ns);
+    rc = print_segments(log, 1, st->stats.segments);
+    printf("]}\n");
+    return rc;
+}
+
+static int print_stat_text(raftwal_log *log, const char *dir, const cli_state *st)
+{
+    char disk[32];
+
+    printf("log %s\n", dir);
+    printf("  first index  %" PRIu64 "\n", st->first);
+    printf("  last index   %" PRIu64 "\n", st->last);
+    printf("  entries      %" PRIu64 "\n", st->stats.entries);
+    printf("  hard state   term=%" PRIu64 " vote=%" PRIu64 " commit=%" PRIu64 "\n",
+           st->hs.term, st->hs.vote, st->hs.commit);
+    printf("  snapshot     index=%" PRIu64 " term=%" PRIu64 " meta=%zu bytes\n",
+           st->snap_index, st->snap_term, st->snap_meta_size);
+    printf("  metadata     %zu bytes\n", st->meta_size);
+    if (st->stats.torn_tails)
+        printf("  torn tail    %" PRIu64 " bytes past the durable end (a writable open "
+               "will cut them)\n", st->stats.torn_bytes);
+    printf("  on disk      %s (%" PRIu64 " bytes)\n",
+           cli_human_bytes(st->stats.disk_bytes, disk, sizeof disk), st->stats.disk_bytes);
+    printf("  segments     %" PRIu64 "\n", st->stats.segments);
+    return print_segments(log, 0, st->stats.segments);
+}
+
+int cmd_stat(int argc, char **argv)
+{
+    cli_opt opts[] = {{"--json", 0, 0, NULL}};
+    const char *pos[1];
+    size_t npos;
+    cli_state st;
+    raftwal_log *log = NULL;
+    int rc = cli_parse(argc, argv, opts, 1, pos, 1, &npos);
+
+    if (rc == CLI_WANTS_HELP) {
+        print_stat_help();
+        return CLI_EXIT_OK;
+    }
+    if (rc == CLI_BAD_USAGE)
+        return CLI_EXIT_USAGE;
+    if (npos != 1)
+        return cli_usage_error("stat", "expected the log directory DIR");
+    if (cli_open_readonly(pos[0], &log) != 0)
+        return CLI_EXIT_FAIL;
+    if (cli_read_state(log, &st) != 0) {
+        raftwal_log_close(log);
+        return CLI_EXIT_FAIL;
+    }
+    rc = opts[0].seen ? print_stat_json(log, pos[0], &st) : print_stat_text(log, pos[0], &st);
+    cli_state_free(&st);
+    raftwal_log_close(log);
+    return rc;
+}
