@@ -59,8 +59,9 @@ int cmd_verify(int argc, char **argv)
     rc = raftwal_verify(pos[0], &c);
     if (rc != 0) {
         cli_fail(rc);
-        fprintf(stderr, "raftwal verify: %s is NOT sound%s\n", pos[0],
-                rc == RAFTWAL_ECORRUPT ? " ('raftwal repair' salvages the valid prefix)" : "");
+        if (rc == RAFTWAL_ECORRUPT)
+            fprintf(stderr, "raftwal verify: %s is corrupt; 'raftwal repair' keeps "
+                    "its valid prefix and backs up the rest\n", pos[0]);
         return CLI_EXIT_FAIL;
     }
     printf("log %s\n", pos[0]);
