@@ -1,0 +1,846 @@
+--[[
+raftwal -- the LuaJIT FFI binding of libraftwal, in the style of OpenResty's
+lua-resty-* libraries. See bindings/lua/README.md for the user's guide.
+
+Conventions (the same as lua-resty-core, lua-resty-lmdb):
+  * a runtime failure returns nil, message, code name ("ECOMPACTED", ...);
+    use after close returns nil, "closed", "ECLOSED";
+  * misuse (a wrong argument type, a method called with '.') raises
+    error(message, 2), pointing at the caller's line;
+  * handles are closed by an ffi.gc finalizer when collected, or at once by
+    log:close(), which may be called any number of times.
+
+Indexes and terms are unsigned 64-bit. They are accepted as Lua numbers
+(non-negative integers below 2^53) or as uint64_t cdata, and returned as
+Lua numbers when below 2^53 and as uint64_t cdata from 2^53 on, where a
+double could no longer hold them exactly.
+
+The hot paths (append, get, term, entries) are written to stay
+JIT-compilable: no closures created per call, no pairs(), no varargs, one
+FFI call per batch, out-parameters preallocated once per module.
+tests/lua/jit_trace_test.lua checks that their loops trace without NYI.
+
+The library itself is loaded lazily, on the first call that needs it, so
+that raftwal.load(path) can choose it after require("raftwal").
+]]
+local ffi = require("ffi")
+local cdef = require("raftwal.cdef")
+
+cdef.declare()
+
+local type, tonumber, tostring = type, tonumber, tostring
+local error, pcall, setmetatable, getmetatable = error, pcall, setmetatable, getmetatable
+local pairs, ipairs = pairs, ipairs
+local ffi_new, ffi_string, ffi_gc, ffi_istype, ffi_sizeof =
+    ffi.new, ffi.string, ffi.gc, ffi.istype, ffi.sizeof
+local concat = table.concat
+local getenv = os.getenv
+
+local K = cdef.constants
+local TWO53 = 2 ^ 53
+local TWO32 = 2 ^ 32
+
+local _M = {
+    _VERSION = K.RAFTWAL_VERSION_STRING, -- the ABI version this binding declares
+    NO_LIMIT = K.RAFTWAL_NO_LIMIT,
+    MAX_ENTRY_SIZE = K.RAFTWAL_MAX_ENTRY_SIZE,
+    MAX_BATCH_ENTRIES = K.RAFTWAL_MAX_BATCH_ENTRIES,
+}
+
+-- ---------------------------------------------------------------------------
+-- Error codes: raftwal.errors.ECOMPACTED == -6, and back.
+-- ---------------------------------------------------------------------------
+
+local CODE_NAMES = {
+    "EINVAL", "ENOMEM", "EIO", "ECORRUPT", "ELOCKED", "ECOMPACTED",
+    "EUNAVAILABLE", "ENOTFOUND", "EVERSION", "EREADONLY", "ENOSPC", "EGAP",
+    "ETERM", "ECOMMITTED", "ERANGE", "ECLOSED",
+}
+local code_name = {}  -- -6 -> "ECOMPACTED"
+_M.errors = {}        -- "ECOMPACTED" -> -6
+for _, name in ipairs(CODE_NAMES) do
+    local code = tonumber(ffi.cast("enum raftwal_error", "RAFTWAL_" .. name))
+    code_name[code] = name
+    _M.errors[name] = code
+end
+local ERANGE = _M.errors.ERANGE
+
+-- ---------------------------------------------------------------------------
+-- Finding the shared library
+-- ---------------------------------------------------------------------------
+
+local C            -- the library's namespace once loaded
+local loaded_from  -- the name or path it was loaded by
+
+-- The names tried when neither raftwal.load() nor RAFTWAL_LIB chose one:
+-- the versioned SONAME first (the ABI this file declares), then the plain
+-- development name ("raftwal" -> libraftwal.so).
+local DEFAULT_NAMES = { "libraftwal.so.1", "raftwal" }
+
+local function try_load(name)
+    local ok, lib = pcall(ffi.load, name)
+    if not ok then
+        return nil, tostring(lib)
+    end
+    local v = lib.raftwal_version_number()
+    if v < 10000 * K.RAFTWAL_VERSION_MAJOR or v >= 10000 * (K.RAFTWAL_VERSION_MAJOR + 1) then
+        return nil, "ABI version mismatch: the library is "
+            .. ffi_string(lib.raftwal_version()) .. ", this binding needs "
+            .. K.RAFTWAL_VERSION_MAJOR .. ".x"
+    end
+    return lib
+end
+
+--- raftwal.load(path) -> true | nil, err
+-- Loads the library from an explicit file path (or dlopen name) instead of
+-- the default lookup. Call it before the first open/verify/repair/version.
+-- Loading again from the same path is a no-op; from another path, an error.
+function _M.load(path)
+    if type(path) ~= "string" or path == "" then
+        error("raftwal.load: path must be a non-empty string", 2)
+    end
+    if C then
+        if path == loaded_from then
+            return true
+        end
+        return nil, "raftwal: the library is already loaded from " .. loaded_from
+    end
+    local lib, err = try_load(path)
+    if not lib then
+        return nil, "raftwal: cannot load the library from " .. path .. ": " .. err
+    end
+    C, loaded_from = lib, path
+    return true
+end
+
+-- Loads the library the default way if it is not loaded yet.
+-- RAFTWAL_LIB, when set, is the only place looked at: a configured path
+-- that fails must not silently fall back to another copy of the library.
+local function library()
+    if C then
+        return C
+    end
+    local env = getenv("RAFTWAL_LIB")
+    local names = DEFAULT_NAMES
+    if env and env ~= "" then
+        names = { env }
+    end
+    local tried = {}
+    for i = 1, #names do
+        local lib, err = try_load(names[i])
+        if lib then
+            C, loaded_from = lib, names[i]
+            return C
+        end
+        tried[#tried + 1] = names[i] .. ": " .. err
+    end
+    local where = (env and env ~= "")
+        and "RAFTWAL_LIB=" .. env
+        or "the dynamic linker's search path (LD_LIBRARY_PATH, /etc/ld.so.cache, /lib, /usr/lib)"
+            .. " for " .. concat(DEFAULT_NAMES, ", ")
+    return nil, "raftwal: cannot load libraftwal; looked in " .. where
+        .. " (call raftwal.load(path) or set RAFTWAL_LIB to choose a file); tried: "
+        .. concat(tried, "; ")
+end
+
+--- raftwal.library_path() -> the name or path the library was loaded by, or nil.
+function _M.library_path()
+    return loaded_from
+end
+
+-- ---------------------------------------------------------------------------
+-- Shared helpers
+-- ---------------------------------------------------------------------------
+
+-- Out-parameters and scratch buffers, allocated once. Every use fills and
+-- reads them within one Lua call, so sharing them is safe: Lua code runs
+-- on one OS thread per Lua state, and no call yields in between.
+local log_out = ffi_new("raftwal_log *[1]")
+local iter_out = ffi_new("raftwal_iter *[1]")
+local u64_out = ffi_new("uint64_t[1]")
+local u64_out2 = ffi_new("uint64_t[1]")
+local size_out = ffi_new("size_t[1]")
+local entry_out = ffi_new("raftwal_entry[1]")
+local hs_buf = ffi_new("raftwal_hardstate[1]")
+local opts_buf = ffi_new("raftwal_options[1]")
+local stats_buf = ffi_new("raftwal_stats[1]")
+local seginfo_buf = ffi_new("raftwal_segment_info[1]")
+local uint64_t = ffi.typeof("uint64_t")
+local int64_t = ffi.typeof("int64_t")
+local entry_array_t = ffi.typeof("raftwal_entry[?]")
+local byte_array_t = ffi.typeof("uint8_t[?]")
+
+-- The buffer entry data and metadata are copied into before ffi.string.
+local buf_size = 4096
+local buf = ffi_new(byte_array_t, buf_size)
+
+local function grow_buffer(need)
+    if need > buf_size then
+        local size = buf_size * 2
+        if size < need then
+            size = need
+        end
+        buf, buf_size = ffi_new(byte_array_t, size), size
+    end
+end
+
+-- The entry array of append(): grown on demand, reused across calls.
+local batch_cap = 64
+local batch = ffi_new(entry_array_t, batch_cap)
+-- Keeps each entry's data string reachable while the C call uses a
+-- pointer into it (an entry table with an __index metamethod could hand
+-- out a string nothing else references).
+local batch_anchor = {}
+
+-- nil, message, code name: the OpenResty convention for failures.
+local function fail(rc)
+    local msg = ffi_string(C.raftwal_errmsg())
+    if msg == "" then
+        msg = ffi_string(C.raftwal_strerror(rc))
+    end
+    return nil, msg, code_name[rc] or tostring(rc)
+end
+
+local function closed()
+    return nil, "closed", "ECLOSED"
+end
+
+-- Raises a misuse error pointing at the caller of the public function that
+-- called this helper (level 3: this function, the API function, its caller).
+-- Never tail-call it: a tail call would drop the API function's frame.
+local function argerror(msg)
+    error("raftwal: " .. msg, 3)
+end
+
+-- A uint64_t result as a Lua number when exact, else as cdata.
+local function u64_result(v)
+    if v < TWO53 then
+        return tonumber(v)
+    end
+    return v
+end
+
+-- A valid 64-bit index argument, or nil.
+local function to_u64(v)
+    if type(v) == "number" then
+        if v >= 0 and v < TWO53 and v % 1 == 0 then
+            return v
+        end
+        return nil
+    end
+    if ffi_istype(uint64_t, v) then
+        return v
+    end
+    if ffi_istype(int64_t, v) and v >= 0 then
+        return v
+    end
+    return nil
+end
+
+local function to_u32(v)
+    if type(v) == "number" and v >= 0 and v < TWO32 and v % 1 == 0 then
+        return v
+    end
+    return nil
+end
+
+local function entry_table(e)
+    return {
+        index = u64_result(e.index),
+        term = u64_result(e.term),
+        type = tonumber(e.type),
+        data = ffi_string(e.data, tonumber(e.size)),
+    }
+end
+
+-- Fills hs_buf from a {term=, vote=, commit=} table; returns it or nil.
+local function fill_hardstate(t)
+    if type(t) ~= "table" then
+        return nil
+    end
+    local term, vote, commit = to_u64(t.term), to_u64(t.vote), to_u64(t.commit)
+    if not (term and vote and commit) then
+        return nil
+    end
+    local hs = hs_buf[0]
+    hs.term, hs.vote, hs.commit = term, vote, commit
+    return hs_buf
+end
+
+-- Write flags from an optional { nosync = true } table; nil when invalid.
+local function write_flags(opts)
+    if opts == nil then
+        return 0
+    end
+    if type(opts) ~= "table" then
+        return nil
+    end
+    if opts.nosync then
+        return K.RAFTWAL_NOSYNC
+    end
+    return 0
+end
+
+-- ---------------------------------------------------------------------------
+-- Opening
+-- ---------------------------------------------------------------------------
+
+local Log = {}
+Log.__index = Log
+_M.Log = Log
+
+local OPEN_OPTIONS = {
+    create = "boolean", readonly = "boolean", nosync = "boolean", verify = "boolean",
+    segment_size = "number", metadata = "string", file_mode = "number",
+}
+
+--- raftwal.open(path, opts) -> log | nil, err, code
+-- opts (all optional): create (default true), readonly, nosync, verify,
+-- segment_size (bytes), metadata (string, written when the log is created),
+-- file_mode (e.g. tonumber("640", 8)).
+function _M.open(path, opts)
+    if type(path) ~= "string" then
+        error("raftwal.open: path must be a string", 2)
+    end
+    if opts == nil then
+        opts = {}
+    elseif type(opts) ~= "table" then
+        error("raftwal.open: opts must be a table", 2)
+    end
+    for k, v in pairs(opts) do
+        local want = OPEN_OPTIONS[k]
+        if not want then
+            error("raftwal.open: unknown option " .. tostring(k), 2)
+        end
+        if type(v) ~= want then
+            error("raftwal.open: option " .. k .. " must be a " .. want, 2)
+        end
+    end
+    local lib, err = library()
+    if not lib then
+        return nil, err, "ELOAD"
+    end
+    local o = opts_buf
+    local rc = lib.raftwal_options_init(o, K.RAFTWAL_OPTIONS_VERSION)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local flags = 0
+    if opts.create ~= false then flags = flags + K.RAFTWAL_OPEN_CREATE end
+    if opts.readonly then flags = flags + K.RAFTWAL_OPEN_READONLY end
+    if opts.nosync then flags = flags + K.RAFTWAL_OPEN_NOSYNC end
+    if opts.verify then flags = flags + K.RAFTWAL_OPEN_VERIFY end
+    o[0].flags = flags
+    o[0].segment_size = opts.segment_size or 0
+    o[0].file_mode = opts.file_mode or 0
+    local meta = opts.metadata -- stays referenced until the call returns
+    o[0].metadata = meta
+    o[0].metadata_size = meta and #meta or 0
+    rc = lib.raftwal_log_open(log_out, path, o)
+    o[0].metadata = nil
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local h = ffi_gc(log_out[0], lib.raftwal_log_close)
+    log_out[0] = nil
+    return setmetatable({ _h = h, path = path, readonly = opts.readonly == true }, Log)
+end
+
+-- The handle of a log object (nil once closed); raises on a non-log self.
+local function handle(self)
+    if getmetatable(self) ~= Log then
+        error("raftwal: expected a log object (call methods with ':')", 3)
+    end
+    return self._h
+end
+
+--- log:close() -> true | nil, err, code. Closing again returns true.
+function Log:close()
+    local h = handle(self)
+    if h == nil then
+        return true
+    end
+    self._h = nil
+    ffi_gc(h, nil)
+    local rc = C.raftwal_log_close(h)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
+
+function Log:is_closed()
+    return handle(self) == nil
+end
+
+function Log:__tostring()
+    return "raftwal.log(" .. self.path .. (self._h == nil and ", closed)" or ")")
+end
+
+-- ---------------------------------------------------------------------------
+-- Writing
+-- ---------------------------------------------------------------------------
+
+local function batch_error(filled, msg)
+    for i = 1, filled do
+        batch_anchor[i] = nil
+    end
+    error("raftwal: " .. msg, 3)
+end
+
+--- log:append(entries, hardstate, opts) -> true | nil, err, code
+-- entries: an array of {index=, term=, data= (string, may be nil), type= (default 0)};
+-- hardstate: nil or {term=, vote=, commit=}, stored in the same atomic batch;
+-- opts: nil or {nosync = true}. One FFI call for the whole batch.
+function Log:append(entries, hardstate, opts)
+    local h = handle(self)
+    if type(entries) ~= "table" then
+        argerror("append: entries must be an array of entry tables")
+    end
+    local hs = nil
+    if hardstate ~= nil then
+        hs = fill_hardstate(hardstate)
+            or argerror("append: hardstate must be {term=, vote=, commit=} with 64-bit integers")
+    end
+    local flags = write_flags(opts) or argerror("append: opts must be a table")
+    if h == nil then
+        return closed()
+    end
+    local n = #entries
+    if n > batch_cap then
+        local cap = batch_cap * 2
+        if cap < n then
+            cap = n
+        end
+        batch, batch_cap = ffi_new(entry_array_t, cap), cap
+    end
+    local arr = batch
+    for i = 1, n do
+        local e = entries[i]
+        if type(e) ~= "table" then
+            batch_error(i - 1, "append: entries[" .. i .. "] must be a table")
+        end
+        local dst = arr[i - 1]
+        dst.index = to_u64(e.index)
+            or batch_error(i - 1, "append: entries[" .. i .. "].index must be a 64-bit integer")
+        dst.term = to_u64(e.term)
+            or batch_error(i - 1, "append: entries[" .. i .. "].term must be a 64-bit integer")
+        local t = e.type
+        if t == nil then
+            t = 0
+        end
+        dst.type = to_u32(t)
+            or batch_error(i - 1, "append: entries[" .. i .. "].type must be a 32-bit unsigned integer")
+        dst.flags = 0
+        local data = e.data
+        if data == nil then
+            dst.data, dst.size = nil, 0
+        elseif type(data) == "string" then
+            batch_anchor[i] = data
+            dst.data, dst.size = data, #data
+        else
+            batch_error(i - 1, "append: entries[" .. i .. "].data must be a string")
+        end
+    end
+    local rc = C.raftwal_log_append(h, arr, n, hs, flags)
+    for i = 1, n do
+        batch_anchor[i] = nil
+    end
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
+
+--- log:set_hardstate({term=, vote=, commit=}, opts) -> true | nil, err, code
+function Log:set_hardstate(t, opts)
+    local h = handle(self)
+    local hs = fill_hardstate(t)
+        or argerror("set_hardstate: expected {term=, vote=, commit=} with 64-bit integers")
+    local flags = write_flags(opts) or argerror("set_hardstate: opts must be a table")
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_set_hardstate(h, hs, flags)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
+
+--- log:save_snapshot(index, term, meta) -> true | nil, err, code
+function Log:save_snapshot(index, term, meta)
+    local h = handle(self)
+    local i = to_u64(index) or argerror("save_snapshot: index must be a 64-bit integer")
+    local t = to_u64(term) or argerror("save_snapshot: term must be a 64-bit integer")
+    if meta ~= nil and type(meta) ~= "string" then
+        argerror("save_snapshot: meta must be a string or nil")
+    end
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_save_snapshot(h, i, t, meta, meta and #meta or 0)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
+
+--- log:set_metadata(data) -> true | nil, err, code
+function Log:set_metadata(data)
+    local h = handle(self)
+    if type(data) ~= "string" then
+        argerror("set_metadata: data must be a string")
+    end
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_set_metadata(h, data, #data)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
+
+-- truncate(from), purge(upto), wait_durable(index): one index, no result.
+local function index_op(cname, method)
+    return function(self, index)
+        local h = handle(self)
+        local i = to_u64(index) or argerror(method .. ": index must be a 64-bit integer")
+        if h == nil then
+            return closed()
+        end
+        local rc = C[cname](h, i)
+        if rc ~= 0 then
+            return fail(rc)
+        end
+        return true
+    end
+end
+
+--- log:truncate(from) -> true | nil, err, code   (drops entries >= from)
+Log.truncate = index_op("raftwal_log_truncate", "truncate")
+--- log:purge(upto) -> true | nil, err, code      (drops entries <= upto)
+Log.purge = index_op("raftwal_log_purge", "purge")
+--- log:wait_durable(index) -> true | nil, err, code
+Log.wait_durable = index_op("raftwal_log_wait_durable", "wait_durable")
+
+--- log:sync() -> true | nil, err, code
+function Log:sync()
+    local h = handle(self)
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_sync(h)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
+
+-- ---------------------------------------------------------------------------
+-- Reading
+-- ---------------------------------------------------------------------------
+
+-- first_index(), last_index(), durable_index(): one uint64_t out-parameter.
+local function u64_getter(cname)
+    return function(self)
+        local h = handle(self)
+        if h == nil then
+            return closed()
+        end
+        local rc = C[cname](h, u64_out)
+        if rc ~= 0 then
+            return fail(rc)
+        end
+        return u64_result(u64_out[0])
+    end
+end
+
+--- log:first_index() / log:last_index() / log:durable_index() -> index | nil, err, code
+Log.first_index = u64_getter("raftwal_log_first_index")
+Log.last_index = u64_getter("raftwal_log_last_index")
+Log.durable_index = u64_getter("raftwal_log_durable_index")
+
+--- log:term(index) -> term | nil, err, code
+function Log:term(index)
+    local h = handle(self)
+    local i = to_u64(index) or argerror("term: index must be a 64-bit integer")
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_term(h, i, u64_out)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return u64_result(u64_out[0])
+end
+
+--- log:get(index) -> {index=, term=, type=, data=} | nil, err, code
+function Log:get(index)
+    local h = handle(self)
+    local i = to_u64(index) or argerror("get: index must be a 64-bit integer")
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_get(h, i, entry_out, buf, buf_size)
+    -- Too big for the shared buffer: grow it to the size the library
+    -- reported and read again (bounded, in case the entry keeps changing).
+    for _ = 1, 3 do
+        if rc ~= ERANGE then
+            break
+        end
+        grow_buffer(tonumber(entry_out[0].size))
+        rc = C.raftwal_log_get(h, i, entry_out, buf, buf_size)
+    end
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return entry_table(entry_out[0])
+end
+
+-- State of one entries() iteration. The iterator function is shared by all
+-- iterations (no closure per call keeps entries() itself compilable).
+local function entries_step(state)
+    local it = state.it
+    if it == nil then
+        return nil
+    end
+    local rc = C.raftwal_iter_next(it, entry_out)
+    if rc == 1 then
+        return entry_table(entry_out[0])
+    end
+    local _, msg, code
+    if rc ~= 0 then
+        _, msg, code = fail(rc)
+    end
+    state.it = nil
+    C.raftwal_iter_close(ffi_gc(it, nil))
+    if rc == 0 then
+        return nil
+    end
+    return false, msg, code
+end
+
+--- log:entries(lo, hi, max_bytes) -> iterator | nil, err, code
+-- Iterates the entries in [lo, hi) (defaults: first index, last index + 1)
+-- whose data adds up to at most max_bytes (default: no limit), always at
+-- least one if the range is not empty:
+--   local it, err = log:entries(lo, hi)
+--   if not it then ... end
+--   for e, err in it do if not e then ... end ... end
+-- Each step yields an entry table; a failure during the iteration yields
+-- false, err, code once and ends it. An iteration left early (break) is
+-- released by the garbage collector.
+function Log:entries(lo, hi, max_bytes)
+    local h = handle(self)
+    local l, hh, mb
+    if lo ~= nil then
+        l = to_u64(lo) or argerror("entries: lo must be a 64-bit integer")
+    end
+    if hi ~= nil then
+        hh = to_u64(hi) or argerror("entries: hi must be a 64-bit integer")
+    end
+    if max_bytes ~= nil then
+        mb = to_u64(max_bytes) or argerror("entries: max_bytes must be a 64-bit integer")
+    else
+        mb = K.RAFTWAL_NO_LIMIT
+    end
+    if h == nil then
+        return closed()
+    end
+    local rc
+    if l == nil then
+        rc = C.raftwal_log_first_index(h, u64_out)
+        if rc ~= 0 then
+            return fail(rc)
+        end
+        l = u64_out[0]
+    end
+    if hh == nil then
+        rc = C.raftwal_log_last_index(h, u64_out)
+        if rc ~= 0 then
+            return fail(rc)
+        end
+        hh = u64_out[0] + 1
+    end
+    rc = C.raftwal_iter_open(iter_out, h, l, hh, mb)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local it = ffi_gc(iter_out[0], C.raftwal_iter_close)
+    iter_out[0] = nil
+    -- `log` keeps the log object (and so its handle) alive while iterating.
+    return entries_step, { it = it, log = self }, nil
+end
+
+--- log:hardstate() -> {term=, vote=, commit=} | nil, err, code
+function Log:hardstate()
+    local h = handle(self)
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_hardstate(h, hs_buf)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local hs = hs_buf[0]
+    return { term = u64_result(hs.term), vote = u64_result(hs.vote), commit = u64_result(hs.commit) }
+end
+
+--- log:snapshot() -> {index=, term=, meta=} | nil, err, code
+-- index and term are 0 and meta "" when no snapshot was saved.
+function Log:snapshot()
+    local h = handle(self)
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_snapshot(h, u64_out, u64_out2, buf, buf_size, size_out)
+    if rc == ERANGE then
+        grow_buffer(tonumber(size_out[0]))
+        rc = C.raftwal_log_snapshot(h, u64_out, u64_out2, buf, buf_size, size_out)
+    end
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return {
+        index = u64_result(u64_out[0]),
+        term = u64_result(u64_out2[0]),
+        meta = ffi_string(buf, tonumber(size_out[0])),
+    }
+end
+
+--- log:metadata() -> string | nil, err, code
+function Log:metadata()
+    local h = handle(self)
+    if h == nil then
+        return closed()
+    end
+    local rc = C.raftwal_log_metadata(h, buf, buf_size, size_out)
+    if rc == ERANGE then
+        grow_buffer(tonumber(size_out[0]))
+        rc = C.raftwal_log_metadata(h, buf, buf_size, size_out)
+    end
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return ffi_string(buf, tonumber(size_out[0]))
+end
+
+-- The fields of raftwal_stats returned by stats(), in header order.
+_M.STATS_FIELDS = {
+    "first_index", "last_index", "durable_index", "entries", "segments",
+    "disk_bytes", "appends", "appended_entries", "appended_bytes",
+    "written_bytes", "fsyncs", "fsync_ns_total", "fsync_ns_max", "dir_fsyncs",
+    "reads", "footer_loads", "footer_hits", "torn_tails", "torn_bytes",
+    "rotations", "segments_deleted", "open_ns",
+}
+local STATS_FIELDS = _M.STATS_FIELDS
+
+--- log:stats() -> table of the raftwal_stats counters | nil, err, code
+function Log:stats()
+    local h = handle(self)
+    if h == nil then
+        return closed()
+    end
+    local st = stats_buf[0]
+    st.size = ffi_sizeof("raftwal_stats")
+    local rc = C.raftwal_log_stats(h, stats_buf)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local t = {}
+    for i = 1, #STATS_FIELDS do
+        local f = STATS_FIELDS[i]
+        t[f] = u64_result(st[f])
+    end
+    return t
+end
+
+--- log:segments() -> array of {seq=, first_index=, last_index=, file_bytes=,
+--- used_bytes=, sealed=} (oldest first) | nil, err, code
+function Log:segments()
+    local h = handle(self)
+    if h == nil then
+        return closed()
+    end
+    local st = stats_buf[0]
+    st.size = ffi_sizeof("raftwal_stats")
+    local rc = C.raftwal_log_stats(h, stats_buf)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local list = {}
+    local si = seginfo_buf[0]
+    for i = 0, tonumber(st.segments) - 1 do
+        si.size = ffi_sizeof("raftwal_segment_info")
+        rc = C.raftwal_log_segment_info(h, i, seginfo_buf)
+        if rc ~= 0 then
+            return fail(rc)
+        end
+        list[i + 1] = {
+            seq = u64_result(si.seq),
+            first_index = u64_result(si.first_index),
+            last_index = u64_result(si.last_index),
+            file_bytes = u64_result(si.file_bytes),
+            used_bytes = u64_result(si.used_bytes),
+            sealed = si.sealed ~= 0,
+        }
+    end
+    return list
+end
+
+-- ---------------------------------------------------------------------------
+-- Offline checks and version
+-- ---------------------------------------------------------------------------
+
+local CHECK_FIELDS = {
+    "segments", "entries", "first_index", "last_index", "torn_seq",
+    "torn_offset", "torn_bytes", "cut_seq", "cut_offset", "cut_bytes",
+}
+
+local function run_check(cname, dir)
+    local lib, err = library()
+    if not lib then
+        return nil, err, "ELOAD"
+    end
+    local out = ffi_new("raftwal_check[1]")
+    out[0].size = ffi_sizeof("raftwal_check")
+    local rc = lib[cname](dir, out)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    local t = { backup_path = ffi_string(out[0].backup_path) }
+    for i = 1, #CHECK_FIELDS do
+        local f = CHECK_FIELDS[i]
+        t[f] = u64_result(out[0][f])
+    end
+    return t
+end
+
+--- raftwal.verify(dir) -> report | nil, err, code   (never changes the log)
+function _M.verify(dir)
+    if type(dir) ~= "string" then
+        error("raftwal.verify: dir must be a string", 2)
+    end
+    return run_check("raftwal_verify", dir)
+end
+
+--- raftwal.repair(dir) -> report | nil, err, code   (report.backup_path)
+function _M.repair(dir)
+    if type(dir) ~= "string" then
+        error("raftwal.repair: dir must be a string", 2)
+    end
+    return run_check("raftwal_repair", dir)
+end
+
+--- raftwal.version() -> the loaded library's version ("1.0.0") | nil, err
+function _M.version()
+    local lib, err = library()
+    if not lib then
+        return nil, err, "ELOAD"
+    end
+    return ffi_string(lib.raftwal_version())
+end
+
+return _M
