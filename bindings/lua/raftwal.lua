@@ -599,10 +599,16 @@ function Log:get(index)
     return entry_table(entry_out[0])
 end
 
--- State of one entries() iteration. The iterator function is shared by all
--- iterations (no closure per call keeps entries() itself compilable).
-local function entries_step(state)
-    local it = state.it
+-- An entries() iteration: a callable object, so that it survives being
+-- stored in a local (`local it = assert(log:entries())`) and needs no
+-- closure per call (closure creation is not JIT-compiled).
+local Iter = {}
+Iter.__index = Iter
+
+-- One step: an entry table, nil at the end, or false, err, code once on a
+-- failure (which ends the iteration).
+local function entries_step(self)
+    local it = self._it
     if it == nil then
         return nil
     end
@@ -612,14 +618,26 @@ local function entries_step(state)
     end
     local _, msg, code
     if rc ~= 0 then
-        _, msg, code = fail(rc)
+        _, msg, code = fail(rc) -- before iter_close, which may reset the message
     end
-    state.it = nil
+    self._it = nil
+    self._log = nil
     C.raftwal_iter_close(ffi_gc(it, nil))
     if rc == 0 then
         return nil
     end
     return false, msg, code
+end
+Iter.__call = entries_step
+
+--- it:close(): releases the iteration at once (else the GC does). Harmless twice.
+function Iter:close()
+    local it = self._it
+    if it ~= nil then
+        self._it = nil
+        self._log = nil
+        C.raftwal_iter_close(ffi_gc(it, nil))
+    end
 end
 
 --- log:entries(lo, hi, max_bytes) -> iterator | nil, err, code
@@ -629,9 +647,10 @@ end
 --   local it, err = log:entries(lo, hi)
 --   if not it then ... end
 --   for e, err in it do if not e then ... end ... end
--- Each step yields an entry table; a failure during the iteration yields
--- false, err, code once and ends it. An iteration left early (break) is
--- released by the garbage collector.
+-- The iterator is a callable object: each call returns the next entry
+-- table, nil at the end, or false, err, code once when a failure ends the
+-- iteration. An iteration left early (break) is released by it:close() or
+-- the garbage collector.
 function Log:entries(lo, hi, max_bytes)
     local h = handle(self)
     local l, hh, mb
@@ -670,8 +689,8 @@ function Log:entries(lo, hi, max_bytes)
     end
     local it = ffi_gc(iter_out[0], C.raftwal_iter_close)
     iter_out[0] = nil
-    -- `log` keeps the log object (and so its handle) alive while iterating.
-    return entries_step, { it = it, log = self }, nil
+    -- _log keeps the log object (and so its handle) alive while iterating.
+    return setmetatable({ _it = it, _log = self }, Iter)
 end
 
 --- log:hardstate() -> {term=, vote=, commit=} | nil, err, code
