@@ -1,0 +1,483 @@
+/* check.c -- offline checks: full verification of sealed segments,
+ * raftwal_verify() and raftwal_repair(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "io.h"
+#include "log.h"
+#include "segment_scan.h"
+
+/* ---------------------------------------------------------------------- */
+/* A sealed segment, record by record, against its SEAL and FOOTER         */
+/* ---------------------------------------------------------------------- */
+
+typedef struct sealed_ctx {
+    rw_seg *s;
+    int seen_checkpoint;
+    uint64_t first, n;
+    uint32_t *offs;
+    size_t cap;
+    uint64_t trunc, purge, prev_term;
+    rw_epoch *ep;
+    size_t nep, epcap;
+} sealed_ctx;
+
+static int sc_corrupt(sealed_ctx *c, uint64_t off, const char *what)
+{
+    return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": %s", c->s->name, off, what);
+}
+
+static int sc_push(sealed_ctx *c, uint64_t index, uint64_t off)
+{
+    if (c->n == 0)
+        c->first = index;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        uint32_t *p = realloc(c->offs, cap * sizeof *p);
+        if (!p)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory");
+        c->offs = p;
+        c->cap = cap;
+    }
+    c->offs[c->n++] = (uint32_t)off;
+    return 0;
+}
+
+static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t n, uint64_t start,
+                    uint64_t end)
+{
+    sealed_ctx *c = ctx;
+    (void)end;
+    if (!c->seen_checkpoint) {
+        rw_state st;
+        if (n != 1 || recs[0].type != RW_REC_CHECKPOINT ||
+            rw_checkpoint_decode(recs[0].payload, recs[0].len, &st) != 0)
+            return sc_corrupt(c, start, "segment does not start with a valid checkpoint");
+        c->seen_checkpoint = 1;
+        c->purge = st.purge;
+        c->prev_term = st.last_term;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rw_rec *r = &recs[i];
+        switch (r->type) {
+        case RW_REC_ENTRY:
+            if (c->n && r->a != c->first + c->n) {
+                if (r->a < c->first + c->n || r->a - 1 > c->purge)
+                    return sc_corrupt(c, offs[i], "entry index out of sequence");
+                c->n = 0; /* everything before was purged */
+            }
+            if (r->b < c->prev_term)
+                return sc_corrupt(c, offs[i], "entry term lower than its predecessor's");
+            c->prev_term = r->b;
+            if (sc_push(c, r->a, offs[i]))
+                return RAFTWAL_ENOMEM;
+            break;
+        case RW_REC_TRUNCATE:
+            if (r->a < c->trunc)
+                c->trunc = r->a;
+            if (c->n && r->a <= c->first)
+                c->n = 0;
+            else if (c->n && r->a < c->first + c->n)
+                c->n = r->a - c->first;
+            c->prev_term = 0;
+            break;
+        case RW_REC_PURGE:
+            if (r->a > c->purge)
+                c->purge = r->a;
+            break;
+        case RW_REC_HARDSTATE:
+            if (r->len != RW_HARDSTATE_PAYLOAD)
+                return sc_corrupt(c, offs[i], "malformed hard state");
+            break;
+        case RW_REC_SNAPSHOT:
+        case RW_REC_METADATA:
+            break;
+        default:
+            return sc_corrupt(c, offs[i], "unexpected record type inside a batch");
+        }
+    }
+    return 0;
+}
+
+static int sc_epoch(void *ctx, uint64_t off, uint64_t salt)
+{
+    sealed_ctx *c = ctx;
+    if (c->nep == c->epcap) {
+        size_t cap = c->epcap ? c->epcap * 2 : 8;
+        rw_epoch *p = realloc(c->ep, cap * sizeof *p);
+        if (!p)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory");
+        c->ep = p;
+        c->epcap = cap;
+    }
+    c->ep[c->nep].off = off;
+    c->ep[c->nep].salt = salt;
+    c->nep++;
+    return 0;
+}
+
+static int check_sealed(raftwal_log *log, rw_seg *s)
+{
+    static const rw_scan_ops ops = {sc_batch, sc_epoch};
+    const rw_mapping *m;
+    int rc = rw_seg_map(s, s->file_size, &m);
+    if (rc)
+        return rc;
+    sealed_ctx c = {.s = s, .trunc = UINT64_MAX};
+    rc = sc_epoch(&c, RW_HEADER_SIZE, s->salt);
+    rw_scan_result res;
+    if (rc == 0)
+        rc = rw_scan_records(s->name, m->addr, m->len, s->salt, 0, &ops, &c, &res);
+    if (rc)
+        goto out;
+    const rw_seal *seal = &s->seal;
+    if (res.status != RW_SCAN_FOOTER || res.end != seal->footer_off) {
+        rc = sc_corrupt(&c, res.status == RW_SCAN_TORN ? res.bad_off : res.end,
+                        res.why ? res.why : "records do not end at the footer");
+        goto out;
+    }
+    if (c.n != seal->count || (c.n && c.first != seal->first) || c.trunc != seal->trunc_from ||
+        c.purge != seal->purge) {
+        rc = sc_corrupt(&c, s->file_size - RW_SEAL_SIZE, "seal does not match the records");
+        goto out;
+    }
+    int loaded;
+    rc = rw_seg_load_footer(s, &loaded);
+    if (rc)
+        goto out;
+    if (loaded)
+        atomic_fetch_add(&log->stats.footer_loads, 1);
+    if (s->nepochs != c.nep || (c.n && memcmp(s->offsets, c.offs, c.n * 4) != 0) ||
+        memcmp(s->epochs, c.ep, c.nep * sizeof *c.ep) != 0)
+        rc = sc_corrupt(&c, seal->footer_off, "index footer does not match the records");
+out:
+    free(c.offs);
+    free(c.ep);
+    return rc;
+}
+
+int rw_check_sealed_all(raftwal_log *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++) {
+        rw_seg *s = log->segs[i];
+        if (!s->sealed || i + 1 == log->nsegs)
+            continue; /* the tail was scanned by recovery */
+        int rc = check_sealed(log, s);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* verify                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static void fill_check(raftwal_log *log, raftwal_check *out)
+{
+    raftwal_check c;
+    memset(&c, 0, sizeof c);
+    c.size = out->size;
+    c.segments = log->nsegs;
+    c.first_index = log->first;
+    c.last_index = log->last;
+    c.entries = log->last - log->first + 1;
+    c.torn_bytes = log->stats.torn_bytes;
+    c.torn_seq = log->torn_seq;
+    c.torn_offset = log->torn_off;
+    size_t n = out->size < sizeof c ? out->size : sizeof c;
+    memcpy(out, &c, n);
+}
+
+/* Reads every entry (checking its checksum) and checks term order. */
+static int check_entries(raftwal_log *log)
+{
+    uint64_t prev_term = 0;
+    if (log->first - 1 == log->snap_index)
+        prev_term = log->snap_term;
+    for (uint64_t i = log->first; i <= log->last && i != 0; i++) {
+        rw_seg *s;
+        rw_rec rec;
+        int rc = rw_log_read_entry(log, i, &s, &rec);
+        if (rc)
+            return rc;
+        rw_seg_unref(s);
+        if (rec.b < prev_term)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: entry %" PRIu64 ": term %" PRIu64
+                          " is lower than the previous entry's %" PRIu64, log->path, i, rec.b, prev_term);
+        prev_term = rec.b;
+    }
+    return 0;
+}
+
+int raftwal_verify(const char *dir, raftwal_check *out)
+{
+    if (!dir || (out && out->size < 8))
+        return rw_err(RAFTWAL_EINVAL, "NULL directory or raftwal_check.size not set");
+    raftwal_options o = {RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY, 0, NULL, 0, 0};
+    raftwal_log *log;
+    int rc = rw_log_open(&log, dir, &o);
+    if (rc)
+        return rc;
+    rc = check_entries(log);
+    if (rc == 0 && out)
+        fill_check(log, out);
+    rw_log_close(log);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* repair                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int copy_file(int dirfd, const char *name, int backfd)
+{
+    int in = rw_io->openat(dirfd, name, O_RDONLY, 0);
+    if (in < 0)
+        return rw_err_sys(errno, 0, "%s: open for backup", name);
+    int out = rw_io->openat(backfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = 0;
+    if (out < 0) {
+        rc = rw_err_sys(errno, 0, "backup of %s: create", name);
+        rw_io->close(in);
+        return rc;
+    }
+    char *buf = malloc(1 << 20);
+    uint64_t off = 0;
+    while (buf && rc == 0) {
+        ssize_t r = rw_io->pread(in, buf, 1 << 20, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = rw_err_sys(errno, 0, "%s: read for backup", name);
+        if (r <= 0)
+            break;
+        int e = rw_pwrite_all(out, buf, (size_t)r, off);
+        if (e)
+            rc = rw_err_sys(-e, 0, "backup of %s: write", name);
+        off += (uint64_t)r;
+    }
+    if (!buf)
+        rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+    if (rc == 0 && rw_io->fdatasync(out) != 0)
+        rc = rw_err_sys(errno, 0, "backup of %s: fdatasync", name);
+    free(buf);
+    rw_io->close(in);
+    rw_io->close(out);
+    return rc;
+}
+
+typedef struct repair_state {
+    const char *dir;
+    int dirfd;
+    int backfd;
+    char backup[1024];
+    uint64_t cut_seq, cut_off, cut_bytes;
+    int cut;
+} repair_state;
+
+static int ensure_backup_dir(repair_state *st)
+{
+    if (st->backfd >= 0)
+        return 0;
+    char name[64];
+    snprintf(name, sizeof name, "repair-%lld-%ld", (long long)time(NULL), (long)getpid());
+    if (mkdirat(st->dirfd, name, 0755) != 0 && errno != EEXIST)
+        return rw_err_sys(errno, 0, "%s/%s: create backup directory", st->dir, name);
+    st->backfd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->backfd < 0)
+        return rw_err_sys(errno, 0, "%s/%s: open backup directory", st->dir, name);
+    snprintf(st->backup, sizeof st->backup, "%s/%s", st->dir, name);
+    return 0;
+}
+
+/* The end of the last whole batch before `off` in segment file `name`
+ * (0 if no checkpoint survives), and the extent of non-zero bytes. */
+static int salvage_point(repair_state *st, const char *name, uint64_t off, uint64_t *keep,
+                         uint64_t *extent)
+{
+    *keep = 0;
+    *extent = 0;
+    int fd = rw_io->openat(st->dirfd, name, O_RDONLY, 0);
+    if (fd < 0)
+        return rw_err_sys(errno, 0, "%s: open", name);
+    struct stat sb;
+    int rc = 0;
+    uint8_t *buf = NULL;
+    if (rw_io->fstat(fd, &sb) != 0) {
+        rc = rw_err_sys(errno, 0, "%s: fstat", name);
+        goto out;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    buf = malloc(size ? size : 1);
+    if (!buf) {
+        rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+        goto out;
+    }
+    int e = rw_pread_all(fd, buf, size, 0);
+    if (e) {
+        rc = rw_err_sys(-e, 0, "%s: read", name);
+        goto out;
+    }
+    for (uint64_t i = size; i > 0; i--)
+        if (buf[i - 1]) {
+            *extent = i;
+            break;
+        }
+    rw_seg_header h;
+    if (off <= RW_HEADER_SIZE || rw_header_decode(buf, size, &h) != RW_HDR_OK)
+        goto out;
+    static const rw_scan_ops no_ops = {NULL, NULL};
+    rw_scan_result res;
+    uint64_t lim = off < size ? off : size;
+    if (rw_scan_records(name, buf, (size_t)lim, h.salt, 0, &no_ops, NULL, &res) == 0 && res.batches)
+        *keep = res.end;
+out:
+    free(buf);
+    rw_io->close(fd);
+    return rc;
+}
+
+/* Cuts the log at segment seq, offset off: later segments go, and the
+ * segment keeps its whole batches before off (or goes too). */
+static int cut_at(repair_state *st, uint64_t seq, uint64_t off)
+{
+    int rc = ensure_backup_dir(st);
+    if (rc)
+        return rc;
+    for (uint64_t s = seq;; s++) {
+        char name[32];
+        snprintf(name, sizeof name, "%016" PRIx64 ".wal", s);
+        struct stat sb;
+        if (fstatat(st->dirfd, name, &sb, 0) != 0) {
+            if (s == seq)
+                continue; /* a missing segment: later ones are cut */
+            break;
+        }
+        rc = copy_file(st->dirfd, name, st->backfd);
+        if (rc)
+            return rc;
+        uint64_t keep = 0, extent = (uint64_t)sb.st_size;
+        if (s == seq && (rc = salvage_point(st, name, off, &keep, &extent)) != 0)
+            return rc;
+        if (keep == 0) {
+            if (rw_io->unlinkat(st->dirfd, name, 0) != 0)
+                return rw_err_sys(errno, 0, "%s: unlink", name);
+            st->cut_bytes += extent;
+        } else {
+            int fd = rw_io->openat(st->dirfd, name, O_RDWR, 0);
+            if (fd < 0)
+                return rw_err_sys(errno, 0, "%s: open", name);
+            /* Zero what follows the kept prefix, seal included: the
+             * segment becomes the tail. */
+            rc = rw_io->ftruncate(fd, (off_t)keep) != 0 || rw_io->ftruncate(fd, sb.st_size) != 0 ||
+                         rw_io->fdatasync(fd) != 0
+                     ? rw_err_sys(errno, 0, "%s: cut at %" PRIu64, name, keep)
+                     : 0;
+            rw_io->close(fd);
+            if (rc)
+                return rc;
+            st->cut_bytes += extent > keep ? extent - keep : 0;
+        }
+        if (!st->cut) {
+            st->cut = 1;
+            st->cut_seq = seq;
+            st->cut_off = keep ? keep : 0;
+        }
+    }
+    if (rw_io->fsync(st->dirfd) != 0)
+        return rw_err_sys(errno, 0, "%s: fsync of the directory", st->dir);
+    return 0;
+}
+
+/* Trims a torn tail found by an otherwise clean check. */
+static int trim_torn(repair_state *st, raftwal_log *log)
+{
+    uint64_t seq = log->torn_seq, off = log->torn_off;
+    rw_log_close(log);
+    return cut_at(st, seq, off + 1);
+}
+
+int raftwal_repair(const char *dir, raftwal_check *out)
+{
+    if (!dir || (out && out->size < 8))
+        return rw_err(RAFTWAL_EINVAL, "NULL directory or raftwal_check.size not set");
+    /* Hold the lock for the whole repair, as a writer would. */
+    raftwal_log lk;
+    memset(&lk, 0, sizeof lk);
+    lk.lockfd = -1;
+    lk.mode = 0644;
+    lk.path = strdup(dir);
+    if (!lk.path)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    lk.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lk.dirfd < 0) {
+        free(lk.path);
+        return rw_err_sys(errno, 1, "%s: open directory", dir);
+    }
+    struct stat sb;
+    int rc = fstat(lk.dirfd, &sb) != 0 ? rw_err_sys(errno, 0, "%s: fstat", dir) : 0;
+    lk.dev = sb.st_dev;
+    lk.ino = sb.st_ino;
+    if (rc == 0)
+        rc = rw_lock_acquire(&lk);
+    if (rc) {
+        close(lk.dirfd);
+        free(lk.path);
+        return rc;
+    }
+    repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1};
+    raftwal_options o = {RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY, 0, NULL, 0, 0};
+    uint64_t last_seq = UINT64_MAX, last_off = UINT64_MAX;
+    for (int round = 0; round < 4096; round++) {
+        raftwal_log *log;
+        rc = rw_log_open(&log, dir, &o);
+        if (rc == 0)
+            rc = check_entries(log);
+        if (rc == 0) {
+            if (log->stats.torn_bytes && !st.cut) {
+                rc = trim_torn(&st, log);
+                if (rc)
+                    break;
+                continue;
+            }
+            if (out) {
+                fill_check(log, out);
+                out->cut_seq = st.cut_seq;
+                out->cut_offset = st.cut_off;
+                out->cut_bytes = st.cut_bytes;
+                if (st.cut)
+                    snprintf(out->backup_path, sizeof out->backup_path, "%s", st.backup);
+            }
+            rw_log_close(log);
+            break;
+        }
+        if (rc != RAFTWAL_ECORRUPT)
+            break; /* EVERSION, EIO, ...: nothing we may cut */
+        uint64_t seq, off;
+        if (sscanf(raftwal_errmsg(), "%16" SCNx64 ".wal: offset %" SCNu64, &seq, &off) != 2)
+            break; /* damage we cannot place: refuse to guess */
+        if (seq == last_seq && off == last_off)
+            break; /* the cut did not remove the damage: report it */
+        last_seq = seq;
+        last_off = off;
+        rc = cut_at(&st, seq, off);
+        if (rc)
+            break;
+    }
+    if (st.backfd >= 0)
+        close(st.backfd);
+    rw_lock_release(&lk);
+    close(lk.dirfd);
+    free(lk.path);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* crc32c.h -- CRC32C (Castagnoli) with a hardware path chosen once. */
+#ifndef RW_CRC32C_H
+#define RW_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Extends `crc` (0 to start) over len bytes. Standard CRC32C conventions:
+ * rw_crc32c(0, "123456789", 9) == 0xE3069283. Uses the SSE4.2 / ARMv8 CRC
+ * instructions when the CPU has them, else a table-driven fallback. */
+uint32_t rw_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* The two implementations, exposed for tests and benchmarks. */
+uint32_t rw_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+uint32_t rw_crc32c_hw(uint32_t crc, const void *buf, size_t len);
+/* 1 if rw_crc32c_hw() may be called on this CPU. */
+int rw_crc32c_hw_available(void);
+
+#endif

@@ -1,0 +1,47 @@
+/* io.h -- the file I/O layer: the only code that touches files.
+ *
+ * Every call goes through a table of function pointers so tests can inject
+ * faults (short writes, EIO, ENOSPC, lost unsynced data) without a FUSE file
+ * system. Production uses the POSIX table. Swap tables only while no log is
+ * open. */
+#ifndef RW_IO_H
+#define RW_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct rw_io {
+    int (*openat)(int dirfd, const char *name, int flags, mode_t mode);
+    int (*close)(int fd);
+    ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+    int (*fdatasync)(int fd);  /* file data */
+    int (*fsync)(int fd);      /* directories */
+    int (*ftruncate)(int fd, off_t len);
+    int (*renameat)(int dirfd, const char *from, const char *to);
+    int (*unlinkat)(int dirfd, const char *name, int flags);
+    int (*fstat)(int fd, struct stat *st);
+    void *(*mmap)(size_t len, int fd); /* read-only shared map; NULL on error */
+    int (*munmap)(void *addr, size_t len);
+};
+
+/* The table in use (POSIX by default). */
+extern const struct rw_io *rw_io;
+extern const struct rw_io rw_io_posix;
+/* Installs `io` (NULL restores POSIX). Not thread-safe: tests only. */
+void rw_io_set(const struct rw_io *io);
+
+/* Write/read all n bytes, retrying on EINTR and short transfers. Return 0 or
+ * -errno (a short write that makes no progress reports -EIO). A short read
+ * at end of file returns -ENODATA. */
+int rw_pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+int rw_pread_all(int fd, void *buf, size_t n, uint64_t off);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t rw_now_ns(void);
+/* 64 random bits from the kernel (getrandom), never 0. */
+uint64_t rw_random64(void);
+
+#endif

@@ -1,0 +1,584 @@
+/* log.c -- the write path: batches, rotation, truncation, purge, and the
+ * model updates shared with recovery. */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "io.h"
+
+/* ---------------------------------------------------------------------- */
+/* Model updates (rw held for writing, or single-threaded during open)     */
+/* ---------------------------------------------------------------------- */
+
+void rw_apply_truncate(raftwal_log *log, uint64_t from)
+{
+    for (size_t i = log->nsegs; i-- > 0;) {
+        rw_seg *s = log->segs[i];
+        if (s->count && s->first + s->count <= from)
+            break; /* this and older segments end below `from` */
+        rw_seg_clip(s, from);
+        if (s->count == 0 && s->first > from)
+            s->first = from;
+    }
+    if (log->nsegs) {
+        rw_seg *tail = log->segs[log->nsegs - 1];
+        if (from < tail->trunc_min)
+            tail->trunc_min = from;
+    }
+    if (from - 1 < log->last)
+        log->last = from - 1 > log->purge ? from - 1 : log->purge;
+}
+
+void rw_apply_purge(raftwal_log *log, uint64_t upto)
+{
+    if (upto <= log->purge)
+        return;
+    log->purge = upto;
+    log->first = upto + 1;
+    if (upto > log->last)
+        log->last = upto;
+}
+
+int rw_apply_entry(raftwal_log *log, rw_seg *seg, uint64_t index, uint64_t off)
+{
+    if (index != log->last + 1)
+        return RAFTWAL_EGAP;
+    if (seg->count && seg->first + seg->count != index)
+        seg->count = 0; /* everything in it was purged: restart its index */
+    int rc = rw_seg_push_offset(seg, index, off);
+    if (rc == 0)
+        log->last = index;
+    return rc;
+}
+
+static int copy_blob(uint8_t **dst, size_t *dst_len, const void *src, size_t len)
+{
+    uint8_t *p = NULL;
+    if (len) {
+        p = malloc(len);
+        if (!p)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory");
+        memcpy(p, src, len);
+    }
+    free(*dst);
+    *dst = p;
+    *dst_len = len;
+    return 0;
+}
+
+int rw_apply_snapshot(raftwal_log *log, uint64_t index, uint64_t term, const void *meta, size_t len)
+{
+    int rc = copy_blob(&log->snap_meta, &log->snap_meta_len, meta, len);
+    if (rc == 0) {
+        log->snap_index = index;
+        log->snap_term = term;
+    }
+    return rc;
+}
+
+int rw_apply_metadata(raftwal_log *log, const void *meta, size_t len)
+{
+    return copy_blob(&log->meta, &log->meta_len, meta, len);
+}
+
+int rw_log_push_seg(raftwal_log *log, rw_seg *s)
+{
+    if (log->nsegs == log->segs_cap) {
+        size_t cap = log->segs_cap ? log->segs_cap * 2 : 16;
+        rw_seg **segs = realloc(log->segs, cap * sizeof *segs);
+        if (!segs)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory");
+        log->segs = segs;
+        log->segs_cap = cap;
+    }
+    log->segs[log->nsegs++] = s;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Failure state                                                          */
+/* ---------------------------------------------------------------------- */
+
+int rw_log_fail(raftwal_log *log, int code)
+{
+    atomic_store(&log->failed, 1);
+    pthread_mutex_lock(&log->smu);
+    pthread_cond_broadcast(&log->scond);
+    pthread_mutex_unlock(&log->smu);
+    return code;
+}
+
+int rw_log_check_writable(raftwal_log *log)
+{
+    if (log->readonly)
+        return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
+    if (atomic_load(&log->failed))
+        return rw_err(RAFTWAL_EIO, "%s: the handle failed after an earlier write or fsync "
+                      "error; close and reopen the log", log->path);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Segments: activation and rotation (wmu held)                            */
+/* ---------------------------------------------------------------------- */
+
+static uint64_t last_term_locked(raftwal_log *log)
+{
+    uint64_t term = 0;
+    if (log->last >= log->first && rw_log_term_locked(log, log->last, &term) == 0)
+        return term;
+    return log->last == log->snap_index ? log->snap_term : 0;
+}
+
+/* Encodes the checkpoint batch (CHECKPOINT + COMMIT) of the current state. */
+static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, size_t *out_len)
+{
+    rw_state st = {
+        .hs = log->hs,
+        .purge = log->purge,
+        .last_index = log->last,
+        .first_index = log->first,
+        .last_term = last_term_locked(log),
+        .snap_index = log->snap_index,
+        .snap_term = log->snap_term,
+        .snap_meta = log->snap_meta,
+        .snap_meta_len = (uint32_t)log->snap_meta_len,
+        .meta = log->meta,
+        .meta_len = (uint32_t)log->meta_len,
+    };
+    size_t plen = rw_checkpoint_payload_len(&st);
+    size_t len = rw_rec_size(plen) + RW_REC_HEADER;
+    uint8_t *payload = malloc(plen);
+    uint8_t *buf = malloc(len);
+    if (!payload || !buf) {
+        free(payload);
+        free(buf);
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    }
+    rw_checkpoint_encode(payload, &st);
+    size_t n = rw_rec_encode(buf, salt, RW_REC_CHECKPOINT, 0, st.last_index, st.first_index,
+                             payload, (uint32_t)plen);
+    rw_rec_encode(buf + n, salt, RW_REC_COMMIT, 1, 0, RW_HEADER_SIZE, NULL, 0);
+    free(payload);
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+static int take_prepared(raftwal_log *log, rw_seg **out)
+{
+    uint64_t seq = log->nsegs ? log->segs[log->nsegs - 1]->seq + 1 : 1;
+    if (log->prepared && log->prepared->seq == seq) {
+        *out = log->prepared;
+        log->prepared = NULL;
+        return 0;
+    }
+    int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, out);
+    if (rc == 0)
+        atomic_fetch_add(&log->stats.dir_fsyncs, 1);
+    else if (*out) { /* created, but the directory fsync failed */
+        rw_seg_unref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int rw_log_start_segment(raftwal_log *log)
+{
+    rw_seg *s;
+    int rc = take_prepared(log, &s);
+    if (rc)
+        return rw_log_fail(log, rc);
+    uint64_t salt = rw_seg_choose_salt(s);
+    uint8_t *ckpt;
+    size_t ckpt_len;
+    rc = encode_checkpoint(log, salt, &ckpt, &ckpt_len);
+    if (rc) {
+        rw_seg_unref(s);
+        return rc;
+    }
+    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt);
+    free(ckpt);
+    atomic_fetch_add(&log->stats.fsyncs, 1);
+    const rw_mapping *m;
+    if (rc == 0)
+        rc = rw_seg_map(s, s->file_size, &m);
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&log->rw);
+        rc = rw_log_push_seg(log, s);
+        pthread_rwlock_unlock(&log->rw);
+    }
+    if (rc) {
+        rw_seg_unref(s);
+        return rw_log_fail(log, rc);
+    }
+    atomic_fetch_add(&log->stats.written_bytes, s->used);
+    log->wsalt = salt;
+    log->need_epoch = 0;
+    rw_sync_mark_durable(log, s, s->used, log->last);
+    return 0;
+}
+
+/* Seals the active segment, makes it durable, and activates the next. */
+static int rotate(raftwal_log *log)
+{
+    rw_seg *old = log->segs[log->nsegs - 1];
+    int rc = rw_seg_write_seal(old, log->purge);
+    if (rc)
+        return rw_log_fail(log, rc);
+    rw_sync_written(log, old, old->file_size, log->last);
+    rc = rw_sync_to(log, old->seq, old->file_size);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&log->rw);
+    old->sealed = 1;
+    atomic_store(&old->footer_loaded, 1); /* its offsets are in memory */
+    pthread_rwlock_unlock(&log->rw);
+    rc = rw_log_start_segment(log);
+    if (rc)
+        return rc;
+    /* The new segment is now the one syncs target: the old fd is unused. */
+    rw_io->close(old->fd);
+    old->fd = -1;
+    atomic_fetch_add(&log->stats.rotations, 1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Batches                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Checks a batch against the log (wmu held); sets *trunc_from for an append
+ * that replaces a suffix. */
+static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_from)
+{
+    *trunc_from = b->trunc_from;
+    uint64_t new_last = log->last;
+    if (b->n) {
+        uint64_t f = b->entries[0].index;
+        if (f < log->first)
+            return rw_err(RAFTWAL_ECOMPACTED, "append at index %" PRIu64 " but the log starts at %"
+                          PRIu64 " (entries up to %" PRIu64 " were purged)", f, log->first, log->purge);
+        if (f > log->last + 1)
+            return rw_err(RAFTWAL_EGAP, "append at index %" PRIu64 " would leave a gap: last index is %"
+                          PRIu64, f, log->last);
+        if (f <= log->last) {
+            if (f <= log->hs.commit)
+                return rw_err(RAFTWAL_ECOMMITTED, "append at index %" PRIu64 " would replace "
+                              "committed entries (commit index %" PRIu64 ")", f, log->hs.commit);
+            *trunc_from = f;
+        }
+        uint64_t pred_term = 0;
+        int have_pred = 0;
+        if (f - 1 >= log->first && f - 1 <= log->last) {
+            int rc = rw_log_term_locked(log, f - 1, &pred_term);
+            if (rc)
+                return rc;
+            have_pred = 1;
+        } else if (f - 1 == log->snap_index && log->snap_index) {
+            pred_term = log->snap_term;
+            have_pred = 1;
+        }
+        if (have_pred && b->entries[0].term < pred_term)
+            return rw_err(RAFTWAL_ETERM, "entry %" PRIu64 " has term %" PRIu64 ", lower than the term %"
+                          PRIu64 " of entry %" PRIu64, f, b->entries[0].term, pred_term, f - 1);
+        new_last = b->entries[b->n - 1].index;
+    }
+    if (b->hs && b->hs->commit > new_last && b->hs->commit > log->snap_index)
+        return rw_err(RAFTWAL_EINVAL, "hard state commit %" PRIu64 " is beyond the last index %" PRIu64,
+                      b->hs->commit, new_last);
+    if (b->has_snapshot && b->snap_index < log->snap_index)
+        return rw_err(RAFTWAL_EINVAL, "snapshot index %" PRIu64 " is older than the current snapshot %"
+                      PRIu64, b->snap_index, log->snap_index);
+    return 0;
+}
+
+static size_t batch_size(const raftwal_log *log, const rw_batch *b, uint64_t trunc_from)
+{
+    size_t size = RW_REC_HEADER; /* COMMIT */
+    if (log->need_epoch)
+        size += RW_REC_HEADER;
+    if (trunc_from)
+        size += RW_REC_HEADER;
+    if (b->hs)
+        size += rw_rec_size(RW_HARDSTATE_PAYLOAD);
+    if (b->has_snapshot)
+        size += rw_rec_size(b->snap_meta_len);
+    if (b->has_meta)
+        size += rw_rec_size(b->meta_len);
+    if (b->purge)
+        size += RW_REC_HEADER;
+    for (size_t i = 0; i < b->n; i++)
+        size += rw_rec_size(b->entries[i].size);
+    return size;
+}
+
+static int reserve_buf(raftwal_log *log, size_t size)
+{
+    if (size <= log->buf_cap)
+        return 0;
+    size_t cap = log->buf_cap ? log->buf_cap : 64 * 1024;
+    while (cap < size)
+        cap *= 2;
+    uint8_t *p = realloc(log->buf, cap);
+    if (!p)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory for a %zu-byte batch", size);
+    log->buf = p;
+    log->buf_cap = cap;
+    return 0;
+}
+
+static uint64_t synced_upto(raftwal_log *log, rw_seg *seg)
+{
+    pthread_mutex_lock(&log->smu);
+    uint64_t v = log->d_seq == seg->seq ? log->d_off : seg->ckpt_end;
+    pthread_mutex_unlock(&log->smu);
+    return v;
+}
+
+/* Encodes the batch at seg->used into log->buf. Returns the salt of the new
+ * epoch (or 0 if none) through *epoch_salt. */
+static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
+                           uint64_t trunc_from, uint64_t *epoch_salt)
+{
+    uint8_t *p = log->buf;
+    uint64_t upto = synced_upto(log, seg);
+    uint64_t salt = log->wsalt;
+    uint32_t nrec = 0;
+    *epoch_salt = 0;
+    if (log->need_epoch) {
+        uint64_t ns;
+        do
+            ns = rw_random64();
+        while (ns == salt);
+        p += rw_rec_encode(p, salt, RW_REC_EPOCH, 0, upto, ns, NULL, 0);
+        salt = ns;
+        *epoch_salt = ns;
+    }
+    uint64_t start = seg->used + (uint64_t)(p - log->buf);
+    if (trunc_from) {
+        p += rw_rec_encode(p, salt, RW_REC_TRUNCATE, 0, trunc_from, 0, NULL, 0);
+        nrec++;
+    }
+    if (b->hs) {
+        uint8_t hs[RW_HARDSTATE_PAYLOAD];
+        rw_hardstate_encode(hs, b->hs);
+        p += rw_rec_encode(p, salt, RW_REC_HARDSTATE, 0, 0, 0, hs, sizeof hs);
+        nrec++;
+    }
+    if (b->has_snapshot) {
+        p += rw_rec_encode(p, salt, RW_REC_SNAPSHOT, 0, b->snap_index, b->snap_term, b->snap_meta,
+                           (uint32_t)b->snap_meta_len);
+        nrec++;
+    }
+    if (b->has_meta) {
+        p += rw_rec_encode(p, salt, RW_REC_METADATA, 0, 0, 0, b->meta, (uint32_t)b->meta_len);
+        nrec++;
+    }
+    if (b->purge) {
+        p += rw_rec_encode(p, salt, RW_REC_PURGE, 0, b->purge, 0, NULL, 0);
+        nrec++;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const raftwal_entry *e = &b->entries[i];
+        p += rw_rec_encode(p, salt, RW_REC_ENTRY, e->type, e->index, e->term, e->data, (uint32_t)e->size);
+    }
+    nrec += (uint32_t)b->n;
+    p += rw_rec_encode(p, salt, RW_REC_COMMIT, nrec, upto, start, NULL, 0);
+    return (size_t)(p - log->buf);
+}
+
+/* Makes the written batch visible to readers. */
+static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint64_t trunc_from,
+                         uint64_t epoch_salt, size_t size)
+{
+    int rc = 0;
+    uint64_t off = seg->used;
+    pthread_rwlock_wrlock(&log->rw);
+    if (epoch_salt) {
+        off += RW_REC_HEADER;
+        rc = rw_seg_add_epoch(seg, off, epoch_salt);
+        log->wsalt = epoch_salt;
+        log->need_epoch = 0;
+    }
+    if (trunc_from) {
+        rw_apply_truncate(log, trunc_from);
+        off += RW_REC_HEADER;
+    }
+    if (b->hs) {
+        log->hs = *b->hs;
+        off += rw_rec_size(RW_HARDSTATE_PAYLOAD);
+    }
+    if (b->has_snapshot && rc == 0) {
+        rc = rw_apply_snapshot(log, b->snap_index, b->snap_term, b->snap_meta, b->snap_meta_len);
+        off += rw_rec_size(b->snap_meta_len);
+    }
+    if (b->has_meta && rc == 0) {
+        rc = rw_apply_metadata(log, b->meta, b->meta_len);
+        off += rw_rec_size(b->meta_len);
+    }
+    if (b->purge) {
+        rw_apply_purge(log, b->purge);
+        off += RW_REC_HEADER;
+    }
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        rc = rw_apply_entry(log, seg, b->entries[i].index, off);
+        off += rw_rec_size(b->entries[i].size);
+    }
+    seg->used += size;
+    if (seg->used > seg->file_size)
+        seg->file_size = seg->used; /* an oversized batch grew the file */
+    pthread_rwlock_unlock(&log->rw);
+    if (rc) /* only ENOMEM: the disk has the batch, memory does not */
+        return rw_log_fail(log, rc);
+    return 0;
+}
+
+static int write_locked(raftwal_log *log, const rw_batch *b, rw_seg **seg_out, uint64_t *end_out)
+{
+    uint64_t trunc_from;
+    int rc = validate_batch(log, b, &trunc_from);
+    if (rc)
+        return rc;
+    rw_seg *seg = log->segs[log->nsegs - 1];
+    size_t size = batch_size(log, b, trunc_from);
+    uint64_t live = seg->count + b->n;
+    uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
+    if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end) {
+        rc = rotate(log);
+        if (rc)
+            return rc;
+        seg = log->segs[log->nsegs - 1];
+        size = batch_size(log, b, trunc_from);
+    }
+    rc = reserve_buf(log, size);
+    if (rc)
+        return rc;
+    uint64_t epoch_salt;
+    size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt);
+    int e = rw_pwrite_all(seg->fd, log->buf, n, seg->used);
+    if (e)
+        return rw_log_fail(log, rw_err_sys(-e, 0, "%s: write of %zu bytes at offset %" PRIu64,
+                                           seg->name, n, seg->used));
+    if (trunc_from)
+        rw_sync_truncated(log, trunc_from);
+    rc = publish_batch(log, seg, b, trunc_from, epoch_salt, n);
+    if (rc)
+        return rc;
+    atomic_fetch_add(&log->stats.appends, 1);
+    atomic_fetch_add(&log->stats.appended_entries, b->n);
+    uint64_t payload = 0;
+    for (size_t i = 0; i < b->n; i++)
+        payload += b->entries[i].size;
+    atomic_fetch_add(&log->stats.appended_bytes, payload);
+    atomic_fetch_add(&log->stats.written_bytes, n);
+    rw_sync_written(log, seg, seg->used, log->last);
+    *seg_out = seg;
+    *end_out = seg->used;
+    return 0;
+}
+
+int rw_log_write(raftwal_log *log, const rw_batch *b, int nosync)
+{
+    pthread_mutex_lock(&log->wmu);
+    int rc = rw_log_check_writable(log);
+    rw_seg *seg = NULL;
+    uint64_t end = 0, seq = 0;
+    if (rc == 0)
+        rc = write_locked(log, b, &seg, &end);
+    if (seg)
+        seq = seg->seq;
+    pthread_mutex_unlock(&log->wmu);
+    if (rc || nosync)
+        return rc;
+    /* Outside wmu, so other appenders can write while this fdatasync runs
+     * and the next one covers them all. */
+    return rw_sync_to(log, seq, end);
+}
+
+int rw_log_truncate(raftwal_log *log, uint64_t from)
+{
+    pthread_mutex_lock(&log->wmu);
+    int rc = rw_log_check_writable(log);
+    if (rc == 0) {
+        if (from < log->first)
+            rc = rw_err(RAFTWAL_ECOMPACTED, "truncate from %" PRIu64 ": entries up to %" PRIu64
+                        " were purged", from, log->purge);
+        else if (from > log->last) {
+            pthread_mutex_unlock(&log->wmu);
+            return 0;
+        } else if (from <= log->hs.commit)
+            rc = rw_err(RAFTWAL_ECOMMITTED, "truncate from %" PRIu64 " would remove committed "
+                        "entries (commit index %" PRIu64 ")", from, log->hs.commit);
+    }
+    rw_seg *seg = NULL;
+    uint64_t end = 0;
+    if (rc == 0) {
+        rw_batch b = {.trunc_from = from};
+        rc = write_locked(log, &b, &seg, &end);
+    }
+    uint64_t seq = seg ? seg->seq : 0;
+    pthread_mutex_unlock(&log->wmu);
+    return rc ? rc : rw_sync_to(log, seq, end);
+}
+
+/* Deletes the oldest segments whose live entries are all <= the purge point
+ * (never the active one). The PURGE batch is durable before this runs. */
+static int delete_purged_segments(raftwal_log *log)
+{
+    size_t k = 0;
+    while (k + 1 < log->nsegs) {
+        rw_seg *s = log->segs[k];
+        if (s->count && s->first + s->count - 1 > log->purge)
+            break;
+        k++;
+    }
+    size_t done = 0;
+    int rc = 0;
+    for (; done < k; done++) {
+        if (rw_io->unlinkat(log->dirfd, log->segs[done]->name, 0) != 0 && errno != ENOENT) {
+            rc = rw_err_sys(errno, 0, "%s: unlink after purge", log->segs[done]->name);
+            break;
+        }
+    }
+    if (done) {
+        rw_seg **gone = malloc(done * sizeof *gone);
+        pthread_rwlock_wrlock(&log->rw);
+        if (gone)
+            memcpy(gone, log->segs, done * sizeof *gone);
+        memmove(log->segs, log->segs + done, (log->nsegs - done) * sizeof *log->segs);
+        log->nsegs -= done;
+        pthread_rwlock_unlock(&log->rw);
+        for (size_t i = 0; gone && i < done; i++)
+            rw_seg_unref(gone[i]); /* iterators holding one keep it mapped */
+        free(gone);
+        atomic_fetch_add(&log->stats.segments_deleted, done);
+        int drc = rw_log_dirsync(log);
+        if (drc && !rc)
+            rc = drc;
+    }
+    return rc;
+}
+
+int rw_log_purge(raftwal_log *log, uint64_t upto)
+{
+    pthread_mutex_lock(&log->wmu);
+    int rc = rw_log_check_writable(log);
+    if (rc == 0 && upto > log->purge) {
+        rw_seg *seg = NULL;
+        uint64_t end = 0;
+        rw_batch b = {.purge = upto};
+        rc = write_locked(log, &b, &seg, &end);
+        if (rc == 0)
+            rc = rw_sync_to(log, seg->seq, end);
+        if (rc == 0)
+            rc = delete_purged_segments(log);
+    }
+    pthread_mutex_unlock(&log->wmu);
+    return rc;
+}

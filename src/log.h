@@ -1,0 +1,153 @@
+/* log.h -- the log: its segments, the in-memory index, the Raft state and
+ * the operations on them. Private to the library. */
+#ifndef RW_LOG_H
+#define RW_LOG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "raftwal.h"
+#include "segment.h"
+
+/* Counters reported by raftwal_log_stats(); atomics so readers and the
+ * writer update them without a lock. */
+typedef struct rw_counters {
+    atomic_uint_fast64_t appends, appended_entries, appended_bytes, written_bytes;
+    atomic_uint_fast64_t fsyncs, fsync_ns_total, fsync_ns_max, dir_fsyncs;
+    atomic_uint_fast64_t reads, footer_loads, footer_hits;
+    atomic_uint_fast64_t rotations, segments_deleted;
+    uint64_t torn_tails, torn_bytes, open_ns;
+} rw_counters;
+
+struct raftwal_log {
+    char *path;
+    int dirfd;
+    int lockfd; /* -1 for read-only handles */
+    dev_t dev;
+    ino_t ino;
+    unsigned int flags;
+    int readonly;
+    uint64_t segment_size;
+    mode_t mode;
+    uint64_t log_id;
+
+    /* Lock order: wmu, then rw, then smu. wmu serializes writers; rw guards
+     * everything readers look at (segments, index, state); smu guards the
+     * sync state. No lock is held across an fdatasync except wmu during
+     * rotation, purge and activation. */
+    pthread_mutex_t wmu;
+    pthread_rwlock_t rw;
+    pthread_mutex_t smu;
+    pthread_cond_t scond;
+
+    /* Segments, oldest first. When writable, the last one is the active
+     * (unsealed) segment appends go to. */
+    rw_seg **segs;
+    size_t nsegs, segs_cap;
+    rw_seg *prepared; /* the next segment file, already created (wmu) */
+
+    /* Logical state (rw). first = purge + 1; last >= purge. */
+    uint64_t first, last, purge;
+    raftwal_hardstate hs;
+    uint64_t snap_index, snap_term;
+    uint8_t *snap_meta;
+    size_t snap_meta_len;
+    uint8_t *meta;
+    size_t meta_len;
+
+    /* Writer state (wmu). */
+    uint64_t wsalt;  /* salt of the current epoch of the active segment */
+    int need_epoch;  /* write an EPOCH before the next batch */
+    uint8_t *buf;    /* encode buffer, reused */
+    size_t buf_cap;
+
+    /* Sync state (smu): what is written, what is durable. */
+    int syncing;
+    rw_seg *w_seg;
+    uint64_t w_off, w_last;  /* written end and the last index at it */
+    uint64_t d_seq, d_off;   /* durable position */
+    uint64_t durable_index;
+    uint64_t sync_floor;     /* lowest truncation point since the running sync began */
+    atomic_int failed;       /* an fsync or write failed: refuse changes */
+
+    uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
+
+    atomic_int refs;  /* the handle + open iterators */
+    atomic_int closed;
+    rw_counters stats;
+};
+
+/* One batch to write: any combination of parts. */
+typedef struct rw_batch {
+    uint64_t trunc_from; /* 0: none */
+    const raftwal_hardstate *hs;
+    int has_snapshot;
+    uint64_t snap_index, snap_term;
+    const void *snap_meta;
+    size_t snap_meta_len;
+    int has_meta;
+    const void *meta;
+    size_t meta_len;
+    uint64_t purge; /* 0: none */
+    const raftwal_entry *entries;
+    size_t n;
+} rw_batch;
+
+/* ---- model updates, shared by the write path and recovery (rw held) ---- */
+void rw_apply_truncate(raftwal_log *log, uint64_t from);
+void rw_apply_purge(raftwal_log *log, uint64_t upto);
+int rw_apply_entry(raftwal_log *log, rw_seg *seg, uint64_t index, uint64_t off);
+int rw_apply_snapshot(raftwal_log *log, uint64_t index, uint64_t term, const void *meta, size_t len);
+int rw_apply_metadata(raftwal_log *log, const void *meta, size_t len);
+int rw_log_push_seg(raftwal_log *log, rw_seg *s);
+
+/* ---- writing (log.c) ---- */
+/* Validates and writes one batch, publishes it, and syncs unless nosync. */
+int rw_log_write(raftwal_log *log, const rw_batch *b, int nosync);
+int rw_log_truncate(raftwal_log *log, uint64_t from);
+int rw_log_purge(raftwal_log *log, uint64_t upto);
+/* Creates the first segment of a new log, or a new active one at open. */
+int rw_log_start_segment(raftwal_log *log);
+/* Refuses changes on a failed or read-only handle (wmu held). */
+int rw_log_check_writable(raftwal_log *log);
+/* Puts the handle in the failed state and returns code. */
+int rw_log_fail(raftwal_log *log, int code);
+
+/* ---- sync (sync.c) ---- */
+/* Records that bytes up to (seg, off) are written, the log's last index
+ * being `last` there. */
+void rw_sync_written(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
+/* Waits until (seq, off) is durable, running the fdatasync if nobody is. */
+int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off);
+/* Syncs everything written so far. */
+int rw_sync_all(raftwal_log *log);
+/* A truncation to from: clip the durable index. */
+void rw_sync_truncated(raftwal_log *log, uint64_t from);
+/* Marks (seg, off) durable without a sync (the caller just synced it). */
+void rw_sync_mark_durable(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
+/* Timed fdatasync with stats; puts the handle in the failed state on error. */
+int rw_log_fdatasync(raftwal_log *log, int fd, const char *name);
+int rw_log_dirsync(raftwal_log *log);
+
+/* ---- reading (log_read.c) ---- */
+/* Finds entry `index`: the segment (referenced: unref it), the mapping and
+ * the decoded, checksum-verified record. Takes rw itself. */
+int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec);
+int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term);
+
+/* ---- opening and closing (log_open.c) ---- */
+int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts);
+int rw_log_close(raftwal_log *log);
+void rw_log_unref(raftwal_log *log);
+
+/* ---- checks (check.c) ---- */
+/* Scans every sealed segment in full and checks it against its footer. */
+int rw_check_sealed_all(raftwal_log *log);
+
+/* ---- directory lock (lock.c) ---- */
+int rw_lock_acquire(raftwal_log *log);
+void rw_lock_release(raftwal_log *log);
+
+#endif

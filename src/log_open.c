@@ -1,0 +1,582 @@
+/* log_open.c -- opening (creating, recovering) and closing a log.
+ * The recovery rules are those of docs/format.md §5. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "io.h"
+#include "log.h"
+#include "segment_scan.h"
+
+/* ---------------------------------------------------------------------- */
+/* Listing                                                                */
+/* ---------------------------------------------------------------------- */
+
+static int parse_seq(const char *name, const char *suffix, uint64_t *seq)
+{
+    size_t n = strlen(name), sl = strlen(suffix);
+    if (n != 16 + sl || strcmp(name + 16, suffix) != 0)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = name[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    *seq = v;
+    return 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lists segment sequence numbers, sorted; removes *.wal.tmp leftovers when
+ * writable (they never hold acknowledged data). */
+static int list_segments(raftwal_log *log, uint64_t **out, size_t *count)
+{
+    int fd = dup(log->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return rw_err_sys(errno, 0, "%s: list directory", log->path);
+    }
+    rewinddir(d);
+    uint64_t *seqs = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0, removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t seq;
+        if (parse_seq(e->d_name, ".wal.tmp", &seq)) {
+            if (!log->readonly && rw_io->unlinkat(log->dirfd, e->d_name, 0) == 0)
+                removed = 1;
+            continue;
+        }
+        if (!parse_seq(e->d_name, ".wal", &seq))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            uint64_t *p = realloc(seqs, cap * sizeof *p);
+            if (!p) {
+                rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+                break;
+            }
+            seqs = p;
+        }
+        seqs[n++] = seq;
+    }
+    closedir(d);
+    if (rc) {
+        free(seqs);
+        return rc;
+    }
+    if (removed && rw_io->fsync(log->dirfd) != 0) {
+        free(seqs);
+        return rw_err_sys(errno, 0, "%s: fsync of the directory", log->path);
+    }
+    if (n)
+        qsort(seqs, n, sizeof *seqs, cmp_u64);
+    *out = seqs;
+    *count = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Applying the tail's batches                                             */
+/* ---------------------------------------------------------------------- */
+
+typedef struct tail_ctx {
+    raftwal_log *log;
+    rw_seg *seg;
+    int seen_checkpoint;
+    int composed; /* earlier segments were composed from their seals */
+    uint64_t prev_term;
+} tail_ctx;
+
+static int tail_corrupt(tail_ctx *c, uint64_t off, const char *what)
+{
+    return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": %s", c->seg->name, off, what);
+}
+
+static int apply_checkpoint(tail_ctx *c, const rw_rec *r, uint64_t off)
+{
+    raftwal_log *log = c->log;
+    rw_state st;
+    if (rw_checkpoint_decode(r->payload, r->len, &st) != 0 || r->b != st.purge + 1 ||
+        r->a < st.purge)
+        return tail_corrupt(c, off, "malformed checkpoint");
+    if (c->composed && (r->a != log->last || st.purge < log->purge))
+        return tail_corrupt(c, off, "checkpoint does not match the segments before it "
+                                    "(a segment is missing or was replaced)");
+    log->purge = st.purge;
+    log->first = st.purge + 1;
+    log->last = r->a;
+    log->hs = st.hs;
+    c->prev_term = st.last_term;
+    int rc = rw_apply_snapshot(log, st.snap_index, st.snap_term, st.snap_meta, st.snap_meta_len);
+    if (rc == 0)
+        rc = rw_apply_metadata(log, st.meta, st.meta_len);
+    c->seen_checkpoint = 1;
+    return rc;
+}
+
+static int tail_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t n,
+                      uint64_t start, uint64_t end)
+{
+    tail_ctx *c = ctx;
+    raftwal_log *log = c->log;
+    (void)end;
+    if (!c->seen_checkpoint) {
+        if (n != 1 || recs[0].type != RW_REC_CHECKPOINT)
+            return tail_corrupt(c, start, "segment does not start with a checkpoint");
+        return apply_checkpoint(c, &recs[0], offs[0]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rw_rec *r = &recs[i];
+        int rc = 0;
+        switch (r->type) {
+        case RW_REC_ENTRY:
+            if (r->b < c->prev_term && r->a > log->first)
+                return tail_corrupt(c, offs[i], "entry term lower than its predecessor's");
+            rc = rw_apply_entry(log, c->seg, r->a, offs[i]);
+            if (rc == RAFTWAL_EGAP)
+                return tail_corrupt(c, offs[i], "entry index does not follow the log's last index");
+            c->prev_term = r->b;
+            break;
+        case RW_REC_TRUNCATE:
+            if (r->a <= log->purge || r->a > log->last + 1)
+                return tail_corrupt(c, offs[i], "truncation point out of range");
+            rw_apply_truncate(log, r->a);
+            c->prev_term = 0;
+            break;
+        case RW_REC_HARDSTATE:
+            if (r->len != RW_HARDSTATE_PAYLOAD)
+                return tail_corrupt(c, offs[i], "malformed hard state");
+            rw_hardstate_decode(r->payload, &log->hs);
+            break;
+        case RW_REC_SNAPSHOT:
+            rc = rw_apply_snapshot(log, r->a, r->b, r->payload, r->len);
+            break;
+        case RW_REC_METADATA:
+            rc = rw_apply_metadata(log, r->payload, r->len);
+            break;
+        case RW_REC_PURGE:
+            rw_apply_purge(log, r->a);
+            break;
+        default:
+            return tail_corrupt(c, offs[i], "unexpected record type inside a batch");
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int tail_epoch(void *ctx, uint64_t off, uint64_t salt)
+{
+    tail_ctx *c = ctx;
+    return rw_seg_add_epoch(c->seg, off, salt);
+}
+
+static const rw_scan_ops tail_ops = {tail_batch, tail_epoch};
+
+/* ---------------------------------------------------------------------- */
+/* Recovery                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Adds a sealed segment to the log from its SEAL alone. */
+static int compose_sealed(raftwal_log *log, rw_seg *s, int first_one)
+{
+    const rw_seal *seal = &s->seal;
+    if (!first_one && seal->trunc_from != UINT64_MAX)
+        rw_apply_truncate(log, seal->trunc_from);
+    if (seal->count) {
+        uint64_t lastentry = seal->first + seal->count - 1;
+        if (lastentry < seal->first)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": seal range overflows", s->name,
+                          s->file_size - RW_SEAL_SIZE);
+        if (!first_one && seal->first > log->last + 1 && seal->first > seal->purge + 1)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entries start at %" PRIu64
+                          " but the segments before end at %" PRIu64 " (a gap)", s->name,
+                          s->file_size - RW_SEAL_SIZE, seal->first, log->last);
+        if (!first_one && seal->first <= log->last && seal->first > seal->purge)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entries overlap the segments"
+                          " before it", s->name, s->file_size - RW_SEAL_SIZE);
+        log->last = lastentry;
+    }
+    if (first_one && !seal->count)
+        log->last = seal->purge;
+    rw_apply_purge(log, seal->purge);
+    if (log->last < log->purge)
+        log->last = log->purge;
+    return rw_log_push_seg(log, s);
+}
+
+/* Is the first batch of `s` a valid checkpoint? If not, and nothing proves
+ * the segment was ever synced, its activation was torn (returns 0 with
+ * *torn = 1); with proof it is corruption. */
+static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
+{
+    rw_rec r, c;
+    *torn = 0;
+    if (rw_rec_decode(m->addr + RW_HEADER_SIZE, m->len - RW_HEADER_SIZE, s->salt, &r, NULL) ==
+            RW_REC_OK && r.type == RW_REC_CHECKPOINT) {
+        uint64_t off = RW_HEADER_SIZE + r.size;
+        if (off < m->len && rw_rec_decode(m->addr + off, m->len - off, s->salt, &c, NULL) == RW_REC_OK &&
+            c.type == RW_REC_COMMIT)
+            return 0;
+    }
+    /* The slow path, after a crash during activation only: the scanner
+     * reports corruption when later records prove the segment was synced. */
+    static const rw_scan_ops no_ops = {NULL, NULL};
+    rw_scan_result res;
+    int rc = rw_scan_records(s->name, m->addr, m->len, s->salt, UINT64_MAX, &no_ops, NULL, &res);
+    if (rc == 0 && res.batches == 0)
+        *torn = 1;
+    return rc;
+}
+
+static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
+{
+    const rw_mapping *m;
+    int rc = rw_seg_map(s, s->file_size, &m);
+    if (rc)
+        return rc;
+    int sealed = s->sealed;
+    rw_seal seal = s->seal;
+    s->count = 0;
+    s->nepochs = 0;
+    s->trunc_min = UINT64_MAX;
+    rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, s->salt);
+    if (rc)
+        return rc;
+    tail_ctx c = {log, s, 0, composed, 0};
+    rw_scan_result res;
+    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, sealed ? 0 : window, &tail_ops, &c, &res);
+    if (rc)
+        return rc;
+    if (!c.seen_checkpoint)
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: no checkpoint", s->name, RW_HEADER_SIZE);
+    if (sealed) {
+        if (res.status != RW_SCAN_FOOTER || res.end != seal.footer_off)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": sealed segment's records do "
+                          "not end at its footer (%s)", s->name, res.status == RW_SCAN_TORN ?
+                          res.bad_off : res.end, res.why ? res.why : "footer missing");
+        if (s->count != seal.count || (s->count && s->first != seal.first))
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": seal does not match the "
+                          "records", s->name, s->file_size - RW_SEAL_SIZE);
+        atomic_store(&s->footer_loaded, 1);
+    } else if (res.status == RW_SCAN_TORN || res.status == RW_SCAN_FOOTER) {
+        /* A crash in the middle of a batch, or of sealing. */
+        log->stats.torn_tails = 1;
+        log->stats.torn_bytes = res.status == RW_SCAN_TORN ? res.torn_bytes : s->file_size - res.end;
+        log->torn_seq = s->seq;
+        log->torn_off = res.end;
+    }
+    s->used = res.end;
+    s->ckpt_end = RW_HEADER_SIZE; /* unknown after reopen; only a lower bound is needed */
+    log->wsalt = res.salt;
+    return 0;
+}
+
+/* Makes the recovered tail the active segment (writable opens). */
+static int resume_tail(raftwal_log *log, rw_seg *s)
+{
+    s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
+    if (s->fd < 0)
+        return rw_err_sys(errno, 0, "%s: open for writing", s->name);
+    /* The recovered bytes may only be in the page cache (the last process
+     * was killed before its fdatasync): make them durable before anything
+     * written from now on claims they are. */
+    int rc = rw_log_fdatasync(log, s->fd, s->name);
+    if (rc)
+        return rc;
+    log->need_epoch = 1;
+    rw_sync_mark_durable(log, s, s->used, log->last);
+    return 0;
+}
+
+/* Keeps the first prepared segment after the tail for the next rotation and
+ * deletes the others. */
+static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n)
+{
+    int removed = 0;
+    for (size_t i = from; i < n; i++) {
+        rw_seg *s = segs[i];
+        segs[i] = NULL;
+        if (log->readonly) {
+            rw_seg_unref(s);
+            continue;
+        }
+        if (i == from) {
+            s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
+            if (s->fd >= 0) {
+                log->prepared = s;
+                continue;
+            }
+        }
+        if (rw_io->unlinkat(log->dirfd, s->name, 0) == 0)
+            removed = 1;
+        rw_seg_unref(s);
+    }
+    return removed ? rw_log_dirsync(log) : 0;
+}
+
+static int create_fresh(raftwal_log *log, const raftwal_options *opts)
+{
+    if (log->readonly) {
+        log->first = 1;
+        log->last = 0;
+        return 0;
+    }
+    if (!log->log_id)
+        log->log_id = rw_random64();
+    log->first = 1;
+    log->last = 0;
+    if (opts && opts->metadata_size) {
+        int rc = rw_apply_metadata(log, opts->metadata, opts->metadata_size);
+        if (rc)
+            return rc;
+    }
+    return rw_log_start_segment(log);
+}
+
+static int recover(raftwal_log *log, const raftwal_options *opts)
+{
+    uint64_t *seqs = NULL;
+    size_t n = 0;
+    int rc = list_segments(log, &seqs, &n);
+    if (rc)
+        return rc;
+    if (n == 0) {
+        free(seqs);
+        if (!(log->flags & RAFTWAL_OPEN_CREATE) || log->readonly)
+            return rw_err(RAFTWAL_ENOTFOUND, "%s: no raftwal log here", log->path);
+        return create_fresh(log, opts);
+    }
+    rw_seg **segs = calloc(n, sizeof *segs);
+    if (!segs) {
+        free(seqs);
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    }
+    size_t used = 0, i;
+    for (i = 0; i < n && rc == 0; i++) {
+        if (i && seqs[i] != seqs[i - 1] + 1) {
+            rc = rw_err(RAFTWAL_ECORRUPT, "%016" PRIx64 ".wal: offset 0: segments %016" PRIx64
+                        ".wal to %016" PRIx64 ".wal are missing", seqs[i], seqs[i - 1] + 1, seqs[i] - 1);
+            break;
+        }
+        segs[i] = rw_seg_new(log->dirfd, seqs[i]);
+        if (!segs[i]) {
+            rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+            break;
+        }
+        uint64_t id = 0;
+        rc = rw_seg_probe(segs[i], &id);
+        if (rc)
+            break;
+        if (!log->log_id)
+            log->log_id = id;
+        else if (id != log->log_id)
+            rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 16: the segment belongs to another log",
+                        segs[i]->name);
+        else if (segs[i]->base && used != i)
+            rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 40: a used segment follows an unused one",
+                        segs[i]->name);
+        if (segs[i]->base)
+            used = i + 1;
+    }
+    free(seqs);
+    if (rc)
+        goto out;
+    size_t tail = used ? used - 1 : 0;
+    for (i = 0; i + 1 < used; i++) {
+        if (!segs[i]->sealed) {
+            rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the segment is not sealed but "
+                        "later segments exist", segs[i]->name, segs[i]->file_size - RW_SEAL_SIZE);
+            goto out;
+        }
+    }
+    if (used && !segs[tail]->sealed) {
+        const rw_mapping *m;
+        int torn = 0;
+        rc = rw_seg_map(segs[tail], segs[tail]->file_size, &m);
+        if (rc == 0)
+            rc = check_activation(segs[tail], m, &torn);
+        if (rc)
+            goto out;
+        if (torn) { /* crashed while activating it: it was never used */
+            segs[tail]->base = 0;
+            used--;
+            tail = used ? used - 1 : 0;
+        }
+    }
+    if (!used) {
+        rc = adopt_prepared(log, segs, 0, n);
+        if (rc == 0)
+            rc = create_fresh(log, opts);
+        goto out;
+    }
+    for (i = 0; i < tail && rc == 0; i++) {
+        rc = compose_sealed(log, segs[i], i == 0);
+        if (rc == 0)
+            segs[i] = NULL; /* owned by the log now */
+    }
+    if (rc)
+        goto out;
+    rw_seg *t = segs[tail];
+    rc = rw_log_push_seg(log, t);
+    if (rc)
+        goto out;
+    segs[tail] = NULL;
+    uint64_t window = (log->flags & RAFTWAL_OPEN_VERIFY) ? UINT64_MAX : RW_OPEN_PROOF_WINDOW;
+    rc = scan_tail(log, t, tail > 0, window);
+    if (rc)
+        goto out;
+    rc = adopt_prepared(log, segs, used, n);
+    if (rc || log->readonly)
+        goto out;
+    rc = t->sealed ? rw_log_start_segment(log) : resume_tail(log, t);
+out:
+    for (i = 0; i < n; i++)
+        rw_seg_unref(segs[i]);
+    free(segs);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Open and close                                                         */
+/* ---------------------------------------------------------------------- */
+
+static void free_log(raftwal_log *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++)
+        rw_seg_unref(log->segs[i]);
+    free(log->segs);
+    log->segs = NULL;
+    log->nsegs = 0;
+    rw_seg_unref(log->prepared);
+    log->prepared = NULL;
+    rw_lock_release(log);
+    if (log->dirfd >= 0)
+        close(log->dirfd);
+    log->dirfd = -1;
+}
+
+void rw_log_unref(raftwal_log *log)
+{
+    if (atomic_fetch_sub(&log->refs, 1) != 1)
+        return;
+    free(log->snap_meta);
+    free(log->meta);
+    free(log->buf);
+    free(log->path);
+    pthread_mutex_destroy(&log->wmu);
+    pthread_rwlock_destroy(&log->rw);
+    pthread_mutex_destroy(&log->smu);
+    pthread_cond_destroy(&log->scond);
+    free(log);
+}
+
+static int make_dir(const char *dir)
+{
+    if (mkdir(dir, 0755) == 0) {
+        /* Make the new directory's name durable in its parent. */
+        char *parent = strdup(dir);
+        if (!parent)
+            return 0;
+        char *slash = strrchr(parent, '/');
+        const char *p = slash ? (slash == parent ? "/" : (*slash = 0, parent)) : ".";
+        int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            rw_io->fsync(fd);
+            close(fd);
+        }
+        free(parent);
+        return 0;
+    }
+    if (errno == EEXIST)
+        return 0;
+    return rw_err_sys(errno, 1, "%s: create directory", dir);
+}
+
+int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
+{
+    uint64_t t0 = rw_now_ns();
+    raftwal_log *log = calloc(1, sizeof *log);
+    if (!log)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    pthread_mutex_init(&log->wmu, NULL);
+    pthread_rwlock_init(&log->rw, NULL);
+    pthread_mutex_init(&log->smu, NULL);
+    pthread_cond_init(&log->scond, NULL);
+    atomic_init(&log->refs, 1);
+    log->dirfd = -1;
+    log->lockfd = -1;
+    log->flags = opts ? opts->flags : RAFTWAL_OPEN_CREATE;
+    log->readonly = (log->flags & RAFTWAL_OPEN_READONLY) != 0;
+    log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;
+    log->mode = opts && opts->file_mode ? (mode_t)opts->file_mode : 0644;
+    log->first = 1;
+    log->path = strdup(dir);
+    int rc = log->path ? 0 : rw_err(RAFTWAL_ENOMEM, "out of memory");
+    if (rc == 0 && (log->flags & RAFTWAL_OPEN_CREATE) && !log->readonly)
+        rc = make_dir(dir);
+    if (rc == 0) {
+        log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (log->dirfd < 0)
+            rc = rw_err_sys(errno, 1, "%s: open directory", dir);
+    }
+    struct stat st;
+    if (rc == 0 && fstat(log->dirfd, &st) != 0)
+        rc = rw_err_sys(errno, 0, "%s: fstat", dir);
+    if (rc == 0) {
+        log->dev = st.st_dev;
+        log->ino = st.st_ino;
+        if (!log->readonly)
+            rc = rw_lock_acquire(log);
+    }
+    if (rc == 0)
+        rc = recover(log, opts);
+    if (rc == 0 && (log->flags & RAFTWAL_OPEN_VERIFY))
+        rc = rw_check_sealed_all(log);
+    if (rc) {
+        free_log(log);
+        rw_log_unref(log);
+        *out = NULL;
+        return rc;
+    }
+    if (log->readonly)
+        log->durable_index = log->last;
+    log->stats.open_ns = rw_now_ns() - t0;
+    *out = log;
+    return 0;
+}
+
+int rw_log_close(raftwal_log *log)
+{
+    int rc = 0;
+    if (!log->readonly && !atomic_load(&log->failed))
+        rc = rw_sync_all(log);
+    atomic_store(&log->closed, 1);
+    pthread_mutex_lock(&log->wmu);
+    pthread_rwlock_wrlock(&log->rw);
+    free_log(log);
+    pthread_rwlock_unlock(&log->rw);
+    pthread_mutex_unlock(&log->wmu);
+    rw_log_unref(log);
+    return rc;
+}

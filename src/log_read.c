@@ -1,0 +1,238 @@
+/* log_read.c -- finding entries, reading them zero-copy, iterators. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+
+/* The segment holding live entry `index` (rw held), or NULL. Segments'
+ * `first` never decreases from one segment to the next, so bisect on it,
+ * then step back over segments emptied by truncations. */
+static rw_seg *find_seg(raftwal_log *log, uint64_t index)
+{
+    size_t lo = 0, hi = log->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->first <= index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    while (lo-- > 0) {
+        rw_seg *s = log->segs[lo];
+        if (s->count && index >= s->first)
+            return index < s->first + s->count ? s : NULL;
+    }
+    return NULL;
+}
+
+static int bounds_error(raftwal_log *log, uint64_t index)
+{
+    if (index < log->first)
+        return rw_err(RAFTWAL_ECOMPACTED, "index %" PRIu64 " is compacted: the log starts at %" PRIu64,
+                      index, log->first);
+    return rw_err(RAFTWAL_EUNAVAILABLE, "index %" PRIu64 " is unavailable: the last index is %" PRIu64,
+                  index, log->last);
+}
+
+/* Locates and decodes entry `index` (rw held). With verify, the record's
+ * checksum is checked too. */
+static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out, rw_rec *rec)
+{
+    if (index < log->first || index > log->last)
+        return bounds_error(log, index);
+    rw_seg *s = find_seg(log, index);
+    if (!s)
+        return rw_err(RAFTWAL_ECORRUPT, "%s: index %" PRIu64 " is in no segment", log->path, index);
+    if (s->sealed) {
+        int loaded = 0;
+        int rc = rw_seg_load_footer(s, &loaded);
+        if (rc)
+            return rc;
+        atomic_fetch_add(loaded ? &log->stats.footer_loads : &log->stats.footer_hits, 1);
+    }
+    uint64_t off = s->offsets[index - s->first];
+    const rw_mapping *m;
+    int rc = rw_seg_map(s, off + RW_REC_HEADER, &m);
+    if (rc)
+        return rc;
+    uint64_t len = rw_get32(m->addr + off + 8);
+    if (len <= RAFTWAL_MAX_ENTRY_SIZE && off + RW_REC_HEADER + len > m->len) {
+        rc = rw_seg_map(s, off + RW_REC_HEADER + len, &m);
+        if (rc)
+            return rc;
+    }
+    const uint8_t *p = m->addr + off;
+    const char *why = "not an entry record";
+    if (verify) {
+        if (rw_rec_decode(p, m->len - off, rw_seg_salt_at(s, off), rec, &why) != RW_REC_OK)
+            goto corrupt;
+    } else {
+        rec->type = p[4];
+        rec->len = (uint32_t)len;
+        rec->aux = rw_get32(p + 12);
+        rec->a = rw_get64(p + 16);
+        rec->b = rw_get64(p + 24);
+        rec->payload = p + RW_REC_HEADER;
+    }
+    if (rec->type != RW_REC_ENTRY || rec->a != index) {
+        why = "record is not the expected entry";
+        goto corrupt;
+    }
+    *seg_out = s;
+    return 0;
+corrupt:
+    return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name, off,
+                  index, why);
+}
+
+int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term)
+{
+    rw_seg *s;
+    rw_rec rec;
+    int rc = locate(log, index, 0, &s, &rec);
+    if (rc == 0)
+        *term = rec.b;
+    return rc;
+}
+
+int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
+{
+    pthread_rwlock_rdlock(&log->rw);
+    int rc = locate(log, index, 1, seg, rec);
+    if (rc == 0)
+        rw_seg_ref(*seg);
+    pthread_rwlock_unlock(&log->rw);
+    atomic_fetch_add(&log->stats.reads, 1);
+    return rc;
+}
+
+int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
+{
+    if (!log || !term)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_rwlock_rdlock(&log->rw);
+    int rc = 0;
+    if (index >= log->first && index <= log->last) {
+        rc = rw_log_term_locked(log, index, term);
+    } else if (index == log->snap_index && index) {
+        *term = log->snap_term;
+    } else if (index == 0 && log->purge == 0) {
+        *term = 0;
+    } else {
+        rc = bounds_error(log, index);
+    }
+    pthread_rwlock_unlock(&log->rw);
+    atomic_fetch_add(&log->stats.reads, 1);
+    return rc;
+}
+
+int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *buf, size_t buf_size)
+{
+    if (!log || !out || (!buf && buf_size))
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    rw_seg *s;
+    rw_rec rec;
+    int rc = rw_log_read_entry(log, index, &s, &rec);
+    if (rc)
+        return rc;
+    out->index = rec.a;
+    out->term = rec.b;
+    out->type = rec.aux;
+    out->flags = 0;
+    out->size = rec.len;
+    if (buf_size < rec.len) {
+        out->data = NULL;
+        rc = rw_err(RAFTWAL_ERANGE, "entry %" PRIu64 " is %" PRIu32 " bytes; the buffer holds %zu",
+                    index, rec.len, buf_size);
+    } else {
+        if (rec.len)
+            memcpy(buf, rec.payload, rec.len);
+        out->data = buf;
+    }
+    rw_seg_unref(s);
+    return rc;
+}
+
+struct raftwal_iter {
+    raftwal_log *log;
+    uint64_t next, hi;
+    uint64_t max_bytes, bytes;
+    uint64_t returned;
+    rw_seg *pinned; /* keeps the last returned view mapped */
+};
+
+int raftwal_iter_open(raftwal_iter **out, raftwal_log *log, uint64_t lo, uint64_t hi, uint64_t max_bytes)
+{
+    if (!out)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    *out = NULL;
+    if (!log)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    if (atomic_load(&log->closed))
+        return rw_err(RAFTWAL_ECLOSED, "the log is closed");
+    if (lo > hi)
+        return rw_err(RAFTWAL_EINVAL, "range [%" PRIu64 ", %" PRIu64 ") is reversed", lo, hi);
+    int rc = 0;
+    pthread_rwlock_rdlock(&log->rw);
+    if (lo < hi && lo < log->first)
+        rc = bounds_error(log, lo);
+    else if (lo < hi && hi > log->last + 1)
+        rc = rw_err(RAFTWAL_EUNAVAILABLE, "range end %" PRIu64 " is past the last index %" PRIu64,
+                    hi, log->last);
+    pthread_rwlock_unlock(&log->rw);
+    if (rc)
+        return rc;
+    raftwal_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    it->log = log;
+    it->next = lo;
+    it->hi = hi;
+    it->max_bytes = max_bytes;
+    atomic_fetch_add(&log->refs, 1);
+    *out = it;
+    return 0;
+}
+
+int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
+{
+    if (!it || !out)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    if (atomic_load(&it->log->closed))
+        return rw_err(RAFTWAL_ECLOSED, "the log was closed");
+    if (it->next >= it->hi)
+        return 0;
+    rw_seg *s;
+    rw_rec rec;
+    int rc = rw_log_read_entry(it->log, it->next, &s, &rec);
+    if (rc)
+        return rc;
+    if (it->returned && (rec.len > it->max_bytes - it->bytes || it->bytes > it->max_bytes)) {
+        rw_seg_unref(s);
+        it->next = it->hi; /* the byte cap ends the iteration */
+        return 0;
+    }
+    rw_seg_unref(it->pinned);
+    it->pinned = s;
+    out->index = rec.a;
+    out->term = rec.b;
+    out->type = rec.aux;
+    out->flags = 0;
+    out->data = rec.payload;
+    out->size = rec.len;
+    it->bytes += rec.len;
+    it->returned++;
+    it->next++;
+    return 1;
+}
+
+void raftwal_iter_close(raftwal_iter *it)
+{
+    if (!it)
+        return;
+    rw_seg_unref(it->pinned);
+    rw_log_unref(it->log);
+    free(it);
+}

@@ -1,0 +1,337 @@
+/* raftwal.c -- the public API: argument checks, then the log layer.
+ * Nothing below this file knows about the ABI's structs' versioning. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+
+const char *raftwal_version(void)
+{
+    return RAFTWAL_VERSION_STRING;
+}
+
+int raftwal_version_number(void)
+{
+    return RAFTWAL_VERSION_NUMBER;
+}
+
+int raftwal_options_init(raftwal_options *opts, unsigned int version)
+{
+    if (!opts || version != RAFTWAL_OPTIONS_VERSION)
+        return rw_err(RAFTWAL_EINVAL, "raftwal_options_init: unknown options version %u", version);
+    raftwal_options def = RAFTWAL_OPTIONS_INIT;
+    *opts = def;
+    return 0;
+}
+
+#define CHECK_LOG(log)                                                                             \
+    do {                                                                                           \
+        if (!(log))                                                                                \
+            return rw_err(RAFTWAL_EINVAL, "NULL log handle");                                      \
+    } while (0)
+
+int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !dir || !*dir)
+        return rw_err(RAFTWAL_EINVAL, "raftwal_log_open: NULL or empty argument");
+    if (opts) {
+        if (opts->version != RAFTWAL_OPTIONS_VERSION)
+            return rw_err(RAFTWAL_EINVAL, "options version %u is not %d: initialize options with "
+                          "RAFTWAL_OPTIONS_INIT or raftwal_options_init()", opts->version,
+                          RAFTWAL_OPTIONS_VERSION);
+        if (opts->flags & ~(unsigned)(RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_READONLY |
+                                      RAFTWAL_OPEN_NOSYNC | RAFTWAL_OPEN_VERIFY))
+            return rw_err(RAFTWAL_EINVAL, "unknown open flags 0x%x", opts->flags);
+        if (opts->segment_size && (opts->segment_size < RAFTWAL_MIN_SEGMENT_SIZE ||
+                                   opts->segment_size > RAFTWAL_MAX_SEGMENT_SIZE))
+            return rw_err(RAFTWAL_EINVAL, "segment size %" PRIu64 " is outside [%u, %u]",
+                          opts->segment_size, RAFTWAL_MIN_SEGMENT_SIZE, RAFTWAL_MAX_SEGMENT_SIZE);
+        if (opts->metadata_size > RAFTWAL_MAX_META_SIZE || (!opts->metadata && opts->metadata_size))
+            return rw_err(RAFTWAL_EINVAL, "initial metadata is NULL or larger than %u bytes",
+                          RAFTWAL_MAX_META_SIZE);
+    }
+    return rw_log_open(out, dir, opts);
+}
+
+int raftwal_log_close(raftwal_log *log)
+{
+    if (!log)
+        return 0;
+    return rw_log_close(log);
+}
+
+static int nosync(raftwal_log *log, unsigned int flags)
+{
+    return (flags & RAFTWAL_NOSYNC) || (log->flags & RAFTWAL_OPEN_NOSYNC);
+}
+
+/* Checks what can be checked without the log: sizes, order inside the
+ * batch. */
+static int check_entries(const raftwal_entry *e, size_t n)
+{
+    if (n && !e)
+        return rw_err(RAFTWAL_EINVAL, "NULL entries with a count of %zu", n);
+    if (n > RAFTWAL_MAX_BATCH_ENTRIES)
+        return rw_err(RAFTWAL_EINVAL, "batch of %zu entries exceeds %u", n, RAFTWAL_MAX_BATCH_ENTRIES);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].size > RAFTWAL_MAX_ENTRY_SIZE)
+            return rw_err(RAFTWAL_EINVAL, "entry %" PRIu64 " is %zu bytes; the limit is %u",
+                          e[i].index, e[i].size, RAFTWAL_MAX_ENTRY_SIZE);
+        if (e[i].size && !e[i].data)
+            return rw_err(RAFTWAL_EINVAL, "entry %" PRIu64 " has NULL data", e[i].index);
+        if (e[i].flags)
+            return rw_err(RAFTWAL_EINVAL, "entry %" PRIu64 ": flags must be 0", e[i].index);
+        if (e[i].index == 0)
+            return rw_err(RAFTWAL_EINVAL, "entry index 0 is not a valid Raft index");
+        if (i && e[i].index != e[i - 1].index + 1)
+            return rw_err(RAFTWAL_EGAP, "entry %" PRIu64 " follows entry %" PRIu64 " in the batch",
+                          e[i].index, e[i - 1].index);
+        if (i && e[i].term < e[i - 1].term)
+            return rw_err(RAFTWAL_ETERM, "entry %" PRIu64 " has term %" PRIu64 ", lower than entry %"
+                          PRIu64 "'s %" PRIu64, e[i].index, e[i].term, e[i - 1].index, e[i - 1].term);
+        total += 32 + e[i].size;
+    }
+    if (total > RAFTWAL_MAX_SEGMENT_SIZE)
+        return rw_err(RAFTWAL_EINVAL, "batch of %" PRIu64 " bytes exceeds %u", total,
+                      RAFTWAL_MAX_SEGMENT_SIZE);
+    return 0;
+}
+
+int raftwal_log_append(raftwal_log *log, const raftwal_entry *entries, size_t count,
+                       const raftwal_hardstate *hs, unsigned int flags)
+{
+    CHECK_LOG(log);
+    if (flags & ~RAFTWAL_NOSYNC)
+        return rw_err(RAFTWAL_EINVAL, "unknown append flags 0x%x", flags);
+    int rc = check_entries(entries, count);
+    if (rc)
+        return rc;
+    if (count == 0 && !hs)
+        return 0;
+    rw_batch b = {.hs = hs, .entries = entries, .n = count};
+    return rw_log_write(log, &b, nosync(log, flags));
+}
+
+int raftwal_log_sync(raftwal_log *log)
+{
+    CHECK_LOG(log);
+    if (log->readonly)
+        return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
+    return rw_sync_all(log);
+}
+
+int raftwal_log_durable_index(raftwal_log *log, uint64_t *out)
+{
+    CHECK_LOG(log);
+    if (!out)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_mutex_lock(&log->smu);
+    *out = log->durable_index;
+    pthread_mutex_unlock(&log->smu);
+    return 0;
+}
+
+int raftwal_log_wait_durable(raftwal_log *log, uint64_t index)
+{
+    CHECK_LOG(log);
+    if (log->readonly)
+        return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
+    pthread_mutex_lock(&log->smu);
+    int done = log->durable_index >= index;
+    pthread_mutex_unlock(&log->smu);
+    return done ? 0 : rw_sync_all(log);
+}
+
+int raftwal_log_truncate(raftwal_log *log, uint64_t from)
+{
+    CHECK_LOG(log);
+    if (from == 0)
+        return rw_err(RAFTWAL_EINVAL, "truncate from index 0");
+    return rw_log_truncate(log, from);
+}
+
+int raftwal_log_purge(raftwal_log *log, uint64_t upto)
+{
+    CHECK_LOG(log);
+    if (upto == UINT64_MAX)
+        return rw_err(RAFTWAL_EINVAL, "purge up to UINT64_MAX");
+    return rw_log_purge(log, upto);
+}
+
+int raftwal_log_set_hardstate(raftwal_log *log, const raftwal_hardstate *hs, unsigned int flags)
+{
+    CHECK_LOG(log);
+    if (!hs)
+        return rw_err(RAFTWAL_EINVAL, "NULL hard state");
+    return raftwal_log_append(log, NULL, 0, hs, flags);
+}
+
+int raftwal_log_save_snapshot(raftwal_log *log, uint64_t index, uint64_t term, const void *meta,
+                              size_t meta_size)
+{
+    CHECK_LOG(log);
+    if (meta_size > RAFTWAL_MAX_META_SIZE || (!meta && meta_size))
+        return rw_err(RAFTWAL_EINVAL, "snapshot metadata is NULL or larger than %u bytes",
+                      RAFTWAL_MAX_META_SIZE);
+    rw_batch b = {.has_snapshot = 1, .snap_index = index, .snap_term = term, .snap_meta = meta,
+                  .snap_meta_len = meta_size};
+    return rw_log_write(log, &b, 0);
+}
+
+int raftwal_log_set_metadata(raftwal_log *log, const void *data, size_t size)
+{
+    CHECK_LOG(log);
+    if (size > RAFTWAL_MAX_META_SIZE || (!data && size))
+        return rw_err(RAFTWAL_EINVAL, "metadata is NULL or larger than %u bytes", RAFTWAL_MAX_META_SIZE);
+    rw_batch b = {.has_meta = 1, .meta = data, .meta_len = size};
+    return rw_log_write(log, &b, 0);
+}
+
+int raftwal_log_first_index(raftwal_log *log, uint64_t *out)
+{
+    CHECK_LOG(log);
+    if (!out)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_rwlock_rdlock(&log->rw);
+    *out = log->first;
+    pthread_rwlock_unlock(&log->rw);
+    return 0;
+}
+
+int raftwal_log_last_index(raftwal_log *log, uint64_t *out)
+{
+    CHECK_LOG(log);
+    if (!out)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_rwlock_rdlock(&log->rw);
+    *out = log->last;
+    pthread_rwlock_unlock(&log->rw);
+    return 0;
+}
+
+int raftwal_log_hardstate(raftwal_log *log, raftwal_hardstate *out)
+{
+    CHECK_LOG(log);
+    if (!out)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_rwlock_rdlock(&log->rw);
+    *out = log->hs;
+    pthread_rwlock_unlock(&log->rw);
+    return 0;
+}
+
+static int copy_out(const uint8_t *src, size_t len, void *buf, size_t cap, size_t *size)
+{
+    *size = len;
+    if (len > cap)
+        return rw_err(RAFTWAL_ERANGE, "%zu bytes do not fit in a %zu-byte buffer", len, cap);
+    if (len)
+        memcpy(buf, src, len);
+    return 0;
+}
+
+int raftwal_log_snapshot(raftwal_log *log, uint64_t *index, uint64_t *term, void *buf, size_t cap,
+                         size_t *size)
+{
+    CHECK_LOG(log);
+    if (!size || (!buf && cap))
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_rwlock_rdlock(&log->rw);
+    if (index)
+        *index = log->snap_index;
+    if (term)
+        *term = log->snap_term;
+    int rc = copy_out(log->snap_meta, log->snap_meta_len, buf, cap, size);
+    pthread_rwlock_unlock(&log->rw);
+    return rc;
+}
+
+int raftwal_log_metadata(raftwal_log *log, void *buf, size_t cap, size_t *size)
+{
+    CHECK_LOG(log);
+    if (!size || (!buf && cap))
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    pthread_rwlock_rdlock(&log->rw);
+    int rc = copy_out(log->meta, log->meta_len, buf, cap, size);
+    pthread_rwlock_unlock(&log->rw);
+    return rc;
+}
+
+int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
+{
+    CHECK_LOG(log);
+    if (!out || out->size < 8)
+        return rw_err(RAFTWAL_EINVAL, "NULL stats or raftwal_stats.size not set");
+    raftwal_stats s;
+    memset(&s, 0, sizeof s);
+    pthread_rwlock_rdlock(&log->rw);
+    s.first_index = log->first;
+    s.last_index = log->last;
+    s.entries = log->last - log->first + 1;
+    s.segments = log->nsegs;
+    for (size_t i = 0; i < log->nsegs; i++)
+        s.disk_bytes += log->segs[i]->file_size;
+    pthread_rwlock_unlock(&log->rw);
+    pthread_mutex_lock(&log->smu);
+    s.durable_index = log->durable_index;
+    pthread_mutex_unlock(&log->smu);
+    const rw_counters *c = &log->stats;
+    s.appends = c->appends;
+    s.appended_entries = c->appended_entries;
+    s.appended_bytes = c->appended_bytes;
+    s.written_bytes = c->written_bytes;
+    s.fsyncs = c->fsyncs;
+    s.fsync_ns_total = c->fsync_ns_total;
+    s.fsync_ns_max = c->fsync_ns_max;
+    s.dir_fsyncs = c->dir_fsyncs;
+    s.reads = c->reads;
+    s.footer_loads = c->footer_loads;
+    s.footer_hits = c->footer_hits;
+    s.torn_tails = c->torn_tails;
+    s.torn_bytes = c->torn_bytes;
+    s.rotations = c->rotations;
+    s.segments_deleted = c->segments_deleted;
+    s.open_ns = c->open_ns;
+    uint32_t want = out->size;
+    s.size = want < sizeof s ? want : (uint32_t)sizeof s;
+    memcpy(out, &s, s.size);
+    return 0;
+}
+
+int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *out)
+{
+    CHECK_LOG(log);
+    if (!out || out->size < 8)
+        return rw_err(RAFTWAL_EINVAL, "NULL info or raftwal_segment_info.size not set");
+    raftwal_segment_info info;
+    memset(&info, 0, sizeof info);
+    int rc = 0;
+    pthread_rwlock_rdlock(&log->rw);
+    if (i >= log->nsegs) {
+        rc = rw_err(RAFTWAL_ERANGE, "segment %zu of %zu", i, log->nsegs);
+    } else {
+        const rw_seg *s = log->segs[i];
+        uint64_t first = s->first, last = s->count ? s->first + s->count - 1 : s->first - 1;
+        if (first < log->first)
+            first = log->first;
+        if (last < first - 1)
+            last = first - 1;
+        info.seq = s->seq;
+        info.sealed = (uint32_t)s->sealed;
+        info.first_index = first;
+        info.last_index = last;
+        info.file_bytes = s->file_size;
+        info.used_bytes = s->used;
+    }
+    pthread_rwlock_unlock(&log->rw);
+    if (rc)
+        return rc;
+    uint32_t want = out->size;
+    info.size = want < sizeof info ? want : (uint32_t)sizeof info;
+    memcpy(out, &info, info.size);
+    return 0;
+}

@@ -1,0 +1,465 @@
+/* segment.c -- a segment file's life: prepare, activate, seal, map, load the
+ * footer. Scanning records lives in segment_scan.c. */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "io.h"
+
+#define ZERO_CHUNK (1u << 20)
+
+rw_seg *rw_seg_new(int dirfd, uint64_t seq)
+{
+    rw_seg *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->seq = seq;
+    s->fd = -1;
+    s->dirfd = dirfd;
+    s->trunc_min = UINT64_MAX;
+    snprintf(s->name, sizeof s->name, "%016" PRIx64 ".wal", seq);
+    pthread_mutex_init(&s->mu, NULL);
+    atomic_init(&s->mapping, NULL);
+    atomic_init(&s->footer_loaded, 0);
+    atomic_init(&s->refs, 1);
+    return s;
+}
+
+void rw_seg_ref(rw_seg *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void rw_seg_unref(rw_seg *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    rw_mapping *m = atomic_load(&s->mapping);
+    while (m) {
+        rw_mapping *older = m->older;
+        rw_io->munmap((void *)(uintptr_t)m->addr, m->len); /* we own this mapping */
+        free(m);
+        m = older;
+    }
+    if (s->fd >= 0)
+        rw_io->close(s->fd);
+    pthread_mutex_destroy(&s->mu);
+    free(s->offsets);
+    free(s->epochs);
+    free(s);
+}
+
+uint64_t rw_seg_salt_at(const rw_seg *s, uint64_t off)
+{
+    size_t lo = 0, hi = s->nepochs;
+    if (hi == 0)
+        return s->salt;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->epochs[mid].off <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return s->epochs[lo].salt;
+}
+
+int rw_seg_add_epoch(rw_seg *s, uint64_t off, uint64_t salt)
+{
+    if (s->nepochs == s->epochs_cap) {
+        size_t cap = s->epochs_cap ? s->epochs_cap * 2 : 4;
+        rw_epoch *e = realloc(s->epochs, cap * sizeof *e);
+        if (!e)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory for segment epochs");
+        s->epochs = e;
+        s->epochs_cap = cap;
+    }
+    s->epochs[s->nepochs].off = off;
+    s->epochs[s->nepochs].salt = salt;
+    s->nepochs++;
+    return 0;
+}
+
+int rw_seg_push_offset(rw_seg *s, uint64_t index, uint64_t off)
+{
+    if (s->count == 0)
+        s->first = index;
+    if (s->count == s->offsets_cap) {
+        size_t cap = s->offsets_cap ? s->offsets_cap * 2 : 256;
+        uint32_t *o = realloc(s->offsets, cap * sizeof *o);
+        if (!o)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory for the entry index");
+        s->offsets = o;
+        s->offsets_cap = cap;
+    }
+    s->offsets[s->count++] = (uint32_t)off;
+    return 0;
+}
+
+void rw_seg_clip(rw_seg *s, uint64_t from)
+{
+    if (s->count == 0 || from >= s->first + s->count)
+        return;
+    if (from <= s->first) {
+        /* Keep `first` ordered across segments so lookups can bisect. */
+        s->count = 0;
+        s->first = from;
+        return;
+    }
+    s->count = from - s->first;
+}
+
+static int write_zeros(int fd, uint64_t size, const char *name)
+{
+    void *zeros = calloc(1, ZERO_CHUNK);
+    if (!zeros)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (uint64_t off = 0; off < size && rc == 0; off += ZERO_CHUNK) {
+        uint64_t n = size - off < ZERO_CHUNK ? size - off : ZERO_CHUNK;
+        int e = rw_pwrite_all(fd, zeros, (size_t)n, off);
+        if (e)
+            rc = rw_err_sys(-e, 0, "%s: preallocating %" PRIu64 " bytes", name, size);
+    }
+    free(zeros);
+    return rc;
+}
+
+int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
+                   mode_t mode, rw_seg **out)
+{
+    rw_seg *s = rw_seg_new(dirfd, seq);
+    if (!s)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->name);
+    int rc = 0;
+    int fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);
+    if (fd < 0) {
+        rc = rw_err_sys(errno, 0, "%s: create", tmp);
+        goto fail;
+    }
+    s->fd = fd;
+    rc = write_zeros(fd, size, tmp);
+    if (rc)
+        goto fail_unlink;
+    rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, size};
+    uint8_t hdr[RW_HEADER_SIZE];
+    rw_header_encode(hdr, &h);
+    int e = rw_pwrite_all(fd, hdr, sizeof hdr, 0);
+    if (e) {
+        rc = rw_err_sys(-e, 0, "%s: write header", tmp);
+        goto fail_unlink;
+    }
+    if (rw_io->fdatasync(fd) != 0) {
+        rc = rw_err_sys(errno, 0, "%s: fdatasync", tmp);
+        goto fail_unlink;
+    }
+    if (rw_io->renameat(dirfd, tmp, s->name) != 0) {
+        rc = rw_err_sys(errno, 0, "rename %s to %s", tmp, s->name);
+        goto fail_unlink;
+    }
+    if (rw_io->fsync(dirfd) != 0) {
+        /* The file is in place but its name may not be durable; the caller
+         * fails the handle. */
+        rc = rw_err_sys(errno, 0, "fsync of the log directory after creating %s", s->name);
+        *out = s;
+        return rc;
+    }
+    s->salt = h.salt;
+    s->file_size = size;
+    *out = s;
+    return 0;
+fail_unlink:
+    rw_io->unlinkat(dirfd, tmp, 0);
+fail:
+    rw_seg_unref(s);
+    *out = NULL;
+    return rc;
+}
+
+uint64_t rw_seg_choose_salt(rw_seg *s)
+{
+    uint64_t salt;
+    do
+        salt = rw_random64();
+    while (salt == s->salt);
+    return salt;
+}
+
+int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt)
+{
+    size_t len = RW_HEADER_SIZE + ckpt_len;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    rw_seg_header h = {RW_FORMAT_VERSION, log_id, s->seq, salt, first_index, s->file_size};
+    rw_header_encode(buf, &h);
+    memcpy(buf + RW_HEADER_SIZE, ckpt, ckpt_len);
+    int rc = 0;
+    int e = rw_pwrite_all(s->fd, buf, len, 0);
+    free(buf);
+    if (e)
+        return rw_err_sys(-e, 0, "%s: write header and checkpoint", s->name);
+    if (rw_io->fdatasync(s->fd) != 0)
+        return rw_err_sys(errno, 0, "%s: fdatasync after activation", s->name);
+    s->salt = salt;
+    s->base = first_index;
+    s->used = len;
+    s->ckpt_end = len;
+    s->first = first_index;
+    s->count = 0;
+    s->trunc_min = UINT64_MAX;
+    s->nepochs = 0;
+    rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, salt);
+    return rc;
+}
+
+int rw_seg_write_seal(rw_seg *s, uint64_t purge)
+{
+    size_t footer_len = (size_t)s->count * 4 + s->nepochs * 16;
+    size_t footer_size = rw_rec_size(footer_len);
+    uint8_t *payload = malloc(footer_len ? footer_len : 1);
+    uint8_t *rec = malloc(footer_size);
+    int rc = 0;
+    if (!payload || !rec) {
+        rc = rw_err(RAFTWAL_ENOMEM, "out of memory for a segment footer");
+        goto out;
+    }
+    if (s->count)
+        memcpy(payload, s->offsets, (size_t)s->count * 4);
+    for (size_t i = 0; i < s->nepochs; i++) {
+        rw_put64(payload + s->count * 4 + i * 16, s->epochs[i].off);
+        rw_put64(payload + s->count * 4 + i * 16 + 8, s->epochs[i].salt);
+    }
+    rw_rec_encode(rec, s->salt, RW_REC_FOOTER, (uint32_t)s->nepochs, s->first, s->count,
+                  payload, (uint32_t)footer_len);
+    uint64_t footer_off = s->used;
+    uint64_t seal_off = s->file_size - RW_SEAL_SIZE;
+    if (s->file_size < RW_SEAL_SIZE || footer_off + footer_size > seal_off)
+        seal_off = footer_off + footer_size; /* oversized: the file grows */
+    rw_seal seal = {s->first, s->count, footer_off, s->trunc_min, purge};
+    uint8_t sealrec[RW_SEAL_SIZE];
+    rw_seal_encode(sealrec, s->salt, &seal);
+    int e = rw_pwrite_all(s->fd, rec, footer_size, footer_off);
+    if (!e)
+        e = rw_pwrite_all(s->fd, sealrec, RW_SEAL_SIZE, seal_off);
+    if (e) {
+        rc = rw_err_sys(-e, 0, "%s: write footer", s->name);
+        goto out;
+    }
+    s->seal = seal;
+    s->file_size = seal_off + RW_SEAL_SIZE;
+out:
+    free(payload);
+    free(rec);
+    return rc;
+}
+
+int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out)
+{
+    rw_mapping *m = atomic_load_explicit(&s->mapping, memory_order_acquire);
+    if (m && m->len >= need) {
+        *out = m;
+        return 0;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    m = atomic_load_explicit(&s->mapping, memory_order_acquire);
+    if (m && m->len >= need) {
+        *out = m;
+        goto out;
+    }
+    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    if (fd < 0) {
+        rc = rw_err_sys(errno, 0, "%s: open for reading", s->name);
+        goto out;
+    }
+    struct stat st;
+    if (rw_io->fstat(fd, &st) != 0) {
+        rc = rw_err_sys(errno, 0, "%s: fstat", s->name);
+        rw_io->close(fd);
+        goto out;
+    }
+    if ((uint64_t)st.st_size < need || st.st_size == 0) {
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: file is %lld bytes, expected at least %" PRIu64,
+                    s->name, (long long)st.st_size, need);
+        rw_io->close(fd);
+        goto out;
+    }
+    rw_mapping *nm = calloc(1, sizeof *nm);
+    void *addr = nm ? rw_io->mmap((size_t)st.st_size, fd) : NULL;
+    int err = errno;
+    rw_io->close(fd);
+    if (!addr) {
+        free(nm);
+        rc = nm ? rw_err_sys(err, 0, "%s: mmap", s->name) : rw_err(RAFTWAL_ENOMEM, "out of memory");
+        goto out;
+    }
+    nm->addr = addr;
+    nm->len = (size_t)st.st_size;
+    nm->older = m;
+    atomic_store_explicit(&s->mapping, nm, memory_order_release);
+    *out = nm;
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int footer_corrupt(rw_seg *s, uint64_t off, const char *why)
+{
+    return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": index footer: %s", s->name, off, why);
+}
+
+/* Decodes and checks the footer of a sealed segment against its SEAL. */
+static int parse_footer(rw_seg *s, const rw_mapping *m)
+{
+    uint64_t off = s->seal.footer_off;
+    rw_rec r;
+    const char *why = NULL;
+    if (rw_rec_decode(m->addr + off, m->len - off, s->salt, &r, &why) != RW_REC_OK)
+        return footer_corrupt(s, off, why ? why : "missing");
+    if (r.type != RW_REC_FOOTER || r.a != s->seal.first || r.b != s->seal.count)
+        return footer_corrupt(s, off, "does not match the segment's seal");
+    if ((uint64_t)r.len != r.b * 4 + (uint64_t)r.aux * 16 || r.aux == 0)
+        return footer_corrupt(s, off, "length does not match its counts");
+    uint32_t *offsets = malloc(r.b ? r.b * 4 : 1);
+    rw_epoch *epochs = malloc(r.aux * sizeof *epochs);
+    if (!offsets || !epochs) {
+        free(offsets);
+        free(epochs);
+        return rw_err(RAFTWAL_ENOMEM, "out of memory for a segment footer");
+    }
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i < r.b; i++) {
+        uint32_t o = rw_get32(r.payload + i * 4);
+        if (o < RW_HEADER_SIZE || (o & 7) || o + (uint64_t)RW_REC_HEADER > off || o <= prev) {
+            free(offsets);
+            free(epochs);
+            return footer_corrupt(s, off, "entry offset out of range");
+        }
+        offsets[i] = o;
+        prev = o;
+    }
+    for (uint32_t i = 0; i < r.aux; i++) {
+        const uint8_t *p = r.payload + r.b * 4 + i * 16;
+        epochs[i].off = rw_get64(p);
+        epochs[i].salt = rw_get64(p + 8);
+        if (epochs[i].salt == 0 || epochs[i].off > off || (i == 0 && epochs[i].off != RW_HEADER_SIZE) ||
+            (i > 0 && epochs[i].off <= epochs[i - 1].off)) {
+            free(offsets);
+            free(epochs);
+            return footer_corrupt(s, off, "epoch table invalid");
+        }
+    }
+    free(s->offsets);
+    free(s->epochs);
+    s->offsets = offsets;
+    s->offsets_cap = r.b;
+    s->epochs = epochs;
+    s->nepochs = s->epochs_cap = r.aux;
+    return 0;
+}
+
+int rw_seg_load_footer(rw_seg *s, int *loaded)
+{
+    *loaded = 0;
+    if (atomic_load_explicit(&s->footer_loaded, memory_order_acquire))
+        return 0;
+    const rw_mapping *m;
+    int rc = rw_seg_map(s, s->file_size, &m);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    if (!atomic_load_explicit(&s->footer_loaded, memory_order_relaxed)) {
+        rc = parse_footer(s, m);
+        if (rc == 0) {
+            atomic_store_explicit(&s->footer_loaded, 1, memory_order_release);
+            *loaded = 1;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int header_error(rw_seg *s, int status)
+{
+    int code = status == RW_HDR_VERSION ? RAFTWAL_EVERSION : RAFTWAL_ECORRUPT;
+    return rw_err(code, "%s: offset 0: %s", s->name, rw_header_status_str(status));
+}
+
+int rw_seg_probe(rw_seg *s, uint64_t *log_id)
+{
+    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    if (fd < 0)
+        return rw_err_sys(errno, 0, "%s: open", s->name);
+    int rc = 0;
+    struct stat st;
+    uint8_t hdr[RW_HEADER_SIZE];
+    if (rw_io->fstat(fd, &st) != 0) {
+        rc = rw_err_sys(errno, 0, "%s: fstat", s->name);
+        goto out;
+    }
+    s->file_size = (uint64_t)st.st_size;
+    if (s->file_size < RW_HEADER_SIZE) {
+        rc = header_error(s, RW_HDR_SHORT);
+        goto out;
+    }
+    int e = rw_pread_all(fd, hdr, sizeof hdr, 0);
+    if (e) {
+        rc = rw_err_sys(-e, 0, "%s: read header", s->name);
+        goto out;
+    }
+    rw_seg_header h;
+    int status = rw_header_decode(hdr, sizeof hdr, &h);
+    if (status != RW_HDR_OK) {
+        rc = header_error(s, status);
+        goto out;
+    }
+    if (h.seq != s->seq) {
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 24: header says sequence %" PRIu64
+                    " (a copied or renamed segment)", s->name, h.seq);
+        goto out;
+    }
+    s->salt = h.salt;
+    s->base = h.first_index;
+    *log_id = h.log_id;
+    s->sealed = 0;
+    if (h.first_index == 0 || s->file_size < RW_HEADER_SIZE + RW_SEAL_SIZE * 2)
+        goto out;
+    uint8_t sealrec[RW_SEAL_SIZE];
+    e = rw_pread_all(fd, sealrec, sizeof sealrec, s->file_size - RW_SEAL_SIZE);
+    if (e) {
+        rc = rw_err_sys(-e, 0, "%s: read seal", s->name);
+        goto out;
+    }
+    rw_seal seal;
+    if (rw_seal_decode(sealrec, s->salt, &seal) != 0)
+        goto out; /* not sealed */
+    uint64_t seal_off = s->file_size - RW_SEAL_SIZE;
+    if (seal.footer_off < RW_HEADER_SIZE || (seal.footer_off & 7) ||
+        seal.footer_off + RW_REC_HEADER > seal_off ||
+        seal.count > (seal_off - RW_HEADER_SIZE) / RW_REC_HEADER ||
+        (seal.count && seal.first == 0)) {
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": seal fields out of range",
+                    s->name, seal_off);
+        goto out;
+    }
+    s->seal = seal;
+    s->sealed = 1;
+    s->first = seal.first;
+    s->count = seal.count;
+    s->used = seal.footer_off;
+    s->trunc_min = seal.trunc_from;
+out:
+    rw_io->close(fd);
+    return rc;
+}

@@ -1,0 +1,109 @@
+/* segment.h -- one segment file: preparation, activation, sealing, lazy
+ * mapping and footer loading. See docs/format.md for the bytes. */
+#ifndef RW_SEGMENT_H
+#define RW_SEGMENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "format.h"
+
+/* An epoch: records from `off` on are checksummed with `salt`. */
+typedef struct rw_epoch {
+    uint64_t off;
+    uint64_t salt;
+} rw_epoch;
+
+/* A mapping retired when a growing segment was remapped; kept until the
+ * segment is freed because readers may hold views into it. */
+typedef struct rw_mapping {
+    const uint8_t *addr;
+    size_t len;
+    struct rw_mapping *older; /* retired mappings still referenced */
+} rw_mapping;
+
+typedef struct rw_seg {
+    uint64_t seq;
+    uint64_t salt;      /* header salt: epoch 0, FOOTER and SEAL */
+    uint64_t base;      /* header first index */
+    uint64_t file_size; /* bytes in the file */
+    uint64_t used;      /* end of the records (next append offset / footer) */
+    uint64_t ckpt_end;  /* end of the checkpoint batch */
+    int sealed;
+    int fd;             /* open while the segment is active, else -1 */
+    int dirfd;          /* the log's directory (borrowed) for lazy opens */
+    char name[24];      /* "%016llx.wal" */
+
+    /* Live entries: [first, first + count). offsets[i] is the record of
+     * entry first + i. For a sealed segment offsets is NULL until the footer
+     * is loaded (footer_entries long, footer_first based). */
+    uint64_t first;
+    uint64_t count;
+    uint32_t *offsets;
+    size_t offsets_cap;
+    uint64_t trunc_min; /* lowest TRUNCATE from in this segment, or MAX */
+    rw_seal seal;       /* valid when sealed */
+
+    rw_epoch *epochs;   /* sorted by off; epochs[0] = {64, salt} */
+    size_t nepochs, epochs_cap;
+
+    pthread_mutex_t mu; /* lazy map and footer loads */
+    /* The current read-only mapping. Replaced (never unmapped) when the file
+     * grows, so a reader's pointer stays valid until the segment is freed. */
+    _Atomic(rw_mapping *) mapping;
+    atomic_int footer_loaded;
+    atomic_int refs;
+} rw_seg;
+
+/* Allocates a segment object for file seq (refs = 1). NULL on ENOMEM. */
+rw_seg *rw_seg_new(int dirfd, uint64_t seq);
+void rw_seg_ref(rw_seg *s);
+/* Drops a reference; the last one unmaps, closes and frees. */
+void rw_seg_unref(rw_seg *s);
+
+/* Creates segment file seq ready for use: zero-filled to size under a
+ * temporary name, header with first index 0, fdatasync, rename, directory
+ * fsync. On success *out has its fd open. */
+int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
+                   mode_t mode, rw_seg **out);
+
+/* Makes a prepared segment active: a fresh salt, the header with
+ * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,
+ * already checksummed with the salt the caller chose: see
+ * rw_seg_choose_salt) in one write at offset 0, then fdatasync. */
+uint64_t rw_seg_choose_salt(rw_seg *s);
+int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt);
+
+/* Writes FOOTER (at s->used) and SEAL (at the end of the file); no sync. */
+int rw_seg_write_seal(rw_seg *s, uint64_t purge);
+
+/* Returns (in *out) a mapping covering at least `need` bytes of the file
+ * (maps lazily, remaps a grown file). Thread-safe. */
+int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out);
+
+/* Loads a sealed segment's footer (offsets and epochs) if not yet loaded.
+ * Thread-safe. *loaded is set to 1 if this call read it from disk. */
+int rw_seg_load_footer(rw_seg *s, int *loaded);
+
+/* The salt of the record at offset off. */
+uint64_t rw_seg_salt_at(const rw_seg *s, uint64_t off);
+
+/* Appends an epoch starting at off. */
+int rw_seg_add_epoch(rw_seg *s, uint64_t off, uint64_t salt);
+
+/* Appends an entry offset (the entry is first + count). */
+int rw_seg_push_offset(rw_seg *s, uint64_t index, uint64_t off);
+
+/* Drops live entries >= from. */
+void rw_seg_clip(rw_seg *s, uint64_t from);
+
+/* Reads the header and the SEAL at the end of the file, for recovery and
+ * checks. Fills s->salt, base, file_size, and, when a valid SEAL ends the
+ * file, s->seal, sealed, first, count, used, trunc_min. *log_id receives
+ * the header's log id. Errors (ECORRUPT, EVERSION, EIO) name the file. */
+int rw_seg_probe(rw_seg *s, uint64_t *log_id);
+
+#endif
