@@ -13,17 +13,18 @@
 #     `raftwal verify` and `raftwal dump --json` on the log.
 # Every wait is bounded; nginx is killed on any failure.
 #
-# Environment (set by ctest): NGINX CURL RAFTWAL_CLI RAFTWAL_LIB LUA_PATH
-# RAFTWAL_LUAJIT RAFTWAL_LUA_README.
+# Environment (set by ctest): RAFTWAL_NGINX RAFTWAL_CURL RAFTWAL_CLI RAFTWAL_LIB LUA_PATH
+# RAFTWAL_LUAJIT RAFTWAL_LUA_README. (Not NGINX: nginx itself reads that
+# variable, for sockets inherited across a binary upgrade.)
 set -euo pipefail
 
-for var in NGINX CURL RAFTWAL_CLI RAFTWAL_LIB LUA_PATH RAFTWAL_LUAJIT RAFTWAL_LUA_README; do
+for var in RAFTWAL_NGINX RAFTWAL_CURL RAFTWAL_CLI RAFTWAL_LIB LUA_PATH RAFTWAL_LUAJIT RAFTWAL_LUA_README; do
     if [ -z "${!var:-}" ]; then
         echo "lua_nginx: $var is not set (run through ctest)" >&2
         exit 1
     fi
 done
-for tool in "$NGINX" "$CURL" "$RAFTWAL_CLI"; do
+for tool in "$RAFTWAL_NGINX" "$RAFTWAL_CURL" "$RAFTWAL_CLI"; do
     if [ ! -x "$tool" ]; then
         echo "lua_nginx: $tool is missing (nginx, curl and the raftwal CLI are needed)" >&2
         exit 1
@@ -75,7 +76,8 @@ port=$("$RAFTWAL_LUAJIT" "$here/lib/free_port.lua")
 sed "s/^        listen 127.0.0.1:8080;$/        listen 127.0.0.1:$port;/" \
     "$prefix/conf/readme.conf" >"$prefix/conf/nginx.conf"
 # The change is the port and nothing else.
-diff "$prefix/conf/readme.conf" "$prefix/conf/nginx.conf" | grep -c '^[<>]' | grep -qx 2 ||
+changed=$(diff "$prefix/conf/readme.conf" "$prefix/conf/nginx.conf" | grep -c '^[<>]' || true)
+[ "$changed" = 2 ] ||
     fail "more than the listen line changed"
 
 # Workers run as nobody when nginx starts as root: let them reach the log
@@ -86,7 +88,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 url="http://127.0.0.1:$port"
-curl_() { "$CURL" --silent --show-error --max-time 10 "$@"; }
+curl_() { "$RAFTWAL_CURL" --silent --show-error --max-time 10 "$@"; }
 
 # Waits (bounded) until /status answers 200 from a worker whose pid is not
 # $1 (pass "" for any); prints the status line.
@@ -108,7 +110,8 @@ wait_for_owner() {
 }
 
 # ---- start -----------------------------------------------------------------
-RAFTWAL_DIR="$prefix/wal" "$NGINX" -p "$prefix/" -c "$prefix/conf/nginx.conf" \
+unset NGINX
+RAFTWAL_DIR="$prefix/wal" "$RAFTWAL_NGINX" -p "$prefix/" -c "$prefix/conf/nginx.conf" \
     -e "$prefix/logs/error.log" -g 'daemon off;' >"$prefix/logs/stdout.log" 2>&1 &
 nginx_pid=$!
 
@@ -168,9 +171,9 @@ grep -q 'raftwal: opened' "$prefix/logs/error.log" || fail "the open was not log
 "$RAFTWAL_CLI" verify "$prefix/wal" >"$prefix/verify.out" || fail "raftwal verify: $(cat "$prefix/verify.out")"
 "$RAFTWAL_CLI" dump --json "$prefix/wal" >"$prefix/dump.json" || fail "raftwal dump failed"
 # Each dumped entry must be a body we sent, in order, byte for byte.
-"$RAFTWAL_LUAJIT" -e '
+PREFIX="$prefix" "$RAFTWAL_LUAJIT" -e '
     local json = require("json")
-    local prefix = arg[1]
+    local prefix = os.getenv("PREFIX")
     local f = assert(io.open(prefix .. "/dump.json", "rb"))
     local n = 0
     for _, obj in ipairs(json.decode_lines(f:read("*a"))) do
@@ -185,7 +188,7 @@ grep -q 'raftwal: opened' "$prefix/logs/error.log" || fail "the open was not log
         end
     end
     assert(n == 4, "dumped " .. n .. " entries, expected 4")
-' "$prefix" || fail "raftwal dump --json does not show the request bodies"
+' || fail "raftwal dump --json does not show the request bodies"
 
 passed=1
 echo "lua_nginx: ok (port $port, workers $first_worker then $second_worker)"

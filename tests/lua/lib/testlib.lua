@@ -29,6 +29,9 @@ local function show(v)
 end
 
 local function deep_equal(a, b, path)
+    if rawequal(a, b) then
+        return true
+    end
     if type(a) == "table" and type(b) == "table" then
         for k, v in pairs(a) do
             local ok, where = deep_equal(v, b[k], path .. "." .. tostring(k))
