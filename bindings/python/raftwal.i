@@ -1,0 +1,521 @@
+/*
+ * raftwal.i -- SWIG interface for the low-level module raftwal._raftwal.
+ *
+ * Run SWIG with `-interface _raftwal_c`: the C extension is then
+ * raftwal._raftwal_c and SWIG's Python half raftwal._raftwal. (The default
+ * name, __raftwal, would be mangled by Python inside the proxy classes.)
+ *
+ * The declarations come from include/raftwal.h itself (%include below); this
+ * file only says how C types cross into Python. Users import the pure-Python
+ * package `raftwal` (raftwal/__init__.py), which is built on this module.
+ *
+ * Conventions of the low-level module:
+ *   - Every fallible function (one returning int) raises the raftwal.Error
+ *     subclass of its code, with the thread's raftwal_errmsg() as message.
+ *     It returns None, or its out-parameters (one value, or a list of them).
+ *   - The functions that report RAFTWAL_ERANGE as "your buffer is too small"
+ *     (get, snapshot, metadata) do not raise for it: they return a bool
+ *     "complete" first, then their out-parameters (the size needed).
+ *   - (const void *, size_t) pairs take any C-contiguous bytes-like object
+ *     (bytes, bytearray, memoryview, ...) through the buffer protocol, with
+ *     no copy; (void *buf, size_t cap) pairs take a writable one, or None.
+ *   - Handles (raftwal_log *, raftwal_iter *) are opaque SWIG pointers. The
+ *     Python package guarantees that no call uses a closed handle.
+ *   - The GIL is released around every call into the library (threads="1")
+ *     except the few that never block (%nothread below), so I/O, fsync and
+ *     lock waits never stall other Python threads. Typemap code, which
+ *     touches Python objects, always runs with the GIL held.
+ */
+%module(package="raftwal", threads="1") _raftwal
+
+%{
+#include <stdlib.h>
+#include <string.h>
+#include "raftwal.h"
+
+/* Raises the raftwal.Error subclass of `code` with `message`. The classes
+ * live in the pure-Python module raftwal._errors so that there is exactly
+ * one definition of them; it is imported on the first error only. */
+static void raftwal_py_raise_message(int code, const char *message)
+{
+    PyObject *errors = NULL, *text = NULL, *exc = NULL;
+
+    text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+    if (text == NULL)
+        goto done;
+    errors = PyImport_ImportModule("raftwal._errors");
+    if (errors == NULL)
+        goto done;
+    exc = PyObject_CallMethod(errors, "error_from_code", "iO", code, text);
+    if (exc == NULL)
+        goto done;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+done:
+    Py_XDECREF(exc);
+    Py_XDECREF(errors);
+    Py_XDECREF(text);
+}
+
+/* Raises for a code just returned by the library. Must run on the thread
+ * that made the call, before any other raftwal call, so that
+ * raftwal_errmsg() still describes this failure. */
+static void raftwal_py_raise(int code)
+{
+    const char *message = raftwal_errmsg();
+
+    if (message == NULL || message[0] == '\0')
+        message = raftwal_strerror(code);
+    raftwal_py_raise_message(code, message);
+}
+
+/* Converts a Python int to uint64_t. Non-integers raise TypeError; integers
+ * outside [0, 2**64) raise raftwal.InvalidArgument (a ValueError), the same
+ * error the library gives for an out-of-range argument. */
+static int raftwal_py_to_u64(PyObject *obj, uint64_t *out, const char *what)
+{
+    PyObject *number = PyNumber_Index(obj);
+    unsigned long long value;
+    char message[128];
+
+    if (number == NULL)
+        return 0;
+    value = PyLong_AsUnsignedLongLong(number);
+    Py_DECREF(number);
+    if (value == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return 0;
+        PyErr_Clear();
+        snprintf(message, sizeof message,
+                 "%s must be an integer in [0, 2**64)", what);
+        raftwal_py_raise_message(RAFTWAL_EINVAL, message);
+        return 0;
+    }
+    *out = (uint64_t)value;
+    return 1;
+}
+
+static int raftwal_py_to_u32(PyObject *obj, uint32_t *out, const char *what)
+{
+    uint64_t value;
+    char message[128];
+
+    if (!raftwal_py_to_u64(obj, &value, what))
+        return 0;
+    if (value > UINT32_MAX) {
+        snprintf(message, sizeof message,
+                 "%s must be an integer in [0, 2**32)", what);
+        raftwal_py_raise_message(RAFTWAL_EINVAL, message);
+        return 0;
+    }
+    *out = (uint32_t)value;
+    return 1;
+}
+
+/* Gets a read-only, C-contiguous view of a bytes-like object. */
+static int raftwal_py_get_buffer(PyObject *obj, Py_buffer *view)
+{
+    return PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) == 0;
+}
+
+/* Parses a hard state given as any 3-item sequence (term, vote, commit),
+ * such as raftwal.HardState. */
+static int raftwal_py_to_hardstate(PyObject *obj, raftwal_hardstate *hs)
+{
+    PyObject *seq = PySequence_Fast(obj, "hard state must be a (term, vote, commit) sequence");
+    int ok = 0;
+
+    if (seq == NULL)
+        return 0;
+    if (PySequence_Fast_GET_SIZE(seq) != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "hard state must be a (term, vote, commit) sequence");
+        goto done;
+    }
+    ok = raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 0), &hs->term, "hard state term") &&
+         raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 1), &hs->vote, "hard state vote") &&
+         raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 2), &hs->commit, "hard state commit");
+done:
+    Py_DECREF(seq);
+    return ok;
+}
+
+/* A batch of entries borrowed from Python for one raftwal_log_append():
+ * the entry array plus one buffer view per entry, so the data is read in
+ * place (no copy) and stays pinned (a bytearray cannot be resized while
+ * viewed) while the GIL is released. */
+typedef struct raftwal_py_batch {
+    raftwal_entry *entries;
+    Py_buffer *views;
+    size_t count;  /* entries parsed so far = views to release */
+} raftwal_py_batch;
+
+static void raftwal_py_batch_release(raftwal_py_batch *batch)
+{
+    size_t i;
+
+    for (i = 0; i < batch->count; i++)
+        PyBuffer_Release(&batch->views[i]);
+    free(batch->entries);
+    free(batch->views);
+    memset(batch, 0, sizeof *batch);
+}
+
+/* Parses one entry: any sequence (index, term, data) or (index, term, data,
+ * type), such as raftwal.Entry. */
+static int raftwal_py_parse_entry(PyObject *obj, raftwal_entry *entry,
+                                  Py_buffer *view)
+{
+    static const char shape[] =
+        "each entry must be an Entry or an (index, term, data[, type]) sequence";
+    PyObject *seq = PySequence_Fast(obj, shape);
+    Py_ssize_t n;
+    int ok = 0;
+
+    if (seq == NULL)
+        return 0;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n != 3 && n != 4) {
+        PyErr_SetString(PyExc_TypeError, shape);
+        goto done;
+    }
+    memset(entry, 0, sizeof *entry);
+    if (!raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 0), &entry->index, "entry index") ||
+        !raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 1), &entry->term, "entry term") ||
+        (n == 4 && !raftwal_py_to_u32(PySequence_Fast_GET_ITEM(seq, 3), &entry->type, "entry type")))
+        goto done;
+    if (!raftwal_py_get_buffer(PySequence_Fast_GET_ITEM(seq, 2), view))
+        goto done;
+    entry->data = view->buf;
+    entry->size = (size_t)view->len;
+    ok = 1;
+done:
+    Py_DECREF(seq);
+    return ok;
+}
+
+static int raftwal_py_batch_parse(PyObject *obj, raftwal_py_batch *batch)
+{
+    PyObject *seq = PySequence_Fast(obj, "entries must be a sequence");
+    Py_ssize_t n, i;
+    int ok = 0;
+
+    memset(batch, 0, sizeof *batch);
+    if (seq == NULL)
+        return 0;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if ((size_t)n > RAFTWAL_MAX_BATCH_ENTRIES) {
+        raftwal_py_raise_message(RAFTWAL_EINVAL,
+                                 "too many entries in one batch (RAFTWAL_MAX_BATCH_ENTRIES)");
+        goto done;
+    }
+    /* One slot even for an empty batch, so entries is never NULL. */
+    batch->entries = calloc((size_t)n + 1, sizeof *batch->entries);
+    batch->views = calloc((size_t)n + 1, sizeof *batch->views);
+    if (batch->entries == NULL || batch->views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (!raftwal_py_parse_entry(PySequence_Fast_GET_ITEM(seq, i),
+                                    &batch->entries[i], &batch->views[i]))
+            goto done;
+        batch->count++;
+    }
+    ok = 1;
+done:
+    Py_DECREF(seq);
+    return ok;
+}
+
+/* Copies an entry's data (a borrowed view into the log's mapped file) into
+ * a new bytes object: the one copy a read makes. Large copies run without
+ * the GIL, since touching mapped pages may wait for the disk. */
+static PyObject *raftwal_py_entry_tuple(const raftwal_entry *e)
+{
+    PyObject *data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)e->size);
+
+    if (data == NULL)
+        return NULL;
+    if (e->size >= 65536) {
+        Py_BEGIN_ALLOW_THREADS
+        memcpy(PyBytes_AS_STRING(data), e->data, e->size);
+        Py_END_ALLOW_THREADS
+    } else if (e->size > 0) {
+        memcpy(PyBytes_AS_STRING(data), e->data, e->size);
+    }
+    return Py_BuildValue("(KKNI)", (unsigned long long)e->index,
+                         (unsigned long long)e->term, data,
+                         (unsigned int)e->type);
+}
+%}
+
+%include <stdint.i>
+
+/* ---- calls that never block keep the GIL ------------------------------ */
+%nothread raftwal_version;
+%nothread raftwal_version_number;
+%nothread raftwal_strerror;
+%nothread raftwal_errmsg;
+%nothread raftwal_options_init;
+
+/* ---- integers ---------------------------------------------------------- */
+%typemap(in) uint64_t {
+    if (!raftwal_py_to_u64($input, &$1, "$1_name"))
+        SWIG_fail;
+}
+%typemap(out) uint64_t "$result = PyLong_FromUnsignedLongLong((unsigned long long)$1);";
+
+/* ---- return codes ------------------------------------------------------ */
+/* Every int-returning function is fallible unless listed below. */
+%typemap(out) int {
+    if ($1 < 0) {
+        raftwal_py_raise($1);
+        SWIG_fail;
+    }
+    $result = SWIG_Py_Void();
+}
+%typemap(out) int raftwal_version_number "$result = PyLong_FromLong($1);";
+
+/* RAFTWAL_ERANGE means "buffer too small, size stored": not an error here. */
+%typemap(out) int raftwal_log_get, int raftwal_log_snapshot, int raftwal_log_metadata {
+    if ($1 < 0 && $1 != RAFTWAL_ERANGE) {
+        raftwal_py_raise($1);
+        SWIG_fail;
+    }
+    $result = PyBool_FromLong($1 == RAFTWAL_OK);
+}
+
+/* raftwal_iter_next: returns 1 with an entry, 0 at the end. The entry is
+ * returned as (index, term, data: bytes, type), or None at the end. */
+%typemap(out) int raftwal_iter_next {
+    if ($1 < 0) {
+        raftwal_py_raise($1);
+        SWIG_fail;
+    }
+    $result = SWIG_Py_Void();
+}
+%typemap(in, numinputs=0) raftwal_entry *out (raftwal_entry entry) {
+    memset(&entry, 0, sizeof entry);
+    $1 = &entry;
+}
+%typemap(argout) raftwal_entry *out {
+    if (result == 1) {
+        PyObject *tuple = raftwal_py_entry_tuple($1);
+        if (tuple == NULL)
+            SWIG_fail;
+        Py_DECREF($result);
+        $result = tuple;
+    }
+}
+
+/* ---- handles ----------------------------------------------------------- */
+%define RAFTWAL_HANDLE_OUT(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *handle = NULL) {
+    $1 = &handle;
+}
+%typemap(argout) TYPE **out {
+    $result = SWIG_Python_AppendOutput($result,
+                  SWIG_NewPointerObj(SWIG_as_voidptr(handle$argnum), $*1_descriptor, 0));
+}
+%enddef
+RAFTWAL_HANDLE_OUT(raftwal_log)
+RAFTWAL_HANDLE_OUT(raftwal_iter)
+
+/* ---- scalar out-parameters -------------------------------------------- */
+%typemap(in, numinputs=0) uint64_t *out (uint64_t value = 0),
+                          uint64_t *index (uint64_t value = 0),
+                          uint64_t *term (uint64_t value = 0) {
+    $1 = &value;
+}
+%typemap(argout) uint64_t *out, uint64_t *index, uint64_t *term {
+    $result = SWIG_Python_AppendOutput($result,
+                  PyLong_FromUnsignedLongLong((unsigned long long)value$argnum));
+}
+
+/* ---- hard state -------------------------------------------------------- */
+/* Input: None (no hard state in this batch) or (term, vote, commit). */
+%typemap(in) const raftwal_hardstate *hs (raftwal_hardstate hs) {
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        if (!raftwal_py_to_hardstate($input, &hs))
+            SWIG_fail;
+        $1 = &hs;
+    }
+}
+/* Output: (term, vote, commit). */
+%typemap(in, numinputs=0) raftwal_hardstate *out (raftwal_hardstate hs) {
+    memset(&hs, 0, sizeof hs);
+    $1 = &hs;
+}
+%typemap(argout) raftwal_hardstate *out {
+    $result = SWIG_Python_AppendOutput($result,
+                  Py_BuildValue("(KKK)", (unsigned long long)$1->term,
+                                (unsigned long long)$1->vote,
+                                (unsigned long long)$1->commit));
+}
+
+/* ---- entries in -------------------------------------------------------- */
+%typemap(in) (const raftwal_entry *entries, size_t count) (raftwal_py_batch batch) {
+    if (!raftwal_py_batch_parse($input, &batch))
+        SWIG_fail;
+    $1 = batch.entries;
+    $2 = batch.count;
+}
+%typemap(freearg) (const raftwal_entry *entries, size_t count) {
+    raftwal_py_batch_release(&batch$argnum);
+}
+
+/* ---- bytes-like in: (const void *, size_t) ----------------------------- */
+%typemap(in) (const void *data, size_t size) (Py_buffer view, int have_view = 0),
+             (const void *meta, size_t meta_size) (Py_buffer view, int have_view = 0) {
+    if (!raftwal_py_get_buffer($input, &view))
+        SWIG_fail;
+    have_view = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *data, size_t size), (const void *meta, size_t meta_size) {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+/* ---- writable buffers out: (void *buf, size_t cap, size_t *size) ------- */
+/* Input: a writable bytes-like object, or None to ask for the size. The
+ * size needed is returned after the "complete" flag. */
+%typemap(in) (void *buf, size_t cap, size_t *size) (Py_buffer view, int have_view = 0, size_t needed = 0) {
+    if ($input == Py_None) {
+        $1 = NULL;
+        $2 = 0;
+    } else {
+        if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) != 0)
+            SWIG_fail;
+        have_view = 1;
+        $1 = view.buf;
+        $2 = (size_t)view.len;
+    }
+    $3 = &needed;
+}
+%typemap(argout) (void *buf, size_t cap, size_t *size) {
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromSize_t(needed$argnum));
+}
+%typemap(freearg) (void *buf, size_t cap, size_t *size) {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+/* raftwal_log_get: the entry is read into a writable buffer (or None to
+ * ask for the size); returns complete, then (index, term, type, size). */
+%typemap(in) (raftwal_entry *out, void *buf, size_t buf_size) (raftwal_entry entry, Py_buffer view, int have_view = 0) {
+    memset(&entry, 0, sizeof entry);
+    $1 = &entry;
+    if ($input == Py_None) {
+        $2 = NULL;
+        $3 = 0;
+    } else {
+        if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) != 0)
+            SWIG_fail;
+        have_view = 1;
+        $2 = view.buf;
+        $3 = (size_t)view.len;
+    }
+}
+%typemap(argout) (raftwal_entry *out, void *buf, size_t buf_size) {
+    $result = SWIG_Python_AppendOutput($result,
+                  Py_BuildValue("(KKIn)", (unsigned long long)entry$argnum.index,
+                                (unsigned long long)entry$argnum.term,
+                                (unsigned int)entry$argnum.type,
+                                (Py_ssize_t)entry$argnum.size));
+}
+%typemap(freearg) (raftwal_entry *out, void *buf, size_t buf_size) {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+/* ---- sized structs out (stats, segment info, check) -------------------- */
+/* A fresh struct with `size` set, returned as an owned SWIG proxy whose
+ * attributes are the header's fields (the package turns it into a dict). */
+%define RAFTWAL_SIZED_OUT(TYPE)
+%typemap(in, numinputs=0) TYPE *out {
+    $1 = (TYPE *)calloc(1, sizeof(TYPE));
+    if ($1 == NULL) {
+        PyErr_NoMemory();
+        SWIG_fail;
+    }
+    $1->size = (uint32_t)sizeof(TYPE);
+}
+%typemap(argout) TYPE *out {
+    $result = SWIG_Python_AppendOutput($result,
+                  SWIG_NewPointerObj(SWIG_as_voidptr($1), $1_descriptor, SWIG_POINTER_OWN));
+    $1 = NULL;
+}
+%typemap(freearg) TYPE *out {
+    free($1);
+}
+%enddef
+RAFTWAL_SIZED_OUT(raftwal_stats)
+RAFTWAL_SIZED_OUT(raftwal_segment_info)
+RAFTWAL_SIZED_OUT(raftwal_check)
+
+/* ---- paths ------------------------------------------------------------- */
+/* str, bytes or os.PathLike, encoded like the os module does. */
+%typemap(in) const char *dir (PyObject *encoded = NULL) {
+    if (!PyUnicode_FSConverter($input, &encoded))
+        SWIG_fail;
+    $1 = PyBytes_AS_STRING(encoded);
+}
+%typemap(freearg) const char *dir {
+    Py_XDECREF(encoded$argnum);
+}
+
+/* ---- open options ------------------------------------------------------ */
+/* None for the defaults, or a tuple (flags, segment_size, metadata,
+ * file_mode) where metadata is None or bytes-like. The struct is filled by
+ * raftwal_options_init() so that fields added later keep their defaults. */
+%typemap(in) const raftwal_options *opts (raftwal_options opts, Py_buffer view, int have_view = 0) {
+    if ($input == Py_None) {
+        $1 = NULL;
+    } else {
+        PyObject *flags, *segment_size, *metadata, *file_mode;
+        uint32_t u32;
+        if (!PyArg_ParseTuple($input, "OOOO;options must be (flags, segment_size, metadata, file_mode)",
+                              &flags, &segment_size, &metadata, &file_mode))
+            SWIG_fail;
+        if (raftwal_options_init(&opts, RAFTWAL_OPTIONS_VERSION) != RAFTWAL_OK) {
+            raftwal_py_raise(RAFTWAL_EINVAL);
+            SWIG_fail;
+        }
+        if (!raftwal_py_to_u32(flags, &u32, "flags"))
+            SWIG_fail;
+        opts.flags = u32;
+        if (!raftwal_py_to_u64(segment_size, &opts.segment_size, "segment_size"))
+            SWIG_fail;
+        if (!raftwal_py_to_u32(file_mode, &u32, "file_mode"))
+            SWIG_fail;
+        opts.file_mode = u32;
+        if (metadata != Py_None) {
+            if (!raftwal_py_get_buffer(metadata, &view))
+                SWIG_fail;
+            have_view = 1;
+            opts.metadata = view.buf;
+            opts.metadata_size = (size_t)view.len;
+        }
+        $1 = &opts;
+    }
+}
+%typemap(freearg) const raftwal_options *opts {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+/* ---- what not to expose ------------------------------------------------ */
+/* Raw pointers have no safe meaning in Python: entries cross as tuples and
+ * options as the tuple above. */
+%ignore raftwal_entry;
+%ignore raftwal_options::metadata;
+%ignore raftwal_options::metadata_size;
+
+/* SWIG's preprocessor does not know UINT64_MAX, so it would drop this one. */
+%constant uint64_t RAFTWAL_NO_LIMIT = UINT64_MAX;
+
+%include "raftwal.h"
