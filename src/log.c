@@ -173,12 +173,10 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
 static int take_prepared(raftwal_log *log, rw_seg **out)
 {
     uint64_t seq = log->nsegs ? log->segs[log->nsegs - 1]->seq + 1 : 1;
-    if (log->prepared && log->prepared->seq == seq) {
-        *out = log->prepared;
-        log->prepared = NULL;
+    *out = rw_prepare_take(log, seq);
+    if (*out)
         return 0;
-    }
-    int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, out);
+    int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL, out);
     if (rc == 0)
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
     else if (*out) { /* created, but the directory fsync failed */
@@ -221,6 +219,7 @@ int rw_log_start_segment(raftwal_log *log)
     log->wsalt = salt;
     log->need_epoch = 0;
     rw_sync_mark_durable(log, s, s->used, log->last);
+    rw_prepare_request(log, s->seq + 1);
     return 0;
 }
 

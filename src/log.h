@@ -46,7 +46,14 @@ struct raftwal_log {
      * (unsealed) segment appends go to. */
     rw_seg **segs;
     size_t nsegs, segs_cap;
-    rw_seg *prepared; /* the next segment file, already created (wmu) */
+    /* The background preparer (prepare.c), under pmu. */
+    pthread_mutex_t pmu;
+    pthread_cond_t pcond;
+    pthread_t prep_thread;
+    int prep_started, prep_busy;
+    atomic_int prep_stop;
+    uint64_t prep_want;   /* sequence number to prepare next, 0 = none */
+    rw_seg *prepared;     /* the next segment file, ready */
 
     /* Logical state (rw). first = purge + 1; last >= purge. */
     uint64_t first, last, purge;
@@ -141,6 +148,16 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term);
 int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts);
 int rw_log_close(raftwal_log *log);
 void rw_log_unref(raftwal_log *log);
+
+/* ---- background segment preparation (prepare.c) ---- */
+extern int rw_prepare_in_background; /* tests set 0 for deterministic I/O */
+void rw_prepare_start(raftwal_log *log);
+/* Asks for segment file `seq` to be prepared. */
+void rw_prepare_request(raftwal_log *log, uint64_t seq);
+/* Takes the prepared segment if it is `seq` (waits for a running one). */
+rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
+/* Stops the worker and drops a prepared segment (its file stays). */
+void rw_prepare_stop(raftwal_log *log);
 
 /* ---- checks (check.c) ---- */
 /* Scans every sealed segment in full and checks it against its footer. */

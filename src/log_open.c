@@ -468,8 +468,7 @@ static void free_log(raftwal_log *log)
     free(log->segs);
     log->segs = NULL;
     log->nsegs = 0;
-    rw_seg_unref(log->prepared);
-    log->prepared = NULL;
+    rw_prepare_stop(log);
     rw_lock_release(log);
     if (log->dirfd >= 0)
         close(log->dirfd);
@@ -488,6 +487,8 @@ void rw_log_unref(raftwal_log *log)
     pthread_rwlock_destroy(&log->rw);
     pthread_mutex_destroy(&log->smu);
     pthread_cond_destroy(&log->scond);
+    pthread_mutex_destroy(&log->pmu);
+    pthread_cond_destroy(&log->pcond);
     free(log);
 }
 
@@ -523,6 +524,8 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     pthread_rwlock_init(&log->rw, NULL);
     pthread_mutex_init(&log->smu, NULL);
     pthread_cond_init(&log->scond, NULL);
+    pthread_mutex_init(&log->pmu, NULL);
+    pthread_cond_init(&log->pcond, NULL);
     atomic_init(&log->refs, 1);
     log->dirfd = -1;
     log->lockfd = -1;
@@ -559,8 +562,12 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
         *out = NULL;
         return rc;
     }
-    if (log->readonly)
+    if (log->readonly) {
         log->durable_index = log->last;
+    } else {
+        rw_prepare_start(log);
+        rw_prepare_request(log, log->segs[log->nsegs - 1]->seq + 1);
+    }
     log->stats.open_ns = rw_now_ns() - t0;
     *out = log;
     return 0;

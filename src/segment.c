@@ -116,13 +116,17 @@ void rw_seg_clip(rw_seg *s, uint64_t from)
     s->count = from - s->first;
 }
 
-static int write_zeros(int fd, uint64_t size, const char *name)
+static int write_zeros(int fd, uint64_t size, const char *name, atomic_int *cancel)
 {
     void *zeros = calloc(1, ZERO_CHUNK);
     if (!zeros)
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
     int rc = 0;
     for (uint64_t off = 0; off < size && rc == 0; off += ZERO_CHUNK) {
+        if (cancel && atomic_load(cancel)) {
+            rc = rw_err(RAFTWAL_EIO, "%s: preparation cancelled", name);
+            break;
+        }
         uint64_t n = size - off < ZERO_CHUNK ? size - off : ZERO_CHUNK;
         int e = rw_pwrite_all(fd, zeros, (size_t)n, off);
         if (e)
@@ -133,7 +137,7 @@ static int write_zeros(int fd, uint64_t size, const char *name)
 }
 
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, rw_seg **out)
+                   mode_t mode, atomic_int *cancel, rw_seg **out)
 {
     rw_seg *s = rw_seg_new(dirfd, seq);
     if (!s)
@@ -147,7 +151,7 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
         goto fail;
     }
     s->fd = fd;
-    rc = write_zeros(fd, size, tmp);
+    rc = write_zeros(fd, size, tmp, cancel);
     if (rc)
         goto fail_unlink;
     rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, size};

@@ -65,9 +65,10 @@ void rw_seg_unref(rw_seg *s);
 
 /* Creates segment file seq ready for use: zero-filled to size under a
  * temporary name, header with first index 0, fdatasync, rename, directory
- * fsync. On success *out has its fd open. */
+ * fsync. On success *out has its fd open. A non-NULL *cancel set to 1
+ * stops the zero-filling early (the temporary file is removed). */
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, rw_seg **out);
+                   mode_t mode, atomic_int *cancel, rw_seg **out);
 
 /* Makes a prepared segment active: a fresh salt, the header with
  * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,

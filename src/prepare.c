@@ -1,0 +1,92 @@
+/* prepare.c -- the background worker that creates the next segment file
+ * (zero-filled, synced, renamed into place, directory synced) while the
+ * current one fills, so rotation never pays for file creation or growth on
+ * the append path. Rotation falls back to preparing synchronously when the
+ * worker has nothing ready (or failed: then the error is reported there). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "io.h"
+#include "log.h"
+
+int rw_prepare_in_background = 1;
+
+static void *worker(void *arg)
+{
+    raftwal_log *log = arg;
+    pthread_mutex_lock(&log->pmu);
+    while (!log->prep_stop) {
+        uint64_t seq = log->prep_want;
+        if (!seq || (log->prepared && log->prepared->seq == seq)) {
+            pthread_cond_wait(&log->pcond, &log->pmu);
+            continue;
+        }
+        log->prep_busy = 1;
+        log->prep_want = 0; /* one attempt per request: no retry loop on errors */
+        pthread_mutex_unlock(&log->pmu);
+        rw_seg *s = NULL;
+        int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
+                                &log->prep_stop, &s);
+        pthread_mutex_lock(&log->pmu);
+        log->prep_busy = 0;
+        if (rc == 0) {
+            atomic_fetch_add(&log->stats.dir_fsyncs, 1);
+            rw_seg_unref(log->prepared);
+            log->prepared = s;
+        } else {
+            rw_seg_unref(s); /* created but its directory entry not synced: redo it later */
+        }
+        pthread_cond_broadcast(&log->pcond);
+    }
+    pthread_mutex_unlock(&log->pmu);
+    return NULL;
+}
+
+void rw_prepare_start(raftwal_log *log)
+{
+    if (!rw_prepare_in_background || log->readonly)
+        return;
+    if (pthread_create(&log->prep_thread, NULL, worker, log) == 0)
+        log->prep_started = 1;
+}
+
+void rw_prepare_request(raftwal_log *log, uint64_t seq)
+{
+    pthread_mutex_lock(&log->pmu);
+    log->prep_want = seq;
+    pthread_cond_broadcast(&log->pcond);
+    pthread_mutex_unlock(&log->pmu);
+}
+
+rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
+{
+    rw_seg *s = NULL;
+    pthread_mutex_lock(&log->pmu);
+    while (log->prep_busy)
+        pthread_cond_wait(&log->pcond, &log->pmu);
+    if (log->prepared && log->prepared->seq == seq) {
+        s = log->prepared;
+        log->prepared = NULL;
+    } else {
+        /* The caller prepares it itself: the worker must not start the same
+         * file (same temporary name) behind its back. */
+        log->prep_want = 0;
+    }
+    pthread_mutex_unlock(&log->pmu);
+    return s;
+}
+
+void rw_prepare_stop(raftwal_log *log)
+{
+    if (log->prep_started) {
+        pthread_mutex_lock(&log->pmu);
+        atomic_store(&log->prep_stop, 1);
+        pthread_cond_broadcast(&log->pcond);
+        pthread_mutex_unlock(&log->pmu);
+        pthread_join(log->prep_thread, NULL);
+        log->prep_started = 0;
+    }
+    rw_seg_unref(log->prepared);
+    log->prepared = NULL;
+}
