@@ -171,20 +171,39 @@ local entry_array_t = ffi.typeof("raftwal_entry[?]")
 local byte_array_t = ffi.typeof("uint8_t[?]")
 
 -- The buffer entry data and metadata are copied into before ffi.string.
+-- It grows on demand up to SHARED_MAX bytes and is reused; anything bigger
+-- gets a buffer of its own for that one call, so that reading one huge
+-- entry does not pin its size in memory for the life of the process.
+local SHARED_MAX = 1024 * 1024
 local buf_size = 4096
 local buf = ffi_new(byte_array_t, buf_size)
 
-local function grow_buffer(need)
-    if need > buf_size then
-        local size = buf_size * 2
-        if size < need then
-            size = need
-        end
-        buf, buf_size = ffi_new(byte_array_t, size), size
+-- A one-off buffer stays referenced here until the data is copied out of
+-- it: afterwards only a raw pointer (entry_out.data) points into it, which
+-- does not keep it from the garbage collector.
+local oneoff = nil
+
+-- A buffer of at least `need` bytes: the shared one (grown) or a one-off
+-- one (call release_oneoff() once the data is copied out).
+local function buffer_for(need)
+    if need <= buf_size then
+        return buf, buf_size
     end
+    if need > SHARED_MAX then
+        oneoff = ffi_new(byte_array_t, need)
+        return oneoff, need
+    end
+    local size = buf_size * 2
+    if size < need then
+        size = need
+    end
+    buf, buf_size = ffi_new(byte_array_t, size), size
+    return buf, buf_size
 end
 
--- The entry array of append(): grown on demand, reused across calls.
+-- The entry array of append(): grown on demand and reused, up to
+-- BATCH_KEEP entries; a bigger batch gets an array for that call only.
+local BATCH_KEEP = 4096
 local batch_cap = 64
 local batch = ffi_new(entry_array_t, batch_cap)
 -- Keeps each entry's data string reachable while the C call uses a
@@ -407,14 +426,19 @@ function Log:append(entries, hardstate, opts)
         return closed()
     end
     local n = #entries
-    if n > batch_cap then
-        local cap = batch_cap * 2
-        if cap < n then
-            cap = n
-        end
-        batch, batch_cap = ffi_new(entry_array_t, cap), cap
-    end
     local arr = batch
+    if n > batch_cap then
+        if n > BATCH_KEEP then
+            arr = ffi_new(entry_array_t, n)
+        else
+            local cap = batch_cap * 2
+            if cap < n then
+                cap = n
+            end
+            batch, batch_cap = ffi_new(entry_array_t, cap), cap
+            arr = batch
+        end
+    end
     for i = 1, n do
         local e = entries[i]
         if type(e) ~= "table" then
@@ -584,19 +608,22 @@ function Log:get(index)
         return closed()
     end
     local rc = C.raftwal_log_get(h, i, entry_out, buf, buf_size)
-    -- Too big for the shared buffer: grow it to the size the library
-    -- reported and read again (bounded, in case the entry keeps changing).
+    -- Too big for the buffer: get one of the size the library reported and
+    -- read again (bounded, in case another thread keeps replacing it).
     for _ = 1, 3 do
         if rc ~= ERANGE then
             break
         end
-        grow_buffer(tonumber(entry_out[0].size))
-        rc = C.raftwal_log_get(h, i, entry_out, buf, buf_size)
+        local b, size = buffer_for(tonumber(entry_out[0].size))
+        rc = C.raftwal_log_get(h, i, entry_out, b, size)
     end
     if rc ~= 0 then
+        oneoff = nil
         return fail(rc)
     end
-    return entry_table(entry_out[0])
+    local t = entry_table(entry_out[0])
+    oneoff = nil
+    return t
 end
 
 -- An entries() iteration: a callable object, so that it survives being
@@ -714,18 +741,24 @@ function Log:snapshot()
     if h == nil then
         return closed()
     end
-    local rc = C.raftwal_log_snapshot(h, u64_out, u64_out2, buf, buf_size, size_out)
-    if rc == ERANGE then
-        grow_buffer(tonumber(size_out[0]))
-        rc = C.raftwal_log_snapshot(h, u64_out, u64_out2, buf, buf_size, size_out)
+    local b = buf
+    local rc = C.raftwal_log_snapshot(h, u64_out, u64_out2, b, buf_size, size_out)
+    for _ = 1, 3 do
+        if rc ~= ERANGE then
+            break
+        end
+        local size
+        b, size = buffer_for(tonumber(size_out[0]))
+        rc = C.raftwal_log_snapshot(h, u64_out, u64_out2, b, size, size_out)
     end
+    oneoff = nil -- `b` itself keeps a one-off buffer alive from here on
     if rc ~= 0 then
         return fail(rc)
     end
     return {
         index = u64_result(u64_out[0]),
         term = u64_result(u64_out2[0]),
-        meta = ffi_string(buf, tonumber(size_out[0])),
+        meta = ffi_string(b, tonumber(size_out[0])),
     }
 end
 
@@ -735,15 +768,21 @@ function Log:metadata()
     if h == nil then
         return closed()
     end
-    local rc = C.raftwal_log_metadata(h, buf, buf_size, size_out)
-    if rc == ERANGE then
-        grow_buffer(tonumber(size_out[0]))
-        rc = C.raftwal_log_metadata(h, buf, buf_size, size_out)
+    local b = buf
+    local rc = C.raftwal_log_metadata(h, b, buf_size, size_out)
+    for _ = 1, 3 do
+        if rc ~= ERANGE then
+            break
+        end
+        local size
+        b, size = buffer_for(tonumber(size_out[0]))
+        rc = C.raftwal_log_metadata(h, b, size, size_out)
     end
+    oneoff = nil -- `b` itself keeps a one-off buffer alive from here on
     if rc ~= 0 then
         return fail(rc)
     end
-    return ffi_string(buf, tonumber(size_out[0]))
+    return ffi_string(b, tonumber(size_out[0]))
 end
 
 -- The fields of raftwal_stats returned by stats(), in header order.

@@ -84,6 +84,31 @@ T.test("append and get round-trip bytes, types and terms", function()
     end
 end)
 
+T.test("entries, snapshot meta and metadata above 1 MiB read back whole", function()
+    -- Above 1 MiB the binding reads into a buffer of its own for the call.
+    local log = new_log()
+    local function pattern(n, seed)
+        local chunk = {}
+        for i = 1, 251 do
+            chunk[i] = string.char((i * seed) % 256)
+        end
+        local s = table.concat(chunk)
+        return string.rep(s, math.ceil(n / #s)):sub(1, n)
+    end
+    local big1, big2 = pattern(3 * 1024 * 1024 + 7, 3), pattern(2 * 1024 * 1024, 5)
+    T.ok(log:append({ e(1, 1, big1), e(2, 1, "small"), e(3, 1, big2) }))
+    for _ = 1, 3 do
+        T.ok(log:get(1).data == big1, "3 MiB entry")
+        collectgarbage()
+        T.ok(log:get(3).data == big2, "2 MiB entry")
+        T.eq(log:get(2).data, "small", "small entry after big ones")
+    end
+    T.ok(log:save_snapshot(1, 1, big2))
+    T.ok(log:snapshot().meta == big2, "2 MiB snapshot meta")
+    T.ok(log:set_metadata(big1))
+    T.ok(log:metadata() == big1, "3 MiB metadata")
+end)
+
 T.test("get and term: ECOMPACTED below first, EUNAVAILABLE above last", function()
     local log = new_log()
     T.ok(log:append({ e(1, 1, "a"), e(2, 1, "b"), e(3, 2, "c") }))

@@ -48,6 +48,8 @@ cleanup() {
     if [ "$passed" != 1 ]; then
         echo "---- $prefix/logs/error.log" >&2
         cat "$prefix/logs/error.log" >&2 2>/dev/null || true
+        echo "---- nginx's stdout and stderr" >&2
+        cat "$prefix/logs/stdout.log" >&2 2>/dev/null || true
     fi
     rm -rf "$prefix"
 }
@@ -166,6 +168,12 @@ if grep -E '\[(error|crit|alert|emerg)\]' "$prefix/logs/error.log"; then
     fail "errors in nginx's error.log"
 fi
 grep -q 'raftwal: opened' "$prefix/logs/error.log" || fail "the open was not logged"
+# Whether the new worker met the old one's lock depends on timing; say which.
+if grep -q 'is still locked, retrying' "$prefix/logs/error.log"; then
+    echo "lua_nginx: after the reload the new worker met ELOCKED and retried"
+else
+    echo "lua_nginx: after the reload the old worker had already exited"
+fi
 
 # ---- the log, checked by the C tool -----------------------------------------
 "$RAFTWAL_CLI" verify "$prefix/wal" >"$prefix/verify.out" || fail "raftwal verify: $(cat "$prefix/verify.out")"
