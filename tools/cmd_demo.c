@@ -226,16 +226,16 @@ static int snapshot_and_purge(raftwal_log *log, demo_run *run)
     return 0;
 }
 
-/* Reports rotations since the last call, so the output shows them. */
-static void report_rotation(raftwal_log *log, uint64_t *rotations)
+/* Reports a rotation made by the batch that starts at batch_first. */
+static void report_rotation(raftwal_log *log, uint64_t batch_first, uint64_t *rotations)
 {
     raftwal_stats st;
 
     if (cli_stats(log, &st) != 0 || st.rotations == *rotations)
         return;
     *rotations = st.rotations;
-    printf("  segment full: rotated (now %" PRIu64 " segment files) at index %" PRIu64 "\n",
-           st.segments, st.last_index);
+    printf("  segment full: sealed it; entries from %" PRIu64 " on go to a new segment "
+           "(%" PRIu64 " segment files now)\n", batch_first, st.segments);
 }
 
 static int append_all(raftwal_log *log, const demo_cfg *cfg, demo_run *run)
@@ -260,10 +260,11 @@ static int append_all(raftwal_log *log, const demo_cfg *cfg, demo_run *run)
     for (uint64_t b = 0; b < nbatches && rc == 0; b++) {
         uint64_t count = cfg->entries - done < cfg->batch ? cfg->entries - done : cfg->batch;
         int crossed = done < snapshot_at && done + count >= snapshot_at;
-        rc = append_batch(log, run, run->last + 1, count, term_of_batch(run, b), ents, buf);
+        uint64_t first = run->last + 1;
+        rc = append_batch(log, run, first, count, term_of_batch(run, b), ents, buf);
         done += count;
         if (rc == 0)
-            report_rotation(log, &rotations);
+            report_rotation(log, first, &rotations);
         if (rc == 0 && crossed)
             rc = snapshot_and_purge(log, run);
     }
@@ -298,6 +299,17 @@ static void print_stats(raftwal_log *log)
            " deleted by purge; open took %.3f ms\n",
            st.segments, cli_human_bytes(st.disk_bytes, h3, sizeof h3), st.rotations,
            st.segments_deleted, (double)st.open_ns / 1e6);
+}
+
+static void print_reopened(raftwal_log *log, uint64_t first, uint64_t last)
+{
+    raftwal_stats st;
+
+    if (cli_stats(log, &st) != 0)
+        return;
+    printf("reopened in %.3f ms: first=%" PRIu64 " last=%" PRIu64 ", %" PRIu64
+           " segment(s), %" PRIu64 " torn tail(s) cut\n",
+           (double)st.open_ns / 1e6, first, last, st.segments, st.torn_tails);
 }
 
 static int mismatch(const char *what, uint64_t index, uint64_t got, uint64_t want)
@@ -404,8 +416,7 @@ static int verify_reopened(const demo_cfg *cfg, const demo_run *run)
         fail = cli_fail(rc);
         goto out;
     }
-    printf("reopened: first=%" PRIu64 " last=%" PRIu64 "\n", first, last);
-    print_stats(log);
+    print_reopened(log, first, last);
     if (last != run->last) {
         fail = mismatch("last index", last, last, run->last);
     } else if (run->snapshotted && first != run->snap_index + 1) {

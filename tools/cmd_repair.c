@@ -27,8 +27,9 @@ static void print_repair_result(const char *dir, const raftwal_check *c)
     char name[40];
 
     if (c->cut_bytes > 0) {
-        printf("cut %" PRIu64 " bytes from %s at offset %" PRIu64 " (and any later segments)\n",
-               c->cut_bytes, cli_segment_name(c->cut_seq, name, sizeof name), c->cut_offset);
+        printf("cut the log at %s offset %" PRIu64 ": %" PRIu64 " bytes removed "
+               "(the rest of that segment and every later one)\n",
+               cli_segment_name(c->cut_seq, name, sizeof name), c->cut_offset, c->cut_bytes);
     } else if (c->torn_bytes > 0) {
         printf("trimmed a torn tail: %s offset %" PRIu64 ", %" PRIu64 " bytes\n",
                cli_segment_name(c->torn_seq, name, sizeof name), c->torn_offset,

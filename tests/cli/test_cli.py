@@ -331,9 +331,14 @@ def case_demo_twice(tmp):
     state2, _, ents2 = dump_json(log_dir)
     check(state2["last_index"] == 2 * DEMO_ENTRIES, "second run appends after the last index", r2)
     check(state2["first_index"] > state1["first_index"], "second run snapshots and purges again", r2)
+    check(state2["first_index"] == state2["snapshot"]["index"] + 1, "second purge up to its snapshot")
     new = [e for e in ents2 if e["index"] > DEMO_ENTRIES]
-    check(len(new) == DEMO_ENTRIES, "second run's entries are live")
-    check(min(e["term"] for e in new) == top_term + 1, "terms continue above the first run's")
+    check([e["index"] for e in new] == list(range(max(state2["first_index"], DEMO_ENTRIES + 1),
+                                                  2 * DEMO_ENTRIES + 1)), "second run's entries are live")
+    # The second run's first term is top_term + 1; a new term every
+    # DEMO_BATCHES_PER_TERM batches, so its last term is 3 above that.
+    check(new[-1]["term"] == top_term + 1 + (DEMO_ENTRIES // DEMO_BATCH - 1) // DEMO_BATCHES_PER_TERM,
+          "terms continue above the first run's: %d" % new[-1]["term"])
     check(state2["hardstate"]["term"] >= max(e["term"] for e in ents2), "hard state term")
     check_entries_match_demo(ents2)
 
@@ -380,12 +385,15 @@ def case_dump_range(tmp):
 
 def case_dump_text(tmp):
     log_dir = fresh_demo_log(tmp)
-    r = run_ok("dump", log_dir, "--from", 3999, "--to", 4000)
+    r = run_ok("dump", log_dir, "--from", 3992, "--to", 4000)
     check("first=" in r.out and "last=4000" in r.out, "text dump shows the bounds", r)
+    check(len(re.findall(r"^\s+\d+\s+term ", r.out, re.M)) == 9, "one line per entry", r)
     text_3999 = '"' + demo_payload(3999, 4)[:32].decode() + '"...'
     check(text_3999 in r.out, "text preview of a printable entry: %s" % text_3999, r)
-    hex_4000 = demo_payload(4000, 4)[:32].hex()
-    check("hex:" + hex_4000 + "..." in r.out, "hex preview of a binary entry", r)
+    hex_3992 = demo_payload(3992, 4)[:32].hex()  # 720 bytes, binary
+    check("hex:" + hex_3992 + "..." in r.out, "hex preview of a binary entry", r)
+    hex_4000 = demo_payload(4000, 4).hex()  # 16 bytes: shown whole
+    check(re.search("hex:%s$" % hex_4000, r.out, re.M), "a short binary entry is shown whole", r)
     check(".wal" in r.out and "sealed" in r.out, "text dump lists segments", r)
 
 
