@@ -51,6 +51,8 @@ void model_purge(model *m, uint64_t upto);
 void model_snapshot(model *m, uint64_t index, uint64_t term, const void *meta,
                     size_t size);
 void model_set_metadata(model *m, const void *data, size_t size);
+/* Makes *dst a deep copy of *src (dst must not hold a model). */
+void model_copy(model *dst, const model *src);
 
 /* Term the model holds for an entry index (must be in range). */
 uint64_t model_term(const model *m, uint64_t index);

@@ -61,8 +61,11 @@ static void test_iter_caps(void)
     const char *dir = tu_tmpdir();
     raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
     append_fixed(log, 1, 100, 1, 100);
+    append_fixed(log, 101, 200, 1, 100); /* fills more than one segment */
 
     CHECK_EQ_U64(iter_count(log, 1, 101, RAFTWAL_NO_LIMIT, 100), 100);
+    CHECK_EQ_U64(iter_count(log, 1, 301, RAFTWAL_NO_LIMIT, 100), 300);
+    CHECK_EQ_U64(iter_count(log, 77, 301, 150 * 100, 100), 150);
     CHECK_EQ_U64(iter_count(log, 1, 101, 0, 100), 1);
     CHECK_EQ_U64(iter_count(log, 50, 101, 0, 100), 1);
     CHECK_EQ_U64(iter_count(log, 1, 101, 99, 100), 1);
@@ -176,7 +179,8 @@ static void test_iter_outlives_changes(void)
     uint64_t n = 0;
     int rc;
 
-    append_fixed(log, 1, 600, 1, 100);
+    for (n = 0; n < 600; n += 50)
+        append_fixed(log, 1 + n, 50, 1, 100);
     CHECK(get_stats(log).segments >= 3);
 
     /* it1 reads the first entries, then everything up to 400 is purged and
@@ -220,7 +224,7 @@ static void test_iter_outlives_changes(void)
     raftwal_iter_close(it2);
 
     /* it3 outlives the log: ECLOSED, and closing it afterwards is fine. */
-    CHECK_OK(raftwal_iter_open(&it3, log, 401, 450, RAFTWAL_NO_LIMIT));
+    CHECK_OK(raftwal_iter_open(&it3, log, 500, 540, RAFTWAL_NO_LIMIT));
     CHECK_RC(raftwal_iter_next(it3, &e), 1);
     CHECK_OK(raftwal_log_close(log));
     CHECK_RC(raftwal_iter_next(it3, &e), RAFTWAL_ECLOSED);

@@ -72,8 +72,8 @@ static void test_many_segments(void)
     batch b;
     model_init(&m);
 
-    for (i = 0; i < 150; i++) {
-        batch_make(&b, m.last + 1, (size_t)tu_rand_range(1, 12), 1 + i / 50, MAXP);
+    for (i = 0; i < 220; i++) {
+        batch_make(&b, m.last + 1, (size_t)tu_rand_range(1, 12), 1 + i / 70, MAXP);
         CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, i % 3 ? RAFTWAL_NOSYNC : 0));
         model_append(&m, b.e, b.n, NULL);
         batch_free(&b);

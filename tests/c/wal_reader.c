@@ -125,7 +125,7 @@ size_t wal_load_dir(const char *dir, wal_file *files, size_t max)
             continue;
         CHECK(n < max);
         memset(&files[n], 0, sizeof files[n]);
-        snprintf(files[n].name, sizeof files[n].name, "%s", de->d_name);
+        snprintf(files[n].name, sizeof files[n].name, "%.63s", de->d_name);
         n++;
     }
     closedir(d);
