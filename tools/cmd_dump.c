@@ -117,8 +117,12 @@ static void print_segment(int json, const raftwal_segment_info *si)
                si->used_bytes, si->sealed ? "true" : "false");
         return;
     }
-    printf("  %s  entries %" PRIu64 "..%" PRIu64 "  used %" PRIu64 " of %" PRIu64 " bytes  %s\n",
-           name, si->first_index, si->last_index, si->used_bytes, si->file_bytes,
+    printf("  %s  ", name);
+    if (si->last_index < si->first_index)
+        printf("no live entries");
+    else
+        printf("entries %" PRIu64 "..%" PRIu64, si->first_index, si->last_index);
+    printf("  used %" PRIu64 " of %" PRIu64 " bytes  %s\n", si->used_bytes, si->file_bytes,
            si->sealed ? "sealed" : "active");
 }
 

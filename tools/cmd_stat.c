@@ -35,8 +35,12 @@ static void print_segment_text(const raftwal_segment_info *si)
 {
     char name[40], fb[32], ub[32];
 
-    printf("    %s  entries %" PRIu64 "..%" PRIu64 "  %s (%" PRIu64 " bytes), %s used  %s\n",
-           cli_segment_name(si->seq, name, sizeof name), si->first_index, si->last_index,
+    printf("    %s  ", cli_segment_name(si->seq, name, sizeof name));
+    if (si->last_index < si->first_index)
+        printf("no live entries");
+    else
+        printf("entries %" PRIu64 "..%" PRIu64, si->first_index, si->last_index);
+    printf("  %s (%" PRIu64 " bytes), %s used  %s\n",
            cli_human_bytes(si->file_bytes, fb, sizeof fb), si->file_bytes,
            cli_human_bytes(si->used_bytes, ub, sizeof ub), si->sealed ? "sealed" : "active");
 }

@@ -486,6 +486,22 @@ def case_stat_json(tmp):
     check("MiB" in r.out, "text stat shows human sizes", r)
 
 
+def case_empty_log(tmp):
+    log_dir = os.path.join(tmp, "log")
+    demo(log_dir, "--entries", 0)
+    state, segments, entries = dump_json(log_dir)
+    check((state["first_index"], state["last_index"]) == (1, 0), "a new log is first=1 last=0: %r" % state)
+    check(entries == [], "an empty log dumps no entries")
+    check(bytes.fromhex(state["metadata_hex"]) == DEMO_METADATA, "metadata written at creation")
+    for s in segments:
+        check(s["last_index"] == s["first_index"] - 1,
+              "a segment without live entries has last_index = first_index - 1: %r" % s)
+    r = run_ok("verify", log_dir)
+    check("entries 0," in r.out, "verify counts no entries", r)
+    r = run_ok("stat", "--json", log_dir)
+    check(json.loads(r.out)["entries"] == 0, "stat counts no entries", r)
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
