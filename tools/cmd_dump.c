@@ -162,13 +162,20 @@ static int print_entries(raftwal_log *log, const dump_cfg *cfg, const cli_state 
 {
     uint64_t lo = cfg->has_from ? cfg->from : st->first;
     uint64_t hi_incl = cfg->has_to ? cfg->to : st->last;
-    /* [lo, hi) for the iterator; UINT64_MAX stays out of range, so the
-     * library reports it rather than wrapping around to 0. */
-    uint64_t hi = hi_incl == UINT64_MAX ? UINT64_MAX : hi_incl + 1;
+    uint64_t hi;
     raftwal_iter *it = NULL;
     raftwal_entry e;
     int rc;
 
+    /* One bound given outside the log: ask for that one index, so the
+     * library says why it is not there (compacted / unavailable). */
+    if (cfg->has_from && !cfg->has_to && lo > hi_incl)
+        hi_incl = lo;
+    if (cfg->has_to && !cfg->has_from && hi_incl < lo)
+        lo = hi_incl;
+    /* [lo, hi) for the iterator; UINT64_MAX stays out of range, so the
+     * library reports it rather than wrapping around to 0. */
+    hi = hi_incl == UINT64_MAX ? UINT64_MAX : hi_incl + 1;
     if (hi < lo)
         hi = lo; /* an empty log and no range given: nothing to print */
     if (!cfg->json)

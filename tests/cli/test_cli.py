@@ -381,6 +381,14 @@ def case_dump_range(tmp):
     check(r.code == 1 and r.err.startswith("raftwal: "), "--from below the first index fails", r)
     r = run("dump", log_dir, "--to", state["last_index"] + 1)
     check(r.code == 1 and r.err.startswith("raftwal: "), "--to above the last index fails", r)
+    r = run("dump", log_dir, "--from", state["last_index"] + 1)
+    check(r.code == 1 and r.err.startswith("raftwal: "), "--from above the last index fails", r)
+    r = run("dump", log_dir, "--to", state["first_index"] - 1)
+    check(r.code == 1 and r.err.startswith("raftwal: "), "--to below the first index fails", r)
+    r = run("dump", log_dir, "--to", 2 ** 64 - 1)
+    check(r.code == 1 and r.err.startswith("raftwal: "), "--to UINT64_MAX fails cleanly", r)
+    r = run("dump", log_dir, "--to", 2 ** 64)
+    check(r.code == 2, "--to beyond 64 bits is a usage error", r)
 
 
 def case_dump_text(tmp):
