@@ -19,7 +19,8 @@
  * the log or none of it. An append whose first index is <= last replaces
  * the suffix from that index (Raft's conflict rule). Purging a prefix drops
  * entries <= upto; purging past the last index empties the log so that the
- * next append starts at upto + 1 (installing a leader's snapshot).
+ * next append starts at upto + 1 (installing a leader's snapshot). Indexes
+ * run from 1 to RAFTWAL_MAX_INDEX.
  *
  * ------------------------------------------------------------------------
  * Errors
@@ -192,6 +193,9 @@ typedef struct raftwal_hardstate {
 #define RAFTWAL_MIN_SEGMENT_SIZE (16u * 1024u)
 #define RAFTWAL_MAX_SEGMENT_SIZE (1024u * 1024u * 1024u)
 #define RAFTWAL_DEFAULT_SEGMENT_SIZE (64u * 1024u * 1024u)
+/* The largest entry index (so that an exclusive range end, last + 1, always
+ * fits in 64 bits). */
+#define RAFTWAL_MAX_INDEX (UINT64_MAX - 1)
 /* "No byte limit" for raftwal_iter_open(). */
 #define RAFTWAL_NO_LIMIT UINT64_MAX
 
@@ -281,6 +285,7 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  *     conflict rule); refused with RAFTWAL_ECOMMITTED if that would remove
  *     an entry at or below the recorded commit index, and with
  *     RAFTWAL_ECOMPACTED if it is below the first index.
+ * Indexes are 1..RAFTWAL_MAX_INDEX (else RAFTWAL_EINVAL).
  * Entries must have consecutive indexes (else RAFTWAL_EGAP) and terms that
  * never decrease, also against the entry (or snapshot) before the first one
  * (else RAFTWAL_ETERM). hs->commit may not exceed the last index after the
@@ -326,7 +331,8 @@ RAFTWAL_API int raftwal_log_truncate(raftwal_log *log, uint64_t from);
  * unmapped only when the iterator lets go of it). If upto >= last the log
  * becomes empty with first = upto + 1 and last = upto. upto < first is a
  * no-op. The purge point is durable before any file is deleted.
- * Thread-safe. Errors: RAFTWAL_EREADONLY, RAFTWAL_EIO. */
+ * Thread-safe. Errors: RAFTWAL_EINVAL (upto > RAFTWAL_MAX_INDEX),
+ * RAFTWAL_EREADONLY, RAFTWAL_EIO. */
 RAFTWAL_API int raftwal_log_purge(raftwal_log *log, uint64_t upto);
 
 /* Sets the hard state alone (an append with no entries). flags as for

@@ -22,7 +22,7 @@ static rw_seg *find_seg(raftwal_log *log, uint64_t index)
     while (lo-- > 0) {
         rw_seg *s = log->segs[lo];
         if (s->count && index >= s->first)
-            return index < s->first + s->count ? s : NULL;
+            return index - s->first < s->count ? s : NULL;
     }
     return NULL;
 }

@@ -85,8 +85,9 @@ static int check_entries(const raftwal_entry *e, size_t n)
             return rw_err(RAFTWAL_EINVAL, "entry %" PRIu64 " has NULL data", e[i].index);
         if (e[i].flags)
             return rw_err(RAFTWAL_EINVAL, "entry %" PRIu64 ": flags must be 0", e[i].index);
-        if (e[i].index == 0)
-            return rw_err(RAFTWAL_EINVAL, "entry index 0 is not a valid Raft index");
+        if (e[i].index == 0 || e[i].index > RAFTWAL_MAX_INDEX)
+            return rw_err(RAFTWAL_EINVAL, "entry index %" PRIu64 " is outside 1..RAFTWAL_MAX_INDEX",
+                          e[i].index);
         if (i && e[i].index != e[i - 1].index + 1)
             return rw_err(RAFTWAL_EGAP, "entry %" PRIu64 " follows entry %" PRIu64 " in the batch",
                           e[i].index, e[i - 1].index);
@@ -157,8 +158,8 @@ int raftwal_log_truncate(raftwal_log *log, uint64_t from)
 int raftwal_log_purge(raftwal_log *log, uint64_t upto)
 {
     CHECK_LOG(log);
-    if (upto == UINT64_MAX)
-        return rw_err(RAFTWAL_EINVAL, "purge up to UINT64_MAX");
+    if (upto > RAFTWAL_MAX_INDEX)
+        return rw_err(RAFTWAL_EINVAL, "purge up to %" PRIu64 " is past RAFTWAL_MAX_INDEX", upto);
     return rw_log_purge(log, upto);
 }
 

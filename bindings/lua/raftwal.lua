@@ -708,12 +708,8 @@ function Log:entries(lo, hi, max_bytes)
         if rc ~= 0 then
             return fail(rc)
         end
+        -- last <= RAFTWAL_MAX_INDEX, so last + 1 never wraps.
         hh = u64_out[0] + 1
-        if hh == 0 then
-            -- last is UINT64_MAX: [lo, hi) cannot include it (a limit of
-            -- raftwal_iter_open's exclusive bound); stop just below.
-            hh = K.RAFTWAL_NO_LIMIT
-        end
     end
     rc = C.raftwal_iter_open(iter_out, h, l, hh, mb)
     if rc ~= 0 then
