@@ -9,6 +9,7 @@ error and the test accepts any of them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Type
 
@@ -16,6 +17,11 @@ import raftwal
 from raftwal import Entry, HardState, Snapshot
 
 ErrorSet = Set[Type[raftwal.Error]]
+
+#: Tolerate the engine's known, reported deviations from the header (each
+#: one is pinned by a strict xfail in test_deviations.py), so the property
+#: tests can look for other bugs. RAFTWAL_STRICT_MODEL=1 turns this off.
+KNOWN_DEVIATIONS = os.environ.get("RAFTWAL_STRICT_MODEL", "") != "1"
 
 
 @dataclass
@@ -73,6 +79,8 @@ class LogModel:
             start = batch[0].index
             if start < self.first:
                 errors.add(raftwal.CompactedError)
+            if start == 0:  # never a Raft index; EINVAL is among append's errors
+                errors.add(raftwal.InvalidArgument)
             if start > self.last + 1:
                 errors.add(raftwal.GapError)
             if start <= self.last and start <= self.hardstate.commit:
@@ -109,6 +117,10 @@ class LogModel:
             return errors
         if from_index < self.first:
             errors.add(raftwal.CompactedError)
+            if from_index == 0 and KNOWN_DEVIATIONS:
+                # The engine answers EINVAL for index 0; the header says
+                # ECOMPACTED. Reported; test_deviations.py pins it.
+                errors.add(raftwal.InvalidArgument)
         if from_index <= self.hardstate.commit:
             errors.add(raftwal.CommittedError)
         return errors

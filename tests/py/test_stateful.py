@@ -30,7 +30,7 @@ import tempfile
 from typing import Dict, List, Optional
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -130,8 +130,9 @@ class LogMachine(RuleBasedStateMachine):
     def expect(self, errors, call) -> bool:
         """Runs call; it must raise one of `errors`, or succeed if empty."""
         if errors:
-            with pytest.raises(tuple(errors)):
+            with pytest.raises(tuple(errors)) as info:
                 call()
+            event(f"raised {type(info.value).__name__}")
             return False
         call()
         return True
@@ -274,6 +275,7 @@ class LogMachine(RuleBasedStateMachine):
                 name, (lo, hi, base) = changed[-1]
                 cut = data.draw(st.integers(lo, hi), label="cut")
                 on_disk[name] = on_disk[name][:cut] + base[cut:]
+                event("crash: cut unsynced bytes")
         write_files(self.path, on_disk)
         self.log = raftwal.open(self.path, create=False)
         seen = self.observe()
@@ -283,6 +285,7 @@ class LogMachine(RuleBasedStateMachine):
             f"since the last durable point: {seen[:2]} vs "
             f"{[c.view()[:2] for c in self.candidates]}"
         )
+        event(f"crash: recovered state {self.candidates.index(matches[-1])} of {len(self.candidates)}"[:40])
         self.model = matches[-1].copy()
         self.after_change(durable=True)
 
