@@ -13,7 +13,7 @@
  *   - every entry present is exactly what the child wrote (its payload is
  *     a function of index and term, and an entry seen once never changes);
  *   - the purge point never passes the acknowledged index.
- * Rounds stop after 40 or about 20 seconds. RAFTWAL_TEST_SEED changes the
+ * Rounds stop after 100 or about 20 seconds. RAFTWAL_TEST_SEED changes the
  * kill points; the timing still varies run to run, which is the point.
  */
 #include "model.h"
@@ -24,7 +24,7 @@
 
 #define SEG (4 * RAFTWAL_MIN_SEGMENT_SIZE)
 #define MAXP 800
-#define ROUNDS 40
+#define ROUNDS 100
 #define BUDGET_NS (20ull * 1000000000ull)
 
 /* The child: appends forever (until killed) with term `term`. */
@@ -32,8 +32,8 @@ static void child_main(const char *dir, int ack_fd, uint64_t term, uint64_t seed
 {
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     raftwal_log *log = NULL;
-    unsigned char *buf = (unsigned char *)malloc(16 * MAXP);
-    raftwal_entry e[16];
+    unsigned char *buf = (unsigned char *)malloc(64 * MAXP);
+    raftwal_entry e[64];
     uint64_t last = 0, first = 0, rng = seed;
     int rc;
 
@@ -49,7 +49,8 @@ static void child_main(const char *dir, int ack_fd, uint64_t term, uint64_t seed
         int durable;
         raftwal_hardstate hs;
         rng = tu_mix(rng);
-        n = 1 + (size_t)(rng % 16);
+        /* Mostly small batches, sometimes big ones (long writes). */
+        n = 1 + (size_t)(rng % ((rng >> 32) % 8 == 0 ? 64 : 16));
         durable = (rng >> 8) % 4 != 0;
         for (k = 0; k < n; k++) {
             uint64_t idx = last + 1 + k;
@@ -123,7 +124,7 @@ static void test_sigkill_rounds(void)
     CHECK_OK(raftwal_log_close(log));
 
     for (round = 0; round < ROUNDS && tu_now_ns() - t0 < BUDGET_NS; round++) {
-        uint64_t term = 1 + (uint64_t)round, want_acks = tu_rand_range(0, 40);
+        uint64_t term = 1 + (uint64_t)round, want_acks = tu_rand_range(0, 150);
         uint64_t delay_us = tu_rand_range(0, 600), got = 0, v, first, last, i;
         uint64_t round_start_last = last_seen;
         int fds[2], status;
