@@ -356,7 +356,8 @@ RAFTWAL_HANDLE_OUT(raftwal_iter)
 }
 
 /* ---- entries in -------------------------------------------------------- */
-%typemap(in) (const raftwal_entry *entries, size_t count) (raftwal_py_batch batch) {
+/* batch starts zeroed: freearg also runs when an earlier argument failed. */
+%typemap(in) (const raftwal_entry *entries, size_t count) (raftwal_py_batch batch = {NULL, NULL, 0}) {
     if (!raftwal_py_batch_parse($input, &batch))
         SWIG_fail;
     $1 = batch.entries;
@@ -478,6 +479,11 @@ RAFTWAL_SIZED_OUT(raftwal_check)
     } else {
         PyObject *flags, *segment_size, *metadata, *file_mode;
         uint32_t u32;
+        if (!PyTuple_Check($input)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "options must be a tuple (flags, segment_size, metadata, file_mode)");
+            SWIG_fail;
+        }
         if (!PyArg_ParseTuple($input, "OOOO;options must be (flags, segment_size, metadata, file_mode)",
                               &flags, &segment_size, &metadata, &file_mode))
             SWIG_fail;
