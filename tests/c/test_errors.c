@@ -155,8 +155,12 @@ static void test_append_errors(void)
     EXPECT_ERR(raftwal_log_append(log, e, 2, NULL, 0), RAFTWAL_EGAP);
     e[0] = mk(13, 2);
     EXPECT_ERR(raftwal_log_append(log, e, 1, NULL, 0), RAFTWAL_EGAP);
+    /* Indexes run from 1 to RAFTWAL_MAX_INDEX. */
     e[0] = mk(UINT64_MAX, 2);
-    EXPECT_ERR(raftwal_log_append(log, e, 1, NULL, 0), RAFTWAL_EGAP);
+    EXPECT_ERR(raftwal_log_append(log, e, 1, NULL, 0), RAFTWAL_EINVAL);
+    e[0] = mk(0, 2);
+    EXPECT_ERR(raftwal_log_append(log, e, 1, NULL, 0), RAFTWAL_EINVAL);
+    EXPECT_ERR(raftwal_log_purge(log, RAFTWAL_MAX_INDEX + 1), RAFTWAL_EINVAL);
 
     /* Terms: against the predecessor and within the batch. */
     e[0] = mk(11, 1);

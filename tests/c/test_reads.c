@@ -88,6 +88,40 @@ static void test_iter_caps(void)
     CHECK_OK(raftwal_log_close(log));
 }
 
+/* The cap counts data bytes only, like etcd's limitSize: the first entry
+ * always comes; later ones only while the running total stays within the
+ * cap, so empty entries fit in a cap of 0 unless an earlier one broke it. */
+static void test_iter_cap_with_empty_entries(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, 0);
+    raftwal_entry e[5];
+    raftwal_iter *it = NULL;
+    raftwal_entry out;
+    static const size_t sizes[5] = {10, 0, 0, 5, 0};
+    uint64_t n;
+    int i;
+    memset(e, 0, sizeof e);
+    for (i = 0; i < 5; i++) {
+        e[i].index = 1 + (uint64_t)i;
+        e[i].term = 1;
+        e[i].data = sizes[i] ? "0123456789" : NULL;
+        e[i].size = sizes[i];
+    }
+    CHECK_OK(raftwal_log_append(log, e, 5, NULL, 0));
+    CHECK_OK(raftwal_iter_open(&it, log, 1, 6, 0));
+    for (n = 0; raftwal_iter_next(it, &out) == 1; n++)
+        ;
+    raftwal_iter_close(it);
+    CHECK_EQ_U64(n, 1); /* the one always given: its 10 bytes exceed the cap */
+    CHECK_OK(raftwal_iter_open(&it, log, 2, 6, 0));
+    for (n = 0; raftwal_iter_next(it, &out) == 1; n++)
+        ;
+    raftwal_iter_close(it);
+    CHECK_EQ_U64(n, 2); /* 0, 0; then 5 > 0 */
+    CHECK_OK(raftwal_log_close(log));
+}
+
 static void test_iter_errors(void)
 {
     const char *dir = tu_tmpdir();
@@ -234,6 +268,7 @@ static void test_iter_outlives_changes(void)
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_iter_caps);
+    TU_RUN(argc, argv, test_iter_cap_with_empty_entries);
     TU_RUN(argc, argv, test_iter_errors);
     TU_RUN(argc, argv, test_get_buffer_rules);
     TU_RUN(argc, argv, test_iter_outlives_changes);

@@ -233,11 +233,59 @@ static void test_purge_past_last(void)
     model_free(&m);
 }
 
+/* The top of the index space: purge to just below RAFTWAL_MAX_INDEX,
+ * append up to it, read and iterate with an exclusive end of UINT64_MAX. */
+static void test_index_limits(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    uint64_t upto = RAFTWAL_MAX_INDEX - 10;
+    raftwal_iter *it = NULL;
+    raftwal_entry e;
+    uint64_t n = 0;
+    model m;
+    batch b;
+    model_init(&m);
+
+    fill(log, &m, 3, 1);
+    CHECK_OK(raftwal_log_purge(log, upto));
+    model_purge(&m, upto);
+    check_and_reopen(&log, dir, &m);
+    append(log, &m, upto + 1, 10, 1);
+    CHECK_EQ_U64(m.last, RAFTWAL_MAX_INDEX);
+    check_and_reopen(&log, dir, &m);
+    /* No room for one more. */
+    batch_make(&b, RAFTWAL_MAX_INDEX + 1, 1, 1, MAXP);
+    CHECK_RC(raftwal_log_append(log, b.e, b.n, NULL, 0), RAFTWAL_EINVAL);
+    batch_free(&b);
+    CHECK_OK(raftwal_iter_open(&it, log, upto + 1, UINT64_MAX, 0));
+    CHECK_RC(raftwal_iter_next(it, &e), 1);
+    CHECK_EQ_U64(e.index, upto + 1);
+    raftwal_iter_close(it);
+    CHECK_OK(raftwal_iter_open(&it, log, upto + 1, UINT64_MAX, RAFTWAL_NO_LIMIT));
+    while (raftwal_iter_next(it, &e) == 1)
+        n++;
+    CHECK_EQ_U64(n, 10);
+    raftwal_iter_close(it);
+    /* Overwrite and truncate at the very top still work. */
+    append(log, &m, RAFTWAL_MAX_INDEX - 1, 2, 2);
+    CHECK_OK(raftwal_log_truncate(log, RAFTWAL_MAX_INDEX));
+    model_truncate(&m, RAFTWAL_MAX_INDEX);
+    check_and_reopen(&log, dir, &m);
+    /* Purging everything, up to the maximum. */
+    CHECK_OK(raftwal_log_purge(log, RAFTWAL_MAX_INDEX));
+    model_purge(&m, RAFTWAL_MAX_INDEX);
+    check_and_reopen(&log, dir, &m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_truncate);
     TU_RUN(argc, argv, test_truncate_refusals);
     TU_RUN(argc, argv, test_purge);
     TU_RUN(argc, argv, test_purge_past_last);
+    TU_RUN(argc, argv, test_index_limits);
     return 0;
 }
