@@ -33,10 +33,10 @@ import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import raftwal
-from raftwal import Entry, HardState, Snapshot
+from raftwal import Entry, HardState
 
 from conftest import SMALL_SEGMENT, fast_tmp_root
 from model import LogModel

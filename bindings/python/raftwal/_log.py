@@ -14,7 +14,7 @@ import operator
 import os
 import threading
 import warnings
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _raftwal as _c
 from ._errors import ClosedError, InvalidArgument, RangeError
