@@ -443,8 +443,9 @@ RAFTWAL_API void raftwal_iter_close(raftwal_iter *it);
  * added at the end. Counters count since the open.
  *   first_index .. durable_index   as the getters report them
  *   entries            live entries (last - first + 1)
- *   segments           segment files holding the log
- *   disk_bytes         bytes of those files on disk
+ *   segments           segment files holding the log (not counting the one
+ *                      prepared ahead for the next rotation)
+ *   disk_bytes         bytes of all segment files, the prepared one included
  *   appends            batches appended (including hard-state-only ones)
  *   appended_entries   entries appended
  *   appended_bytes     entry payload bytes appended

@@ -25,8 +25,20 @@ static int posix_unlinkat(int dirfd, const char *name, int flags)
     return unlinkat(dirfd, name, flags);
 }
 
+/* Renames never replace: a segment that exists is never clobbered by a
+ * prepared one, whatever bug might ask for it. Falls back to a plain rename
+ * only where the file system cannot do RENAME_NOREPLACE. */
 static int posix_renameat(int dirfd, const char *from, const char *to)
 {
+    if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    struct stat st;
+    if (fstatat(dirfd, to, &st, 0) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
     return renameat(dirfd, from, dirfd, to);
 }
 

@@ -193,8 +193,8 @@ int rw_log_start_segment(raftwal_log *log)
     if (rc)
         return rw_log_fail(log, rc);
     uint64_t salt = rw_seg_choose_salt(s);
-    uint8_t *ckpt;
-    size_t ckpt_len;
+    uint8_t *ckpt = NULL;
+    size_t ckpt_len = 0;
     rc = encode_checkpoint(log, salt, &ckpt, &ckpt_len);
     if (rc) {
         rw_seg_unref(s);
@@ -432,6 +432,9 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
     seg->used += size;
     if (seg->used > seg->file_size)
         seg->file_size = seg->used; /* an oversized batch grew the file */
+    /* Before readers can see the new last index: whoever waits for it to be
+     * durable must find this batch in the written position. */
+    rw_sync_written(log, seg, seg->used, log->last);
     pthread_rwlock_unlock(&log->rw);
     if (rc) /* only ENOMEM: the disk has the batch, memory does not */
         return rw_log_fail(log, rc);
@@ -476,7 +479,6 @@ static int write_locked(raftwal_log *log, const rw_batch *b, rw_seg **seg_out, u
         payload += b->entries[i].size;
     atomic_fetch_add(&log->stats.appended_bytes, payload);
     atomic_fetch_add(&log->stats.written_bytes, n);
-    rw_sync_written(log, seg, seg->used, log->last);
     *seg_out = seg;
     *end_out = seg->used;
     return 0;

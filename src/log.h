@@ -53,6 +53,7 @@ struct raftwal_log {
     int prep_started, prep_busy;
     atomic_int prep_stop;
     uint64_t prep_want;   /* sequence number to prepare next, 0 = none */
+    uint64_t prep_floor;  /* highest sequence handed out: never prepare <= it */
     rw_seg *prepared;     /* the next segment file, ready */
 
     /* Logical state (rw). first = purge + 1; last >= purge. */

@@ -257,6 +257,7 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
         return rc;
     int sealed = s->sealed;
     rw_seal seal = s->seal;
+    s->first = s->base; /* until its first entry: where entries would start */
     s->count = 0;
     s->nepochs = 0;
     s->trunc_min = UINT64_MAX;

@@ -18,7 +18,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&log->pmu);
     while (!log->prep_stop) {
         uint64_t seq = log->prep_want;
-        if (!seq || (log->prepared && log->prepared->seq == seq)) {
+        if (!seq || seq <= log->prep_floor || (log->prepared && log->prepared->seq == seq)) {
             pthread_cond_wait(&log->pcond, &log->pmu);
             continue;
         }
@@ -65,6 +65,11 @@ rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
     pthread_mutex_lock(&log->pmu);
     while (log->prep_busy)
         pthread_cond_wait(&log->pcond, &log->pmu);
+    /* From now on `seq` is the caller's: a request for it that the worker
+     * has not started yet must never be served (it would replace the file
+     * the caller is about to write into). */
+    if (seq > log->prep_floor)
+        log->prep_floor = seq;
     if (log->prepared && log->prepared->seq == seq) {
         s = log->prepared;
         log->prepared = NULL;

@@ -277,6 +277,10 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     for (size_t i = 0; i < log->nsegs; i++)
         s.disk_bytes += log->segs[i]->file_size;
     pthread_rwlock_unlock(&log->rw);
+    pthread_mutex_lock(&log->pmu);
+    if (log->prepared)
+        s.disk_bytes += log->prepared->file_size;
+    pthread_mutex_unlock(&log->pmu);
     pthread_mutex_lock(&log->smu);
     s.durable_index = log->durable_index;
     pthread_mutex_unlock(&log->smu);
@@ -316,11 +320,10 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
         rc = rw_err(RAFTWAL_ERANGE, "segment %zu of %zu", i, log->nsegs);
     } else {
         const rw_seg *s = log->segs[i];
-        uint64_t first = s->first, last = s->count ? s->first + s->count - 1 : s->first - 1;
-        if (first < log->first)
-            first = log->first;
+        uint64_t first = s->first > log->first ? s->first : log->first;
+        uint64_t last = s->count ? s->first + s->count - 1 : first - 1;
         if (last < first - 1)
-            last = first - 1;
+            last = first - 1; /* all its entries were purged */
         info.seq = s->seq;
         info.sealed = (uint32_t)s->sealed;
         info.first_index = first;
