@@ -27,6 +27,8 @@
  * ------------------------------------------------------------------------
  * Every fallible function returns an int: 0 (RAFTWAL_OK) on success or a
  * negative RAFTWAL_E* code. Codes never change meaning between versions.
+ * Every function given a NULL handle or a NULL required pointer returns
+ * RAFTWAL_EINVAL (not repeated in each function's list below).
  * raftwal_strerror() names a code; raftwal_errmsg() gives the detailed
  * message of the calling thread's last failure (which file, which offset,
  * what was expected). Functions never abort() or exit() on bad input and
@@ -148,7 +150,7 @@ enum raftwal_error {
 RAFTWAL_API const char *raftwal_strerror(int code);
 
 /* The detailed message of the last failed call made by the calling thread,
- * e.g. "00000000000000003.wal: offset 4096: record checksum mismatch".
+ * e.g. "0000000000000003.wal: offset 4096: record checksum mismatch".
  * Returns "" if no call on this thread has failed yet. The string belongs
  * to the library and stays valid until the thread's next raftwal call. */
 RAFTWAL_API const char *raftwal_errmsg(void);
@@ -283,7 +285,8 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  *   - last + 1: a plain append;
  *   - <= last: the entries from that index on are replaced (Raft's
  *     conflict rule); refused with RAFTWAL_ECOMMITTED if that would remove
- *     an entry at or below the recorded commit index, and with
+ *     an entry at or below the recorded commit index or the snapshot's
+ *     index (a snapshot covers committed entries only), and with
  *     RAFTWAL_ECOMPACTED if it is below the first index.
  * Indexes are 1..RAFTWAL_MAX_INDEX (else RAFTWAL_EINVAL).
  * Entries must have consecutive indexes (else RAFTWAL_EGAP) and terms that
@@ -322,7 +325,8 @@ RAFTWAL_API int raftwal_log_wait_durable(raftwal_log *log, uint64_t index);
 
 /* Drops every entry with index >= from. Crash-atomic and durable on return.
  * from > last is a no-op. Refused with RAFTWAL_ECOMMITTED if from <= the
- * recorded commit index, RAFTWAL_ECOMPACTED if from < first index.
+ * recorded commit index or the snapshot's index, RAFTWAL_ECOMPACTED if
+ * from < first index.
  * Thread-safe. Errors: those, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
 RAFTWAL_API int raftwal_log_truncate(raftwal_log *log, uint64_t from);
 

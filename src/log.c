@@ -227,14 +227,16 @@ int rw_log_start_segment(raftwal_log *log)
 static int rotate(raftwal_log *log)
 {
     rw_seg *old = log->segs[log->nsegs - 1];
-    int rc = rw_seg_write_seal(old, log->purge);
+    uint64_t size;
+    int rc = rw_seg_write_seal(old, log->purge, &size);
     if (rc)
         return rw_log_fail(log, rc);
-    rw_sync_written(log, old, old->file_size, log->last);
-    rc = rw_sync_to(log, old->seq, old->file_size);
+    rw_sync_written(log, old, size, log->last);
+    rc = rw_sync_to(log, old->seq, size);
     if (rc)
         return rc;
     pthread_rwlock_wrlock(&log->rw);
+    old->file_size = size;
     old->sealed = 1;
     atomic_store(&old->footer_loaded, 1); /* its offsets are in memory */
     pthread_rwlock_unlock(&log->rw);
@@ -252,6 +254,13 @@ static int rotate(raftwal_log *log)
 /* Batches                                                                */
 /* ---------------------------------------------------------------------- */
 
+/* Entries at or below this are committed: the recorded commit index, or the
+ * snapshot's index (a snapshot only covers committed entries). */
+static uint64_t commit_floor(const raftwal_log *log)
+{
+    return log->hs.commit > log->snap_index ? log->hs.commit : log->snap_index;
+}
+
 /* Checks a batch against the log (wmu held); sets *trunc_from for an append
  * that replaces a suffix. */
 static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_from)
@@ -267,9 +276,10 @@ static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_f
             return rw_err(RAFTWAL_EGAP, "append at index %" PRIu64 " would leave a gap: last index is %"
                           PRIu64, f, log->last);
         if (f <= log->last) {
-            if (f <= log->hs.commit)
+            if (f <= commit_floor(log))
                 return rw_err(RAFTWAL_ECOMMITTED, "append at index %" PRIu64 " would replace "
-                              "committed entries (commit index %" PRIu64 ")", f, log->hs.commit);
+                              "committed entries (commit index %" PRIu64 ", snapshot index %" PRIu64
+                              ")", f, log->hs.commit, log->snap_index);
             *trunc_from = f;
         }
         uint64_t pred_term = 0;
@@ -513,9 +523,10 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
         else if (from > log->last) {
             pthread_mutex_unlock(&log->wmu);
             return 0;
-        } else if (from <= log->hs.commit)
+        } else if (from <= commit_floor(log))
             rc = rw_err(RAFTWAL_ECOMMITTED, "truncate from %" PRIu64 " would remove committed "
-                        "entries (commit index %" PRIu64 ")", from, log->hs.commit);
+                        "entries (commit index %" PRIu64 ", snapshot index %" PRIu64 ")", from,
+                        log->hs.commit, log->snap_index);
     }
     rw_seg *seg = NULL;
     uint64_t end = 0;

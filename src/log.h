@@ -81,6 +81,7 @@ struct raftwal_log {
     atomic_int failed;       /* an fsync or write failed: refuse changes */
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
+    uint64_t tail_junk_end;      /* non-zero bytes past the recovered end */
 
     atomic_int refs;  /* the handle + open iterators */
     atomic_int closed;

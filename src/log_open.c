@@ -288,8 +288,22 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
         log->torn_off = res.end;
     }
     s->used = res.end;
+    log->tail_junk_end = res.junk_end;
     s->ckpt_end = RW_HEADER_SIZE; /* unknown after reopen; only a lower bound is needed */
     log->wsalt = res.salt;
+    return 0;
+}
+
+static int zero_range(rw_seg *s, uint64_t from, uint64_t to)
+{
+    static const uint8_t zeros[4096];
+    for (uint64_t off = from; off < to;) {
+        size_t n = to - off < sizeof zeros ? (size_t)(to - off) : sizeof zeros;
+        int e = rw_pwrite_all(s->fd, zeros, n, off);
+        if (e)
+            return rw_err_sys(-e, 0, "%s: zeroing a torn tail at offset %" PRIu64, s->name, off);
+        off += n;
+    }
     return 0;
 }
 
@@ -299,6 +313,14 @@ static int resume_tail(raftwal_log *log, rw_seg *s)
     s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
     if (s->fd < 0)
         return rw_err_sys(errno, 0, "%s: open for writing", s->name);
+    /* Leftovers of a torn write past the end can never validate (the next
+     * write starts a new epoch), but zeroing them keeps later opens from
+     * reporting them as a torn tail again. The fdatasync below covers it. */
+    if (log->tail_junk_end > s->used) {
+        int rc = zero_range(s, s->used, log->tail_junk_end);
+        if (rc)
+            return rc;
+    }
     /* The recovered bytes may only be in the page cache (the last process
      * was killed before its fdatasync): make them durable before anything
      * written from now on claims they are. */

@@ -227,7 +227,7 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     return rc;
 }
 
-int rw_seg_write_seal(rw_seg *s, uint64_t purge)
+int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size)
 {
     size_t footer_len = (size_t)s->count * 4 + s->nepochs * 16;
     size_t footer_size = rw_rec_size(footer_len);
@@ -261,7 +261,7 @@ int rw_seg_write_seal(rw_seg *s, uint64_t purge)
         goto out;
     }
     s->seal = seal;
-    s->file_size = seal_off + RW_SEAL_SIZE;
+    *new_size = seal_off + RW_SEAL_SIZE; /* readers see it once published */
 out:
     free(payload);
     free(rec);

@@ -78,8 +78,10 @@ uint64_t rw_seg_choose_salt(rw_seg *s);
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
                     const uint8_t *ckpt, size_t ckpt_len, uint64_t salt);
 
-/* Writes FOOTER (at s->used) and SEAL (at the end of the file); no sync. */
-int rw_seg_write_seal(rw_seg *s, uint64_t purge);
+/* Writes FOOTER (at s->used) and SEAL (at the end of the file); no sync.
+ * *new_size is the file's size afterwards (larger if the file grew); the
+ * caller publishes it under the log's lock. */
+int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size);
 
 /* Returns (in *out) a mapping covering at least `need` bytes of the file
  * (maps lazily, remaps a grown file). Thread-safe. */

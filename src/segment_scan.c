@@ -72,13 +72,17 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
     res->torn_bytes = 0;
     res->bad_off = 0;
     res->why = NULL;
+    res->junk_end = 0;
     for (;;) {
         rw_rec r;
         int st = off < len ? rw_rec_decode(buf + off, len - off, salt, &r, &why) : RW_REC_END;
         if (st == RW_REC_END && b.n == 0) {
             uint64_t proof = 0, last_nz = 0;
             size_t lim = clean_window >= len - off ? len : (size_t)(off + clean_window);
-            if (off < len && find_proof(buf, lim, salt, off, &proof, &last_nz)) {
+            int proven = off < len && find_proof(buf, lim, salt, off, &proof, &last_nz);
+            if (last_nz > off)
+                res->junk_end = last_nz;
+            if (proven) {
                 rc = rw_err(RAFTWAL_ECORRUPT,
                             "%s: offset %" PRIu64 ": zeroed records (corruption: a batch synced"
                             " later, at offset %" PRIu64 ", proves these bytes had been durable)",
@@ -148,6 +152,7 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
         res->bad_off = off;
         res->why = why;
         res->torn_bytes = last_nz > start ? last_nz - start : 0;
+        res->junk_end = last_nz > start ? last_nz : 0;
         break;
     }
 done:

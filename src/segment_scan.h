@@ -26,6 +26,8 @@ typedef struct rw_scan_result {
     uint64_t bad_off;    /* TORN: the first invalid byte offset */
     uint64_t torn_bytes; /* TORN: bytes from `end` to the last non-zero byte */
     const char *why;     /* TORN: what was wrong at bad_off */
+    uint64_t junk_end;   /* end of the non-zero bytes seen past `end` (0: none);
+                            at a clean end only within the proof window */
     uint64_t batches;
 } rw_scan_result;
 
