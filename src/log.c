@@ -219,8 +219,20 @@ int rw_log_start_segment(raftwal_log *log)
     log->wsalt = salt;
     log->need_epoch = 0;
     rw_sync_mark_durable(log, s, s->used, log->last);
-    rw_prepare_request(log, s->seq + 1);
+    log->prep_requested = 0;
     return 0;
+}
+
+/* Asks the background worker for the next segment once the active one is
+ * half full: early enough to be ready for the rotation, late enough that
+ * small or short-lived logs never pay for zero-filling a file they will not
+ * use, and that its writes do not compete with the first appends. */
+void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
+{
+    if (!log->prep_requested && active->used > active->file_size / 2) {
+        log->prep_requested = 1;
+        rw_prepare_request(log, active->seq + 1);
+    }
 }
 
 /* Seals the active segment, makes it durable, and activates the next. */
@@ -489,6 +501,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, rw_seg **seg_out, u
         payload += b->entries[i].size;
     atomic_fetch_add(&log->stats.appended_bytes, payload);
     atomic_fetch_add(&log->stats.written_bytes, n);
+    rw_log_maybe_prepare(log, seg);
     *seg_out = seg;
     *end_out = seg->used;
     return 0;

@@ -54,6 +54,7 @@ struct raftwal_log {
     atomic_int prep_stop;
     uint64_t prep_want;   /* sequence number to prepare next, 0 = none */
     uint64_t prep_floor;  /* highest sequence handed out: never prepare <= it */
+    int prep_requested;   /* the active segment's successor was asked for (wmu) */
     rw_seg *prepared;     /* the next segment file, ready */
 
     /* Logical state (rw). first = purge + 1; last >= purge. */
@@ -119,6 +120,8 @@ int rw_log_truncate(raftwal_log *log, uint64_t from);
 int rw_log_purge(raftwal_log *log, uint64_t upto);
 /* Creates the first segment of a new log, or a new active one at open. */
 int rw_log_start_segment(raftwal_log *log);
+/* Requests the next segment from the preparer when `active` is half full. */
+void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */
 int rw_log_check_writable(raftwal_log *log);
 /* Puts the handle in the failed state and returns code. */

@@ -589,7 +589,7 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
         log->durable_index = log->last;
     } else {
         rw_prepare_start(log);
-        rw_prepare_request(log, log->segs[log->nsegs - 1]->seq + 1);
+        rw_log_maybe_prepare(log, log->segs[log->nsegs - 1]);
     }
     log->stats.open_ns = rw_now_ns() - t0;
     *out = log;

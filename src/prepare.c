@@ -1,7 +1,7 @@
 /* prepare.c -- the background worker that creates the next segment file
  * (zero-filled, synced, renamed into place, directory synced) while the
- * current one fills, so rotation never pays for file creation or growth on
- * the append path. Rotation falls back to preparing synchronously when the
+ * current one fills (it is asked once the active segment is half full), so
+ * rotation never pays for file creation or growth on the append path. Rotation falls back to preparing synchronously when the
  * worker has nothing ready (or failed: then the error is reported there). */
 #include <errno.h>
 #include <stdlib.h>
