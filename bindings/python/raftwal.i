@@ -521,7 +521,8 @@ RAFTWAL_SIZED_OUT(raftwal_check)
 %ignore raftwal_options::metadata;
 %ignore raftwal_options::metadata_size;
 
-/* SWIG's preprocessor does not know UINT64_MAX, so it would drop this one. */
-%constant uint64_t RAFTWAL_NO_LIMIT = UINT64_MAX;
+/* SWIG's preprocessor does not know UINT64_MAX, so it would drop these. */
+%constant uint64_t RAFTWAL_NO_LIMIT = RAFTWAL_NO_LIMIT;
+%constant uint64_t RAFTWAL_MAX_INDEX = RAFTWAL_MAX_INDEX;
 
 %include "raftwal.h"

@@ -71,6 +71,11 @@ class LogModel:
             return {raftwal.CompactedError}
         return {raftwal.UnavailableError}
 
+    def protected(self) -> int:
+        """Entries up to here may not be replaced or truncated: the commit
+        index, or the snapshot's index (a snapshot covers committed entries)."""
+        return max(self.hardstate.commit, self.snapshot.index)
+
     # ---- writes: each returns the errors it must raise (empty: succeeds) -----
 
     def append_errors(self, batch: Sequence[Entry], hs: Optional[HardState]) -> ErrorSet:
@@ -79,11 +84,11 @@ class LogModel:
             start = batch[0].index
             if start < self.first:
                 errors.add(raftwal.CompactedError)
-            if start == 0:  # never a Raft index; EINVAL is among append's errors
+            if start == 0:  # indexes are 1..MAX_INDEX
                 errors.add(raftwal.InvalidArgument)
             if start > self.last + 1:
                 errors.add(raftwal.GapError)
-            if start <= self.last and start <= self.hardstate.commit:
+            if start <= self.last and start <= self.protected():
                 errors.add(raftwal.CommittedError)
             before = self.known_term(start - 1)
             if before is not None and batch[0].term < before:
@@ -121,7 +126,7 @@ class LogModel:
                 # The engine answers EINVAL for index 0; the header says
                 # ECOMPACTED. Reported; test_deviations.py pins it.
                 errors.add(raftwal.InvalidArgument)
-        if from_index <= self.hardstate.commit:
+        if from_index <= self.protected():
             errors.add(raftwal.CommittedError)
         return errors
 

@@ -116,6 +116,26 @@ def test_errors_per_operation(log):
     assert [e.data for e in log] == [b"b", b"c"]
 
 
+def test_snapshot_protects_entries_like_commit(log):
+    log.append([(i, 1, b"x") for i in range(1, 6)], (1, 1, 1))
+    log.save_snapshot(3, 1)  # above commit: allowed, and protects 1..3
+    with pytest.raises(raftwal.CommittedError):
+        log.truncate(3)
+    with pytest.raises(raftwal.CommittedError):
+        log.append([(2, 2, b"y")])
+    log.truncate(4)
+    log.append([(4, 2, b"z")])
+    assert log.bounds() == (1, 4) and log[4].term == 2
+
+
+def test_index_limits(log):
+    with pytest.raises(raftwal.InvalidArgument):
+        log.append([(0, 1, b"index 0")])
+    with pytest.raises(raftwal.InvalidArgument):
+        log.purge(raftwal.MAX_INDEX + 1)
+    assert raftwal.MAX_INDEX == 2**64 - 2
+
+
 def test_readonly_errors(log_dir):
     with raftwal.open(log_dir) as log:
         log.append([(1, 1, b"a")])

@@ -147,8 +147,8 @@ class LogMachine(RuleBasedStateMachine):
     def append(self, data) -> None:
         m = self.model
         kind = data.draw(st.sampled_from(["next"] * 6 + ["overwrite"] * 2 + ["any", "lower-term"]))
-        if kind == "overwrite" and max(m.first, m.hardstate.commit + 1) <= m.last:
-            start = data.draw(st.integers(max(m.first, m.hardstate.commit + 1), m.last))
+        if kind == "overwrite" and max(m.first, m.protected() + 1) <= m.last:
+            start = data.draw(st.integers(max(m.first, m.protected() + 1), m.last))
         elif kind == "any":
             start = self.draw_index(data)
         else:
@@ -205,9 +205,11 @@ class LogMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def local_snapshot(self, data) -> None:
-        """A snapshot of committed entries, as a node takes one."""
+        """A snapshot of entries in the log, as a node takes one (of committed
+        entries, usually; the header protects the entries it covers either
+        way, so its term stays the entry's)."""
         m = self.model
-        lo, hi = max(m.first, m.snapshot.index), min(m.hardstate.commit, m.last)
+        lo, hi = max(m.first, m.snapshot.index), m.last
         meta = data.draw(st.binary(max_size=40))
         if lo <= hi and data.draw(st.integers(0, 9)) > 0:
             index = data.draw(st.integers(lo, hi))
