@@ -217,8 +217,15 @@ static int compose_sealed(raftwal_log *log, rw_seg *s, int first_one)
                           " before it", s->name, s->file_size - RW_SEAL_SIZE);
         log->last = lastentry;
     }
-    if (first_one && !seal->count)
-        log->last = seal->purge;
+    if (first_one && !seal->count) {
+        /* No live entry: the log ended just below the seal's first index
+         * (a truncation point, or the segment's start), unless a purge went
+         * further. The seal's purge point alone is not enough: a purge
+         * interrupted between its unlinks leaves older segments deleted
+         * while its point is recorded only in a later segment. */
+        uint64_t end = seal->first ? seal->first - 1 : 0;
+        log->last = end > seal->purge ? end : seal->purge;
+    }
     rw_apply_purge(log, seal->purge);
     if (log->last < log->purge)
         log->last = log->purge;
