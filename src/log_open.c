@@ -273,16 +273,26 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
         return rc;
     tail_ctx c = {log, s, 0, composed, 0};
     rw_scan_result res;
-    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, sealed ? 0 : window, &tail_ops, &c, &res);
+    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, &tail_ops, &c, &res);
     if (rc)
         return rc;
     if (!c.seen_checkpoint)
         return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: no checkpoint", s->name, RW_HEADER_SIZE);
+    if (sealed && (res.status != RW_SCAN_FOOTER || res.end != seal.footer_off)) {
+        /* A power loss while sealing: FOOTER and SEAL were written but their
+         * fdatasync had not returned, and only the SEAL (at the end of the
+         * file) reached the disk, or not all of the unsynced batches before
+         * it did. Nothing after them was acknowledged, so the seal proves
+         * nothing: the segment is an unsealed tail with a torn end. Damage
+         * that a later COMMIT proves durable was reported by the scan. */
+        sealed = 0;
+        s->sealed = 0;
+        log->stats.torn_tails = 1;
+        log->stats.torn_bytes = res.status == RW_SCAN_TORN ? res.torn_bytes : s->file_size - res.end;
+        log->torn_seq = s->seq;
+        log->torn_off = res.end;
+    }
     if (sealed) {
-        if (res.status != RW_SCAN_FOOTER || res.end != seal.footer_off)
-            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": sealed segment's records do "
-                          "not end at its footer (%s)", s->name, res.status == RW_SCAN_TORN ?
-                          res.bad_off : res.end, res.why ? res.why : "footer missing");
         if (s->count != seal.count || (s->count && s->first != seal.first))
             return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": seal does not match the "
                           "records", s->name, s->file_size - RW_SEAL_SIZE);
