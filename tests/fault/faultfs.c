@@ -99,8 +99,10 @@ static rule *decide(int op, const char *name)
         if (!fire && (r->seen == r->nth || ((r->flags & FF_STICKY) && r->seen > r->nth)))
             fire = r;
     }
-    if (fire)
+    if (fire) {
         injected++;
+        pthread_cond_broadcast(&calls_cond);
+    }
     return fire;
 }
 
@@ -456,6 +458,14 @@ void ff_wait_calls(int op, unsigned long n)
 {
     pthread_mutex_lock(&mu);
     while (calls[op] < n)
+        pthread_cond_wait(&calls_cond, &mu);
+    pthread_mutex_unlock(&mu);
+}
+
+void ff_wait_injected(unsigned long n)
+{
+    pthread_mutex_lock(&mu);
+    while (injected < n)
         pthread_cond_wait(&calls_cond, &mu);
     pthread_mutex_unlock(&mu);
 }

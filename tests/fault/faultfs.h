@@ -69,6 +69,8 @@ unsigned long ff_injected(void);
 /* Blocks until at least n calls of op were made (for tests that need the
  * background preparer to have reached a point: no sleeps). */
 void ff_wait_calls(int op, unsigned long n);
+/* Blocks until at least n faults were injected in total. */
+void ff_wait_injected(unsigned long n);
 
 /* fdatasync/fsync return 0 without syncing. */
 void ff_set_skip_sync(int on);

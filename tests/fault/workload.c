@@ -144,6 +144,8 @@ static int end_call(workload *w, int rc, int durable)
 {
     ff_mark(w->ncalls - 1, rc ? WL_MARK_END_FAILED : durable ? WL_MARK_END_DURABLE : WL_MARK_END_NOSYNC);
     w->last_rc = rc;
+    if (rc == 0 && durable)
+        w->last_durable = w->ncalls - 1;
     return rc;
 }
 

@@ -71,7 +71,8 @@ typedef struct workload {
     size_t ncalls, cap;
     void **arena;
     size_t narena, arena_cap;
-    int last_rc; /* result of the last call */
+    int last_rc;         /* result of the last call */
+    size_t last_durable; /* the last call that returned durable */
 } workload;
 
 /* Prepares a workload on directory dir (which must exist, empty), segment
