@@ -20,9 +20,9 @@
  *    come back to life).
  *
  * Knobs (environment): RAFTWAL_CRASH_SEED (first seed, default 1),
- * RAFTWAL_CRASH_SEEDS (seeds to run, default 2), RAFTWAL_CRASH_CALLS (API
- * calls per run, default 120), RAFTWAL_CRASH_SAMPLES (random states per
- * crash point, default 3), RAFTWAL_CRASH_KEEP_GOING=1 (count bugs instead
+ * RAFTWAL_CRASH_SEEDS (seeds to run, default 4), RAFTWAL_CRASH_CALLS (API
+ * calls per run, default 300), RAFTWAL_CRASH_SAMPLES (random states per
+ * crash point, default 8), RAFTWAL_CRASH_KEEP_GOING=1 (count bugs instead
  * of stopping at the first). A failing state is kept on disk and its path
  * printed. */
 #include <errno.h>
@@ -346,9 +346,9 @@ static void explore_run(explore *x, unsigned samples)
 int main(void)
 {
     uint64_t seed0 = fu_env_u64("RAFTWAL_CRASH_SEED", 1);
-    uint64_t seeds = fu_env_u64("RAFTWAL_CRASH_SEEDS", 2);
-    unsigned long calls = (unsigned long)fu_env_u64("RAFTWAL_CRASH_CALLS", 120);
-    unsigned samples = (unsigned)fu_env_u64("RAFTWAL_CRASH_SAMPLES", 3);
+    uint64_t seeds = fu_env_u64("RAFTWAL_CRASH_SEEDS", 4);
+    unsigned long calls = (unsigned long)fu_env_u64("RAFTWAL_CRASH_CALLS", 300);
+    unsigned samples = (unsigned)fu_env_u64("RAFTWAL_CRASH_SAMPLES", 8);
     rw_prepare_in_background = 0; /* one thread: a reproducible I/O stream */
     ff_install();
     unsigned long total = 0, bugs = 0;
