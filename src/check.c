@@ -171,7 +171,9 @@ int rw_check_sealed_all(raftwal_log *log)
         rw_seg *s = log->segs[i];
         if (!s->sealed || i + 1 == log->nsegs)
             continue; /* the tail was scanned by recovery */
-        int rc = check_sealed(log, s);
+        int rc = rw_seg_ensure_probed(s, log->log_id);
+        if (rc == 0)
+            rc = check_sealed(log, s);
         if (rc)
             return rc;
     }

@@ -60,7 +60,9 @@ uint64_t rw_rec_max_len(uint8_t type)
     case RW_REC_HARDSTATE: return RW_HARDSTATE_PAYLOAD;
     case RW_REC_SNAPSHOT:
     case RW_REC_METADATA: return RAFTWAL_MAX_META_SIZE;
-    case RW_REC_CHECKPOINT: return RW_CHECKPOINT_FIXED + 2ull * RAFTWAL_MAX_META_SIZE;
+    case RW_REC_CHECKPOINT:
+        return RW_CHECKPOINT_FIXED + 2ull * RAFTWAL_MAX_META_SIZE +
+               (uint64_t)RW_SEGTAB_ENTRY * RW_MAX_SEGTAB;
     /* a segment is at most two batch limits long; 4 bytes per entry offset
      * plus 16 per epoch, one record (>= 32 bytes) each at most */
     case RW_REC_FOOTER: return 20ull * (2ull * RAFTWAL_MAX_SEGMENT_SIZE / RW_REC_HEADER);
@@ -156,7 +158,8 @@ int rw_rec_decode(const uint8_t *buf, size_t avail, uint64_t salt, rw_rec *out,
 
 size_t rw_checkpoint_payload_len(const rw_state *s)
 {
-    return RW_CHECKPOINT_FIXED + (size_t)s->snap_meta_len + (size_t)s->meta_len;
+    return RW_CHECKPOINT_FIXED + (size_t)s->snap_meta_len + (size_t)s->meta_len +
+           (size_t)s->nsegtab * RW_SEGTAB_ENTRY;
 }
 
 void rw_checkpoint_encode(uint8_t *out, const rw_state *s)
@@ -170,11 +173,17 @@ void rw_checkpoint_encode(uint8_t *out, const rw_state *s)
     rw_put64(out + 48, s->snap_term);
     rw_put32(out + 56, s->snap_meta_len);
     rw_put32(out + 60, s->meta_len);
-    rw_put64(out + 64, 0);
+    rw_put32(out + 64, s->nsegtab);
+    rw_put32(out + 68, 0);
+    uint8_t *p = out + RW_CHECKPOINT_FIXED;
     if (s->snap_meta_len)
-        memcpy(out + RW_CHECKPOINT_FIXED, s->snap_meta, s->snap_meta_len);
+        memcpy(p, s->snap_meta, s->snap_meta_len);
+    p += s->snap_meta_len;
     if (s->meta_len)
-        memcpy(out + RW_CHECKPOINT_FIXED + s->snap_meta_len, s->meta, s->meta_len);
+        memcpy(p, s->meta, s->meta_len);
+    p += s->meta_len;
+    if (s->nsegtab)
+        memcpy(p, s->segtab, (size_t)s->nsegtab * RW_SEGTAB_ENTRY);
 }
 
 int rw_checkpoint_decode(const uint8_t *p, size_t len, rw_state *s)
@@ -190,14 +199,29 @@ int rw_checkpoint_decode(const uint8_t *p, size_t len, rw_state *s)
     s->snap_term = rw_get64(p + 48);
     s->snap_meta_len = rw_get32(p + 56);
     s->meta_len = rw_get32(p + 60);
-    if (rw_get64(p + 64) != 0)
+    s->nsegtab = rw_get32(p + 64);
+    if (rw_get32(p + 68) != 0)
         return -1;
-    if (s->snap_meta_len > RAFTWAL_MAX_META_SIZE || s->meta_len > RAFTWAL_MAX_META_SIZE)
+    if (s->snap_meta_len > RAFTWAL_MAX_META_SIZE || s->meta_len > RAFTWAL_MAX_META_SIZE ||
+        s->nsegtab > RW_MAX_SEGTAB)
         return -1;
-    if ((uint64_t)RW_CHECKPOINT_FIXED + s->snap_meta_len + s->meta_len != len)
+    if ((uint64_t)RW_CHECKPOINT_FIXED + s->snap_meta_len + s->meta_len +
+            (uint64_t)s->nsegtab * RW_SEGTAB_ENTRY != len)
         return -1;
     s->snap_meta = p + RW_CHECKPOINT_FIXED;
-    s->meta = p + RW_CHECKPOINT_FIXED + s->snap_meta_len;
+    s->meta = s->snap_meta + s->snap_meta_len;
+    s->segtab = s->meta + s->meta_len;
+    /* The table must list consecutive segments with ordered ranges. */
+    uint64_t prev_seq = 0, prev_first = 0;
+    for (uint32_t i = 0; i < s->nsegtab; i++) {
+        const uint8_t *e = s->segtab + (size_t)i * RW_SEGTAB_ENTRY;
+        uint64_t seq = rw_get64(e), first = rw_get64(e + 8), count = rw_get64(e + 16);
+        if ((i && seq != prev_seq + 1) || (i && first < prev_first) || first > RAFTWAL_MAX_INDEX ||
+            count > RAFTWAL_MAX_INDEX - first + 1)
+            return -1;
+        prev_seq = seq;
+        prev_first = first;
+    }
     return 0;
 }
 

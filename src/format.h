@@ -19,6 +19,8 @@
 #define RW_SEAL_PAYLOAD 24u
 #define RW_HARDSTATE_PAYLOAD 24u
 #define RW_CHECKPOINT_FIXED 72u
+#define RW_SEGTAB_ENTRY 24u          /* seq, first, count */
+#define RW_MAX_SEGTAB (1u << 20)     /* segments listed in one checkpoint */
 
 enum rw_rec_type {
     RW_REC_ENTRY = 1,
@@ -111,6 +113,10 @@ typedef struct rw_state {
     uint32_t snap_meta_len;
     const uint8_t *meta;
     uint32_t meta_len;
+    /* The sealed segments before this one, oldest first: RW_SEGTAB_ENTRY
+     * bytes each (seq, first live index, live count). */
+    const uint8_t *segtab;
+    uint32_t nsegtab;
 } rw_state;
 
 size_t rw_checkpoint_payload_len(const rw_state *s);

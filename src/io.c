@@ -42,6 +42,13 @@ static int posix_renameat(int dirfd, const char *from, const char *to)
     return renameat(dirfd, from, dirfd, to);
 }
 
+static int posix_advise_sequential(const void *addr, size_t len, int on)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)addr & ~(page - 1);
+    return madvise((void *)start, len + ((uintptr_t)addr - start), on ? MADV_SEQUENTIAL : MADV_NORMAL);
+}
+
 const struct rw_io rw_io_posix = {
     .openat = posix_openat,
     .close = close,
@@ -55,6 +62,7 @@ const struct rw_io rw_io_posix = {
     .fstat = fstat,
     .mmap = posix_mmap,
     .munmap = munmap,
+    .advise_sequential = posix_advise_sequential,
 };
 
 const struct rw_io *rw_io = &rw_io_posix;

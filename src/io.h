@@ -25,6 +25,8 @@ struct rw_io {
     int (*fstat)(int fd, struct stat *st);
     void *(*mmap)(size_t len, int fd); /* read-only shared map; NULL on error */
     int (*munmap)(void *addr, size_t len);
+    /* Optional (NULL: skipped): madvise() readahead hints for a mapping. */
+    int (*advise_sequential)(const void *addr, size_t len, int on);
 };
 
 /* The table in use (POSIX by default). */

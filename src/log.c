@@ -151,16 +151,30 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
         .meta = log->meta,
         .meta_len = (uint32_t)log->meta_len,
     };
+    /* Every segment so far is sealed: list them all, so that an open can
+     * compose the log from this checkpoint without reading them. */
+    uint8_t *tab = log->nsegs ? malloc(log->nsegs * RW_SEGTAB_ENTRY) : NULL;
+    if (log->nsegs && !tab)
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < log->nsegs; i++) {
+        rw_put64(tab + i * RW_SEGTAB_ENTRY, log->segs[i]->seq);
+        rw_put64(tab + i * RW_SEGTAB_ENTRY + 8, log->segs[i]->first);
+        rw_put64(tab + i * RW_SEGTAB_ENTRY + 16, log->segs[i]->count);
+    }
+    st.segtab = tab;
+    st.nsegtab = (uint32_t)log->nsegs;
     size_t plen = rw_checkpoint_payload_len(&st);
     size_t len = rw_rec_size(plen) + RW_REC_HEADER;
     uint8_t *payload = malloc(plen);
     uint8_t *buf = malloc(len);
     if (!payload || !buf) {
+        free(tab);
         free(payload);
         free(buf);
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
     }
     rw_checkpoint_encode(payload, &st);
+    free(tab);
     size_t n = rw_rec_encode(buf, salt, RW_REC_CHECKPOINT, 0, st.last_index, st.first_index,
                              payload, (uint32_t)plen);
     rw_rec_encode(buf + n, salt, RW_REC_COMMIT, 1, 0, RW_HEADER_SIZE, NULL, 0);

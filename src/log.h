@@ -83,6 +83,7 @@ struct raftwal_log {
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
     uint64_t tail_junk_end;      /* non-zero bytes past the recovered end */
+    int tail_stale_seal;         /* the tail's SEAL outlived a lost footer */
 
     atomic_int refs;  /* the handle + open iterators */
     atomic_int closed;

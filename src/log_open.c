@@ -118,9 +118,8 @@ static int apply_checkpoint(tail_ctx *c, const rw_rec *r, uint64_t off)
     if (rw_checkpoint_decode(r->payload, r->len, &st) != 0 || r->b != st.purge + 1 ||
         r->a < st.purge)
         return tail_corrupt(c, off, "malformed checkpoint");
-    if (c->composed && (r->a != log->last || st.purge < log->purge))
-        return tail_corrupt(c, off, "checkpoint does not match the segments before it "
-                                    "(a segment is missing or was replaced)");
+    if (c->composed && r->a != log->last)
+        return tail_corrupt(c, off, "checkpoint's last index does not match its segment table");
     log->purge = st.purge;
     log->first = st.purge + 1;
     log->last = r->a;
@@ -197,39 +196,55 @@ static const rw_scan_ops tail_ops = {tail_batch, tail_epoch};
 /* Recovery                                                               */
 /* ---------------------------------------------------------------------- */
 
-/* Adds a sealed segment to the log from its SEAL alone. */
-static int compose_sealed(raftwal_log *log, rw_seg *s, int first_one)
+/* Composes the sealed segments before the tail from the segment table in
+ * the tail's checkpoint, without reading any of them: segs[0..tail) are the
+ * files listed before the tail. Segments the table lists but the directory
+ * no longer holds must have been purged; *missing_last receives the highest
+ * live index they held, checked against the final purge point after the
+ * tail's scan. */
+static int compose_from_table(raftwal_log *log, rw_seg **segs, size_t tail, const rw_mapping *m,
+                              uint64_t *missing_last)
 {
-    const rw_seal *seal = &s->seal;
-    if (!first_one && seal->trunc_from != UINT64_MAX)
-        rw_apply_truncate(log, seal->trunc_from);
-    if (seal->count) {
-        uint64_t lastentry = seal->first + seal->count - 1;
-        if (lastentry < seal->first)
-            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": seal range overflows", s->name,
-                          s->file_size - RW_SEAL_SIZE);
-        if (!first_one && seal->first > log->last + 1 && seal->first > seal->purge + 1)
-            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entries start at %" PRIu64
-                          " but the segments before end at %" PRIu64 " (a gap)", s->name,
-                          s->file_size - RW_SEAL_SIZE, seal->first, log->last);
-        if (!first_one && seal->first <= log->last && seal->first > seal->purge)
-            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entries overlap the segments"
-                          " before it", s->name, s->file_size - RW_SEAL_SIZE);
-        log->last = lastentry;
+    rw_seg *t = segs[tail];
+    rw_rec r;
+    rw_state st;
+    *missing_last = 0;
+    if (rw_rec_decode(m->addr + RW_HEADER_SIZE, m->len - RW_HEADER_SIZE, t->salt, &r, NULL) !=
+            RW_REC_OK || r.type != RW_REC_CHECKPOINT ||
+        rw_checkpoint_decode(r.payload, r.len, &st) != 0)
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: invalid checkpoint", t->name, RW_HEADER_SIZE);
+    uint64_t tab_first_seq = st.nsegtab ? rw_get64(st.segtab) : t->seq;
+    uint64_t tab_last_seq = st.nsegtab ? tab_first_seq + st.nsegtab - 1 : t->seq - 1;
+    if ((st.nsegtab && tab_last_seq != t->seq - 1) || (tail && segs[0]->seq < tab_first_seq))
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: the checkpoint lists segments %016" PRIx64
+                      " to %016" PRIx64 " before this one, but the directory holds %016" PRIx64
+                      ".wal onwards", t->name, RW_HEADER_SIZE, tab_first_seq, tab_last_seq,
+                      tail ? segs[0]->seq : t->seq);
+    uint64_t last = 0, base_seq = tail ? segs[0]->seq : t->seq;
+    for (uint32_t i = 0; i < st.nsegtab; i++) {
+        const uint8_t *e = st.segtab + (size_t)i * RW_SEGTAB_ENTRY;
+        uint64_t seq = rw_get64(e), first = rw_get64(e + 8), count = rw_get64(e + 16);
+        uint64_t end = count ? first + count - 1 : 0;
+        if (end > last)
+            last = end;
+        if (seq < base_seq) {
+            if (end > *missing_last)
+                *missing_last = end;
+            continue;
+        }
+        rw_seg *s = segs[seq - base_seq];
+        s->sealed = 1;
+        s->first = first;
+        s->count = count;
+        s->t_first = first;
+        s->t_count = count;
+        int rc = rw_log_push_seg(log, s);
+        if (rc)
+            return rc;
+        segs[seq - base_seq] = NULL; /* owned by the log now */
     }
-    if (first_one && !seal->count) {
-        /* No live entry: the log ended just below the seal's first index
-         * (a truncation point, or the segment's start), unless a purge went
-         * further. The seal's purge point alone is not enough: a purge
-         * interrupted between its unlinks leaves older segments deleted
-         * while its point is recorded only in a later segment. */
-        uint64_t end = seal->first ? seal->first - 1 : 0;
-        log->last = end > seal->purge ? end : seal->purge;
-    }
-    rw_apply_purge(log, seal->purge);
-    if (log->last < log->purge)
-        log->last = log->purge;
-    return rw_log_push_seg(log, s);
+    log->last = last > st.purge ? last : st.purge;
+    return 0;
 }
 
 /* Is the first batch of `s` a valid checkpoint? If not, and nothing proves
@@ -273,7 +288,13 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
         return rc;
     tail_ctx c = {log, s, 0, composed, 0};
     rw_scan_result res;
+    /* A cold tail is read front to back once: ask for big readahead, then
+     * back to normal for the random reads that follow. */
+    if (rw_io->advise_sequential)
+        rw_io->advise_sequential(m->addr, m->len, 1);
     rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, &tail_ops, &c, &res);
+    if (rw_io->advise_sequential)
+        rw_io->advise_sequential(m->addr, m->len, 0);
     if (rc)
         return rc;
     if (!c.seen_checkpoint)
@@ -287,6 +308,7 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
          * that a later COMMIT proves durable was reported by the scan. */
         sealed = 0;
         s->sealed = 0;
+        log->tail_stale_seal = 1; /* a writable open zeroes it */
         log->stats.torn_tails = 1;
         log->stats.torn_bytes = res.status == RW_SCAN_TORN ? res.torn_bytes : s->file_size - res.end;
         log->torn_seq = s->seq;
@@ -335,6 +357,11 @@ static int resume_tail(raftwal_log *log, rw_seg *s)
      * reporting them as a torn tail again. The fdatasync below covers it. */
     if (log->tail_junk_end > s->used) {
         int rc = zero_range(s, s->used, log->tail_junk_end);
+        if (rc)
+            return rc;
+    }
+    if (log->tail_stale_seal && s->file_size >= RW_SEAL_SIZE) {
+        int rc = zero_range(s, s->file_size - RW_SEAL_SIZE, s->file_size);
         if (rc)
             return rc;
     }
@@ -394,6 +421,25 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
     return rw_log_start_segment(log);
 }
 
+/* Probes segs[i] (header, and seal if used) and checks it belongs to the
+ * log. */
+static int probe_one(raftwal_log *log, rw_seg *s)
+{
+    uint64_t id = 0;
+    int rc = rw_seg_probe(s, &id);
+    if (rc)
+        return rc;
+    if (!log->log_id)
+        log->log_id = id;
+    else if (id != log->log_id)
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset 16: the segment belongs to another log", s->name);
+    atomic_store_explicit(&s->probed, 1, memory_order_release);
+    return 0;
+}
+
+/* Recovery reads the directory listing, the headers of the last files (to
+ * find the tail: the last segment in use), and the tail itself. Sealed
+ * segments are composed from the tail's checkpoint and read lazily. */
 static int recover(raftwal_log *log, const raftwal_options *opts)
 {
     uint64_t *seqs = NULL;
@@ -412,45 +458,26 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
         free(seqs);
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
     }
-    size_t used = 0, i;
+    size_t i;
     for (i = 0; i < n && rc == 0; i++) {
-        if (i && seqs[i] != seqs[i - 1] + 1) {
+        if (i && seqs[i] != seqs[i - 1] + 1)
             rc = rw_err(RAFTWAL_ECORRUPT, "%016" PRIx64 ".wal: offset 0: segments %016" PRIx64
                         ".wal to %016" PRIx64 ".wal are missing", seqs[i], seqs[i - 1] + 1, seqs[i] - 1);
-            break;
-        }
-        segs[i] = rw_seg_new(log->dirfd, seqs[i]);
-        if (!segs[i]) {
+        else if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
             rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
-            break;
-        }
-        uint64_t id = 0;
-        rc = rw_seg_probe(segs[i], &id);
-        if (rc)
-            break;
-        if (!log->log_id)
-            log->log_id = id;
-        else if (id != log->log_id)
-            rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 16: the segment belongs to another log",
-                        segs[i]->name);
-        else if (segs[i]->base && used != i)
-            rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 40: a used segment follows an unused one",
-                        segs[i]->name);
-        if (segs[i]->base)
-            used = i + 1;
     }
     free(seqs);
     if (rc)
         goto out;
-    size_t tail = used ? used - 1 : 0;
-    for (i = 0; i + 1 < used; i++) {
-        if (!segs[i]->sealed) {
-            rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the segment is not sealed but "
-                        "later segments exist", segs[i]->name, segs[i]->file_size - RW_SEAL_SIZE);
+    /* The tail is the last segment in use; prepared ones follow it. */
+    size_t tail = n;
+    while (tail-- > 0) {
+        if ((rc = probe_one(log, segs[tail])) != 0)
             goto out;
-        }
+        if (segs[tail]->base)
+            break;
     }
-    if (used && !segs[tail]->sealed) {
+    if (tail < n && !segs[tail]->sealed) {
         const rw_mapping *m;
         int torn = 0;
         rc = rw_seg_map(segs[tail], segs[tail]->file_size, &m);
@@ -460,33 +487,50 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
             goto out;
         if (torn) { /* crashed while activating it: it was never used */
             segs[tail]->base = 0;
-            used--;
-            tail = used ? used - 1 : 0;
+            if (tail-- > 0) {
+                if ((rc = probe_one(log, segs[tail])) != 0)
+                    goto out;
+                if (!segs[tail]->base || !segs[tail]->sealed) {
+                    rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the segment is not sealed "
+                                "but later segments exist", segs[tail]->name,
+                                segs[tail]->file_size - RW_SEAL_SIZE);
+                    goto out;
+                }
+            }
         }
     }
-    if (!used) {
+    if (tail >= n) { /* nothing in use: a log whose creation did not finish */
         rc = adopt_prepared(log, segs, 0, n);
         if (rc == 0)
             rc = create_fresh(log, opts);
         goto out;
     }
-    for (i = 0; i < tail && rc == 0; i++) {
-        rc = compose_sealed(log, segs[i], i == 0);
-        if (rc == 0)
-            segs[i] = NULL; /* owned by the log now */
-    }
-    if (rc)
-        goto out;
     rw_seg *t = segs[tail];
-    rc = rw_log_push_seg(log, t);
+    const rw_mapping *m;
+    uint64_t missing_last = 0;
+    rc = rw_seg_map(t, t->file_size, &m);
+    if (rc == 0)
+        rc = compose_from_table(log, segs, tail, m, &missing_last);
+    if (rc == 0)
+        rc = rw_log_push_seg(log, t);
     if (rc)
         goto out;
     segs[tail] = NULL;
     uint64_t window = (log->flags & RAFTWAL_OPEN_VERIFY) ? UINT64_MAX : RW_OPEN_PROOF_WINDOW;
-    rc = scan_tail(log, t, tail > 0, window);
+    rc = scan_tail(log, t, 1, window);
     if (rc)
         goto out;
-    rc = adopt_prepared(log, segs, used, n);
+    /* The table predates the tail's own truncations, which may have
+     * clipped the missing segments before they were purged. */
+    if (t->trunc_min != UINT64_MAX && missing_last >= t->trunc_min)
+        missing_last = t->trunc_min - 1;
+    if (missing_last > log->purge) {
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: segments holding entries up to %" PRIu64
+                    " are missing (purged only up to %" PRIu64 ")", t->name, RW_HEADER_SIZE,
+                    missing_last, log->purge);
+        goto out;
+    }
+    rc = adopt_prepared(log, segs, tail + 1, n);
     if (rc || log->readonly)
         goto out;
     rc = t->sealed ? rw_log_start_segment(log) : resume_tail(log, t);

@@ -47,7 +47,9 @@ static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out
         return rw_err(RAFTWAL_ECORRUPT, "%s: index %" PRIu64 " is in no segment", log->path, index);
     if (s->sealed) {
         int loaded = 0;
-        int rc = rw_seg_load_footer(s, &loaded);
+        int rc = rw_seg_ensure_probed(s, log->log_id);
+        if (rc == 0)
+            rc = rw_seg_load_footer(s, &loaded);
         if (rc)
             return rc;
         atomic_fetch_add(loaded ? &log->stats.footer_loads : &log->stats.footer_hits, 1);

@@ -2,6 +2,7 @@
  * Nothing below this file knows about the ABI's structs' versioning. */
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "log.h"
@@ -262,6 +263,16 @@ int raftwal_log_metadata(raftwal_log *log, void *buf, size_t cap, size_t *size)
     return rc;
 }
 
+/* A segment's size; for one not read yet (composed from a checkpoint), ask
+ * the file system rather than reading it. */
+static uint64_t seg_file_size(rw_seg *s)
+{
+    if (atomic_load_explicit(&s->probed, memory_order_acquire) || !s->sealed)
+        return s->file_size;
+    struct stat st;
+    return fstatat(s->dirfd, s->name, &st, 0) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
 {
     CHECK_LOG(log);
@@ -275,7 +286,7 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     s.entries = log->last - log->first + 1;
     s.segments = log->nsegs;
     for (size_t i = 0; i < log->nsegs; i++)
-        s.disk_bytes += log->segs[i]->file_size;
+        s.disk_bytes += seg_file_size(log->segs[i]);
     pthread_rwlock_unlock(&log->rw);
     pthread_mutex_lock(&log->pmu);
     if (log->prepared)
@@ -319,7 +330,9 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
     if (i >= log->nsegs) {
         rc = rw_err(RAFTWAL_ERANGE, "segment %zu of %zu", i, log->nsegs);
     } else {
-        const rw_seg *s = log->segs[i];
+        rw_seg *s = log->segs[i];
+        if (s->sealed && rw_seg_ensure_probed(s, log->log_id) == 0)
+            info.used_bytes = s->used; /* read on demand: open does not */
         uint64_t first = s->first > log->first ? s->first : log->first;
         uint64_t last = s->count ? s->first + s->count - 1 : first - 1;
         if (last < first - 1)
@@ -328,8 +341,9 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
         info.sealed = (uint32_t)s->sealed;
         info.first_index = first;
         info.last_index = last;
-        info.file_bytes = s->file_size;
-        info.used_bytes = s->used;
+        info.file_bytes = seg_file_size(s);
+        if (!s->sealed)
+            info.used_bytes = s->used;
     }
     pthread_rwlock_unlock(&log->rw);
     if (rc)

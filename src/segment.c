@@ -28,6 +28,7 @@ rw_seg *rw_seg_new(int dirfd, uint64_t seq)
     pthread_mutex_init(&s->mu, NULL);
     atomic_init(&s->mapping, NULL);
     atomic_init(&s->footer_loaded, 0);
+    atomic_init(&s->probed, 0);
     atomic_init(&s->refs, 1);
     return s;
 }
@@ -224,6 +225,7 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     s->trunc_min = UINT64_MAX;
     s->nepochs = 0;
     rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, salt);
+    atomic_store_explicit(&s->probed, 1, memory_order_release); /* we wrote it */
     return rc;
 }
 
@@ -465,5 +467,43 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
     s->trunc_min = seal.trunc_from;
 out:
     rw_io->close(fd);
+    return rc;
+}
+
+int rw_seg_ensure_probed(rw_seg *s, uint64_t log_id)
+{
+    if (atomic_load_explicit(&s->probed, memory_order_acquire))
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (atomic_load_explicit(&s->probed, memory_order_relaxed))
+        goto out;
+    rw_seg *p = rw_seg_new(s->dirfd, s->seq);
+    if (!p) {
+        rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+        goto out;
+    }
+    uint64_t id = 0;
+    rc = rw_seg_probe(p, &id);
+    if (rc == 0 && id != log_id)
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 16: the segment belongs to another log", s->name);
+    else if (rc == 0 && (!p->base || !p->sealed))
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the segment is not sealed but later "
+                    "segments exist", s->name, p->file_size >= RW_SEAL_SIZE ? p->file_size - RW_SEAL_SIZE : 0);
+    else if (rc == 0 && (p->seal.count < s->t_count || (s->t_count && p->seal.first != s->t_first)))
+        rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the seal does not match the range "
+                    "the log recorded for this segment", s->name, p->file_size - RW_SEAL_SIZE);
+    if (rc == 0) {
+        s->salt = p->salt;
+        s->base = p->base;
+        s->file_size = p->file_size;
+        s->seal = p->seal;
+        s->used = p->seal.footer_off;
+        s->trunc_min = p->seal.trunc_from;
+        atomic_store_explicit(&s->probed, 1, memory_order_release);
+    }
+    rw_seg_unref(p);
+out:
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }

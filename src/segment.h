@@ -54,6 +54,10 @@ typedef struct rw_seg {
      * grows, so a reader's pointer stays valid until the segment is freed. */
     _Atomic(rw_mapping *) mapping;
     atomic_int footer_loaded;
+    /* Header and seal read (salt, base, file_size, seal valid). Sealed
+     * segments found through a checkpoint's table are probed lazily. */
+    atomic_int probed;
+    uint64_t t_first, t_count; /* the table's range, checked when probed */
     atomic_int refs;
 } rw_seg;
 
@@ -93,6 +97,11 @@ int rw_seg_load_footer(rw_seg *s, int *loaded);
 
 /* The salt of the record at offset off. */
 uint64_t rw_seg_salt_at(const rw_seg *s, uint64_t off);
+
+/* Reads the header and seal of a sealed segment composed from a table, on
+ * first use, and checks them (log id, seal against the table's range).
+ * Thread-safe. */
+int rw_seg_ensure_probed(rw_seg *s, uint64_t log_id);
 
 /* Appends an epoch starting at off. */
 int rw_seg_add_epoch(rw_seg *s, uint64_t off, uint64_t salt);

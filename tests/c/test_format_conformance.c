@@ -51,9 +51,11 @@ static int walk_cb(const wal_record *r, void *arg)
         CHECK_EQ_U64(tu_le64(r->payload), w->last_hs.term);
         CHECK_EQ_U64(tu_le64(r->payload + 8), w->last_hs.vote);
         CHECK_EQ_U64(tu_le64(r->payload + 16), w->last_hs.commit);
+        /* the blobs, then the segment table: one 24-byte entry per
+         * sealed segment before this one */
         CHECK_EQ_U64(r->len, 72 + (uint64_t)tu_le32(r->payload + 56) +
-                                 tu_le32(r->payload + 60));
-        CHECK_EQ_U64(tu_le64(r->payload + 64), 0); /* reserved */
+                                 tu_le32(r->payload + 60) + 24ull * tu_le32(r->payload + 64));
+        CHECK_EQ_U64(tu_le32(r->payload + 68), 0); /* reserved */
         break;
     case WAL_ENTRY:
         CHECK_EQ_U64(r->a, w->next_entry);
