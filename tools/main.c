@@ -19,7 +19,7 @@ static const command commands[] = {
     {"verify", cmd_verify, "check every record of a log; report torn tails and corruption"},
     {"stat", cmd_stat, "print a log's bounds, state, segments and size (read-only)"},
     {"repair", cmd_repair, "cut a damaged log back to its longest valid prefix, with a backup"},
-    {"bench", cmd_bench, "benchmarks (not built yet)"},
+    {"bench", cmd_bench, "benchmark against the disk's raw limit and peers (raftwal-bench)"},
 };
 
 static void print_usage(FILE *f)
