@@ -200,7 +200,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     return rc;
 }
 
-int rw_log_start_segment(raftwal_log *log)
+int rw_log_start_segment(raftwal_log *log, int sync)
 {
     rw_seg *s;
     int rc = take_prepared(log, &s);
@@ -214,9 +214,10 @@ int rw_log_start_segment(raftwal_log *log)
         rw_seg_unref(s);
         return rc;
     }
-    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt);
+    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt, sync);
     free(ckpt);
-    atomic_fetch_add(&log->stats.fsyncs, 1);
+    if (sync)
+        atomic_fetch_add(&log->stats.fsyncs, 1);
     const rw_mapping *m;
     if (rc == 0)
         rc = rw_seg_map(s, s->file_size, &m);
@@ -232,7 +233,11 @@ int rw_log_start_segment(raftwal_log *log)
     atomic_fetch_add(&log->stats.written_bytes, s->used);
     log->wsalt = salt;
     log->need_epoch = 0;
-    rw_sync_mark_durable(log, s, s->used, log->last);
+    /* Unsynced, only the header may be claimed durable: a COMMIT's
+     * synced-upto must never vouch for a checkpoint that is not on disk. */
+    rw_sync_mark_durable(log, s, sync ? s->used : RW_HEADER_SIZE, log->last);
+    if (!sync)
+        rw_sync_written(log, s, s->used, log->last);
     log->prep_requested = 0;
     return 0;
 }
@@ -266,7 +271,7 @@ static int rotate(raftwal_log *log)
     old->sealed = 1;
     atomic_store(&old->footer_loaded, 1); /* its offsets are in memory */
     pthread_rwlock_unlock(&log->rw);
-    rc = rw_log_start_segment(log);
+    rc = rw_log_start_segment(log, 0);
     if (rc)
         return rc;
     /* The new segment is now the one syncs target: the old fd is unused. */
@@ -371,7 +376,7 @@ static int reserve_buf(raftwal_log *log, size_t size)
 static uint64_t synced_upto(raftwal_log *log, rw_seg *seg)
 {
     pthread_mutex_lock(&log->smu);
-    uint64_t v = log->d_seq == seg->seq ? log->d_off : seg->ckpt_end;
+    uint64_t v = log->d_seq == seg->seq ? log->d_off : 0; /* nothing known durable */
     pthread_mutex_unlock(&log->smu);
     return v;
 }

@@ -119,8 +119,11 @@ int rw_log_push_seg(raftwal_log *log, rw_seg *s);
 int rw_log_write(raftwal_log *log, const rw_batch *b, int nosync);
 int rw_log_truncate(raftwal_log *log, uint64_t from);
 int rw_log_purge(raftwal_log *log, uint64_t upto);
-/* Creates the first segment of a new log, or a new active one at open. */
-int rw_log_start_segment(raftwal_log *log);
+/* Activates the next segment (prepared or created now). With sync, its
+ * header and checkpoint are made durable here; without, the next batch's
+ * fdatasync covers them (rotation: a crash before it is a torn activation,
+ * and nothing in the segment was acknowledged). */
+int rw_log_start_segment(raftwal_log *log, int sync);
 /* Requests the next segment from the preparer when `active` is half full. */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */

@@ -418,7 +418,7 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
         if (rc)
             return rc;
     }
-    return rw_log_start_segment(log);
+    return rw_log_start_segment(log, 1);
 }
 
 /* Probes segs[i] (header, and seal if used) and checks it belongs to the
@@ -533,7 +533,7 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
     rc = adopt_prepared(log, segs, tail + 1, n);
     if (rc || log->readonly)
         goto out;
-    rc = t->sealed ? rw_log_start_segment(log) : resume_tail(log, t);
+    rc = t->sealed ? rw_log_start_segment(log, 1) : resume_tail(log, t);
 out:
     for (i = 0; i < n; i++)
         rw_seg_unref(segs[i]);

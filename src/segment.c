@@ -200,7 +200,7 @@ uint64_t rw_seg_choose_salt(rw_seg *s)
 }
 
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
-                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt)
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync)
 {
     size_t len = RW_HEADER_SIZE + ckpt_len;
     uint8_t *buf = malloc(len);
@@ -214,7 +214,7 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     free(buf);
     if (e)
         return rw_err_sys(-e, 0, "%s: write header and checkpoint", s->name);
-    if (rw_io->fdatasync(s->fd) != 0)
+    if (sync && rw_io->fdatasync(s->fd) != 0)
         return rw_err_sys(errno, 0, "%s: fdatasync after activation", s->name);
     s->salt = salt;
     s->base = first_index;

@@ -77,10 +77,11 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
 /* Makes a prepared segment active: a fresh salt, the header with
  * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,
  * already checksummed with the salt the caller chose: see
- * rw_seg_choose_salt) in one write at offset 0, then fdatasync. */
+ * rw_seg_choose_salt) in one write at offset 0, then fdatasync unless the
+ * caller lets the next batch's fdatasync cover it (sync = 0). */
 uint64_t rw_seg_choose_salt(rw_seg *s);
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
-                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt);
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync);
 
 /* Writes FOOTER (at s->used) and SEAL (at the end of the file); no sync.
  * *new_size is the file's size afterwards (larger if the file grew); the
