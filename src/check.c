@@ -443,8 +443,8 @@ int raftwal_repair(const char *dir, raftwal_check *out)
     for (int round = 0; round < 4096; round++) {
         raftwal_log *log;
         rc = rw_log_open(&log, dir, &o);
-        if (rc == 0)
-            rc = check_entries(log);
+        if (rc == 0 && (rc = check_entries(log)) != 0)
+            rw_log_close(log); /* read-only: sets no error, keeps the message */
         if (rc == 0) {
             if (log->stats.torn_bytes && !st.cut) {
                 rc = trim_torn(&st, log);
