@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "raftwal.h"
 
@@ -21,9 +22,12 @@ typedef struct bench_opts {
     int quick;          /* --quick: under a minute */
     int smoke;          /* --smoke: a few seconds, for ctest */
     int json;           /* --json: JSON lines on stdout instead of the table */
+    FILE *json_out;     /* --json-out F: JSON lines into F as well */
     int runs;           /* --runs N: runs per measurement (median reported) */
     const char *dir;    /* --dir D: scratch directory (on the disk to measure) */
     const char *only;   /* --only a,b: phases to run (NULL = all) */
+    const char *who;    /* --who a,b: contenders of the grid to run (NULL = all) */
+    size_t cell_payload, cell_batch; /* --cell PxB: one cell of the grid (0 = all) */
     int no_peers;       /* --no-peers */
     int no_bindings;    /* --no-bindings */
     const char *python; /* interpreter for driver.py, "" = skip */
@@ -39,6 +43,10 @@ typedef struct bench_opts {
 
 /* Does phase `name` run? */
 int bench_phase_on(const bench_opts *o, const char *name);
+/* Is `name` in the comma-separated `list` (NULL: everything is)? */
+int bench_in_list(const char *list, const char *name);
+/* Does the grid cell run (--cell, --smoke)? */
+int bench_cell_on(const bench_opts *o, size_t payload, size_t batch);
 
 /* ---- one workload cell and its bytes ------------------------------------- */
 
@@ -151,8 +159,10 @@ typedef struct bench_row {
 void bench_report(const bench_opts *o, bench_row *row, const bench_sample *samples, int n);
 /* Prints the table of every recorded row (unless --json). */
 void bench_report_table(const bench_opts *o);
-/* Writes a JSON line describing the run (commit, machine, load) first. */
+/* Describes the run (commit, machine, load) before the results... */
 void bench_report_header(const bench_opts *o);
+/* ... and after them (duration, load at the end). */
+void bench_report_footer(const bench_opts *o, double seconds);
 
 /* Measurements that failed (the exit status is 1 if any did). */
 extern int bench_failures;

@@ -111,7 +111,7 @@ static void run_cell(const bench_opts *o, const int *avail, size_t payload, size
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < NWHO; k++) {
             int w = (k + r) % NWHO;
-            if (!avail[w])
+            if (!avail[w] || !bench_in_list(o->who, who_names[w]))
                 continue;
             bench_progress("bindings %zu B x %zu: %s, run %d/%d", payload, batch, who_names[w], r + 1, runs);
             char dir[4096], cmd[8192];
@@ -165,7 +165,8 @@ int bench_phase_bindings(const bench_opts *o)
     for (size_t p = 0; p < 3; p++)
         for (size_t q = 0; q < 3; q++) {
             /* --quick and --smoke: the cell the target names, 1 KiB x 16. */
-            if ((o->quick || o->smoke) && !(payloads[p] == 1024 && batches[q] == 16))
+            if (o->cell_payload ? !bench_cell_on(o, payloads[p], batches[q])
+                                : (o->quick || o->smoke) && !(payloads[p] == 1024 && batches[q] == 16))
                 continue;
             run_cell(o, avail, payloads[p], batches[q]);
         }

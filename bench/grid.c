@@ -24,11 +24,6 @@ typedef struct grid {
     int n;
 } grid;
 
-static int in_smoke_cell(const bench_opts *o, size_t payload, size_t batch)
-{
-    return !o->smoke || (payload == 1024 && batch == 16);
-}
-
 static void run_cell(const bench_opts *o, const grid *g, size_t payload, size_t batch)
 {
     bench_batch b;
@@ -49,6 +44,8 @@ static void run_cell(const bench_opts *o, const grid *g, size_t payload, size_t 
         for (int k = 0; k < g->n; k++) {
             int i = (k + r) % g->n;
             const contender *c = g->list[i];
+            if (!bench_in_list(o->who, c->name))
+                continue;
             bench_progress("%s %zu B x %zu: %s, run %d/%d (%llu commits)", g->phase, payload, batch,
                            c->name, r + 1, runs, (unsigned long long)commits);
             char dir[4096];
@@ -65,7 +62,7 @@ static void run_cell(const bench_opts *o, const grid *g, size_t payload, size_t 
             if (!ok[i][r])
                 continue;
             got[n] = s[i][r];
-            got[n].ratio = ok[0][r] && s[0][r].ops_per_s > 0 ? s[i][r].ops_per_s / s[0][r].ops_per_s : 0;
+            got[n].ratio = i > 0 && ok[0][r] && s[0][r].ops_per_s > 0 ? s[i][r].ops_per_s / s[0][r].ops_per_s : 0;
             n++;
         }
         if (n == 0) {
@@ -86,7 +83,7 @@ static int run_grid(const bench_opts *o, const grid *g)
 {
     for (size_t p = 0; p < sizeof payloads / sizeof payloads[0]; p++)
         for (size_t q = 0; q < sizeof batches / sizeof batches[0]; q++)
-            if (in_smoke_cell(o, payloads[p], batches[q]))
+            if (bench_cell_on(o, payloads[p], batches[q]))
                 run_cell(o, g, payloads[p], batches[q]);
     return 0;
 }

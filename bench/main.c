@@ -32,8 +32,9 @@ static const char *const phases[] = {"durable", "nosync", "threads", "reads", "o
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: raftwal-bench [--quick | --smoke] [--json] [--runs N] [--dir D]\n"
-            "                     [--only PHASE[,PHASE...]] [--no-peers] [--no-bindings]\n"
+            "usage: raftwal-bench [--quick | --smoke] [--json] [--json-out F] [--runs N] [--dir D]\n"
+            "                     [--only PHASE[,PHASE...]] [--who NAME[,NAME...]] [--cell PxB]\n"
+            "                     [--no-peers] [--no-bindings]\n"
             "                     [--open-mib N] [--python EXE] [--pythonpath DIR]\n"
             "                     [--luajit EXE] [--lib LIBRAFTWAL]\n"
             "\n"
@@ -50,19 +51,36 @@ static void usage(FILE *f)
             "  --quick     fewer cells and iterations, one run: under a minute\n"
             "  --smoke     a few seconds (the ctest bench_quick_smoke)\n"
             "  --json      JSON lines on stdout instead of the table\n"
+            "  --json-out F  JSON lines into file F too (the table stays on stdout)\n"
             "  --runs N    runs per measurement; medians are reported (default 3, quick 1)\n"
             "  --dir D     scratch directory, on the disk to measure (default: the current\n"
             "              directory); the harness works in D/raftwal-bench.XXXXXX and removes it\n"
+            "  --only      phases to run; --who: contenders of the grid (raw, raftwal, sqlite,\n"
+            "              lmdb, rocksdb; c, python, luajit); --cell: one cell, e.g. 1024x16.\n"
+            "              With these, one workload can be profiled:\n"
+            "              perf record -g raftwal-bench --only nosync --who raftwal --cell 128x256\n"
             "  --open-mib  payload MiB of the open-time store (default 1024, quick 128)\n"
             "Progress goes to stderr. Exit status: 0, 1 if a measurement failed, 2 bad usage.\n");
 }
 
 int bench_phase_on(const bench_opts *o, const char *name)
 {
-    if (!o->only)
+    return bench_in_list(o->only, name);
+}
+
+int bench_cell_on(const bench_opts *o, size_t payload, size_t batch)
+{
+    if (o->cell_payload)
+        return payload == o->cell_payload && batch == o->cell_batch;
+    return !o->smoke || (payload == 1024 && batch == 16);
+}
+
+int bench_in_list(const char *list, const char *name)
+{
+    if (!list)
         return 1;
     size_t n = strlen(name);
-    for (const char *p = o->only; *p;) {
+    for (const char *p = list; *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (len == n && strncmp(p, name, n) == 0)
@@ -134,10 +152,27 @@ static int parse(int argc, char **argv, bench_opts *o)
                 fprintf(stderr, "raftwal-bench: --open-mib takes a positive number\n");
                 return -1;
             }
+        } else if (!strcmp(a, "--json-out")) {
+            const char *path = value(argc, argv, &i);
+            o->json_out = fopen(path, "w");
+            if (!o->json_out) {
+                fprintf(stderr, "raftwal-bench: %s: %s\n", path, strerror(errno));
+                return -1;
+            }
         } else if (!strcmp(a, "--dir")) {
             o->dir = value(argc, argv, &i);
         } else if (!strcmp(a, "--only")) {
             o->only = value(argc, argv, &i);
+        } else if (!strcmp(a, "--who")) {
+            o->who = value(argc, argv, &i);
+        } else if (!strcmp(a, "--cell")) {
+            const char *v = value(argc, argv, &i);
+            char x;
+            if (sscanf(v, "%zu%c%zu", &o->cell_payload, &x, &o->cell_batch) != 3 || x != 'x' ||
+                !o->cell_payload || !o->cell_batch) {
+                fprintf(stderr, "raftwal-bench: --cell takes PAYLOADxBATCH, e.g. 1024x16\n");
+                return -1;
+            }
         } else if (!strcmp(a, "--python")) {
             o->python = value(argc, argv, &i);
         } else if (!strcmp(a, "--pythonpath")) {
@@ -221,6 +256,9 @@ int main(int argc, char **argv)
             bench_failures++;
     bench_progress_done();
     bench_report_table(&o);
+    bench_report_footer(&o, bench_now() - t0);
+    if (o.json_out)
+        fclose(o.json_out);
     bench_rmtree(scratch);
     fprintf(stderr, "raftwal-bench: done in %.1f s%s\n", bench_now() - t0,
             bench_failures ? " (some measurements failed, see above)" : "");

@@ -26,42 +26,42 @@ static double med_of(const bench_sample *s, int n, size_t field_off)
 
 #define MED(field) row->med.field = med_of(samples, n, offsetof(bench_sample, field))
 
-static void json_num(const char *name, double v, int *first)
+static void json_num(FILE *f, const char *name, double v, int *first)
 {
     if (v == 0)
         return;
-    printf("%s\"%s\":%.6g", *first ? "" : ",", name, v);
+    fprintf(f, "%s\"%s\":%.6g", *first ? "" : ",", name, v);
     *first = 0;
 }
 
-static void print_json(const bench_row *r)
+static void print_json(FILE *f, const bench_row *r)
 {
     int first = 0;
-    printf("{\"phase\":\"%s\",\"who\":\"%s\"", r->phase, r->who);
+    fprintf(f, "{\"phase\":\"%s\",\"who\":\"%s\"", r->phase, r->who);
     if (r->variant[0])
-        printf(",\"variant\":\"%s\"", r->variant);
+        fprintf(f, ",\"variant\":\"%s\"", r->variant);
     if (r->payload)
-        printf(",\"payload\":%zu", r->payload);
+        fprintf(f, ",\"payload\":%zu", r->payload);
     if (r->batch)
-        printf(",\"batch\":%zu", r->batch);
+        fprintf(f, ",\"batch\":%zu", r->batch);
     if (r->threads)
-        printf(",\"threads\":%d", r->threads);
-    printf(",\"runs\":%d", r->runs);
-    json_num("entries_per_s", r->med.ops_per_s, &first);
-    json_num("mb_per_s", r->med.mb_per_s, &first);
-    json_num("p50_us", r->med.p50_us, &first);
-    json_num("p99_us", r->med.p99_us, &first);
-    json_num("p999_us", r->med.p999_us, &first);
-    json_num("open_ms", r->med.ms, &first);
-    json_num("write_amp", r->med.write_amp, &first);
-    json_num("dev_amp", r->med.dev_amp, &first);
-    json_num("fsyncs_per_commit", r->med.fsyncs_per_commit, &first);
-    json_num("count", (double)r->med.count, &first);
-    json_num("extra", r->med.extra, &first);
+        fprintf(f, ",\"threads\":%d", r->threads);
+    fprintf(f, ",\"runs\":%d", r->runs);
+    json_num(f, "entries_per_s", r->med.ops_per_s, &first);
+    json_num(f, "mb_per_s", r->med.mb_per_s, &first);
+    json_num(f, "p50_us", r->med.p50_us, &first);
+    json_num(f, "p99_us", r->med.p99_us, &first);
+    json_num(f, "p999_us", r->med.p999_us, &first);
+    json_num(f, "open_ms", r->med.ms, &first);
+    json_num(f, "write_amp", r->med.write_amp, &first);
+    json_num(f, "dev_amp", r->med.dev_amp, &first);
+    json_num(f, "fsyncs_per_commit", r->med.fsyncs_per_commit, &first);
+    json_num(f, "count", (double)r->med.count, &first);
+    json_num(f, "extra", r->med.extra, &first);
     if (r->ratio_to[0] && r->med.ratio != 0)
-        printf(",\"ratio\":%.4g,\"ratio_to\":\"%s\"", r->med.ratio, r->ratio_to);
-    printf("}\n");
-    fflush(stdout);
+        fprintf(f, ",\"ratio\":%.4g,\"ratio_to\":\"%s\"", r->med.ratio, r->ratio_to);
+    fprintf(f, "}\n");
+    fflush(f);
 }
 
 void bench_report(const bench_opts *o, bench_row *row, const bench_sample *samples, int n)
@@ -84,8 +84,10 @@ void bench_report(const bench_opts *o, bench_row *row, const bench_sample *sampl
     row->med.count = (uint64_t)bench_median(counts, n < 64 ? n : 64);
     if (o->json) {
         bench_progress_done();
-        print_json(row);
+        print_json(stdout, row);
     }
+    if (o->json_out)
+        print_json(o->json_out, row);
     if (nrows == cap) {
         cap = cap ? cap * 2 : 64;
         bench_row *p = realloc(rows, cap * sizeof *p);
@@ -156,6 +158,32 @@ void bench_report_table(const bench_opts *o)
            "payload byte.\nMedians of %d run(s).\n", o->runs);
 }
 
+static void loadavg(char *buf, size_t len)
+{
+    buf[0] = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fgets(buf, (int)len, f))
+            buf[strcspn(buf, "\n")] = 0;
+        fclose(f);
+    }
+}
+
+void bench_report_footer(const bench_opts *o, double seconds)
+{
+    char load[96];
+    loadavg(load, sizeof load);
+    for (int k = 0; k < 2; k++) {
+        FILE *out = k == 0 ? (o->json ? stdout : NULL) : o->json_out;
+        if (out)
+            fprintf(out, "{\"phase\":\"end\",\"seconds\":%.1f,\"loadavg\":\"%s\",\"failures\":%d}\n",
+                    seconds, load, bench_failures);
+    }
+    if (!o->json)
+        printf("raftwal-bench: finished in %.1f s, loadavg %s\n", seconds, load);
+    fflush(stdout);
+}
+
 static void read_line(const char *cmd, char *out, size_t len)
 {
     out[0] = 0;
@@ -177,25 +205,25 @@ void bench_report_header(const bench_opts *o)
                  "git -C '%s' status --porcelain -- src include 2>/dev/null | head -1", o->source_dir);
         read_line(cmd, dirty, sizeof dirty);
     }
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fgets(load, sizeof load, f))
-            load[strcspn(load, "\n")] = 0;
-        fclose(f);
-    }
+    loadavg(load, sizeof load);
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     struct utsname u;
     uname(&u);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     const char *mode = o->smoke ? "smoke" : o->quick ? "quick" : "full";
-    if (o->json) {
-        printf("{\"phase\":\"meta\",\"commit\":\"%s%s\",\"date\":\"%s\",\"loadavg\":\"%s\","
+    for (int k = 0; k < 2; k++) {
+        FILE *out = k == 0 ? (o->json ? stdout : NULL) : o->json_out;
+        if (!out)
+            continue;
+        fprintf(out, "{\"phase\":\"meta\",\"commit\":\"%s%s\",\"date\":\"%s\",\"loadavg\":\"%s\","
                "\"kernel\":\"%s\",\"cpus\":%ld,\"mode\":\"%s\",\"runs\":%d,\"library\":\"%s\","
                "\"dir\":\"%s\"}\n",
                commit[0] ? commit : "unknown", dirty[0] ? "+dirty" : "", date, load, u.release, cpus,
                mode, o->runs, raftwal_version(), o->dir);
-    } else {
+        fflush(out);
+    }
+    if (!o->json) {
         printf("raftwal-bench: commit %s%s, library %s, %s, kernel %s, %ld cpus, loadavg %s, mode %s, "
                "%d run(s), dir %s\n",
                commit[0] ? commit : "unknown", dirty[0] ? " (src/ or include/ modified)" : "",
