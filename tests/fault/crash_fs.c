@@ -132,7 +132,8 @@ static void names_copy(names *dst, const names *src)
         dst->cap = src->n;
         dst->d = xrealloc(dst->d, dst->cap * sizeof *dst->d);
     }
-    memcpy(dst->d, src->d, src->n * sizeof *src->d);
+    if (src->n)
+        memcpy(dst->d, src->d, src->n * sizeof *src->d);
     dst->n = src->n;
 }
 
