@@ -242,6 +242,8 @@ void rw_hardstate_decode(const uint8_t in[RW_HARDSTATE_PAYLOAD], raftwal_hardsta
 void rw_seal_encode(uint8_t out[RW_SEAL_SIZE], uint64_t salt, const rw_seal *s)
 {
     uint8_t payload[RW_SEAL_PAYLOAD];
+    /* The record fills 56 bytes; the SEAL is 64 (8 bytes of zero padding). */
+    memset(out, 0, RW_SEAL_SIZE);
     rw_put64(payload, s->footer_off);
     rw_put64(payload + 8, s->trunc_from);
     rw_put64(payload + 16, s->purge);
