@@ -100,6 +100,9 @@ raftwal_log *bench_raftwal_handle(void *st);
 /* The engine's counters for the last raftwal handle closed by the
  * raftwal contender (bytes written and fsyncs per commit). */
 extern raftwal_stats bench_raftwal_last_stats;
+/* Segment size the raftwal contender opens logs with (0: the engine's
+ * default; --segment-mib). */
+extern uint64_t bench_raftwal_segment_size;
 /* How long the raftwal contender waited, at open, for the background
  * preparation of the next segment (so it is not charged to the first
  * cell's runs; a rotation inside a run still pays for its own). */
@@ -150,6 +153,8 @@ typedef struct bench_row {
     int threads;
     int runs;
     bench_sample med; /* per-field medians over the runs */
+    /* The runs themselves (the first 16), for the spread in the JSON. */
+    double run_ops[16], run_ratio[16], run_ms[16];
     char ratio_to[16]; /* what `ratio` compares with ("raw", "c", "1 thread") */
 } bench_row;
 

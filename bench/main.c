@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "usage: raftwal-bench [--quick | --smoke] [--json] [--json-out F] [--runs N] [--dir D]\n"
             "                     [--only PHASE[,PHASE...]] [--who NAME[,NAME...]] [--cell PxB]\n"
             "                     [--no-peers] [--no-bindings]\n"
-            "                     [--open-mib N] [--python EXE] [--pythonpath DIR]\n"
+            "                     [--open-mib N] [--segment-mib N] [--python EXE] [--pythonpath DIR]\n"
             "                     [--luajit EXE] [--lib LIBRAFTWAL]\n"
             "\n"
             "Measures raftwal next to the disk's raw limit (pwrite + fdatasync of the same bytes\n"
@@ -59,6 +59,7 @@ static void usage(FILE *f)
             "              lmdb, rocksdb; c, python, luajit); --cell: one cell, e.g. 1024x16.\n"
             "              With these, one workload can be profiled:\n"
             "              perf record -g raftwal-bench --only nosync --who raftwal --cell 128x256\n"
+            "  --segment-mib N  segment size of the C raftwal logs (default: the engine's)\n"
             "  --open-mib  payload MiB of the open-time store (default 1024, quick 128)\n"
             "Progress goes to stderr. Exit status: 0, 1 if a measurement failed, 2 bad usage.\n");
 }
@@ -159,6 +160,13 @@ static int parse(int argc, char **argv, bench_opts *o)
                 fprintf(stderr, "raftwal-bench: %s: %s\n", path, strerror(errno));
                 return -1;
             }
+        } else if (!strcmp(a, "--segment-mib")) {
+            long mib = strtol(value(argc, argv, &i), NULL, 10);
+            if (mib < 1 || (uint64_t)mib > RAFTWAL_MAX_SEGMENT_SIZE >> 20) {
+                fprintf(stderr, "raftwal-bench: --segment-mib takes 1..%u\n", RAFTWAL_MAX_SEGMENT_SIZE >> 20);
+                return -1;
+            }
+            bench_raftwal_segment_size = (uint64_t)mib << 20;
         } else if (!strcmp(a, "--dir")) {
             o->dir = value(argc, argv, &i);
         } else if (!strcmp(a, "--only")) {

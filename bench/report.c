@@ -58,6 +58,17 @@ static void print_json(FILE *f, const bench_row *r)
     json_num(f, "fsyncs_per_commit", r->med.fsyncs_per_commit, &first);
     json_num(f, "count", (double)r->med.count, &first);
     json_num(f, "extra", r->med.extra, &first);
+    int k = r->runs < 16 ? r->runs : 16;
+    const double *arrays[3] = {r->run_ops, r->run_ratio, r->run_ms};
+    static const char *const names[3] = {"runs_entries_per_s", "runs_ratio", "runs_open_ms"};
+    for (int a = 0; a < 3; a++) {
+        if (arrays[a][0] == 0)
+            continue;
+        fprintf(f, ",\"%s\":[", names[a]);
+        for (int i = 0; i < k; i++)
+            fprintf(f, "%s%.4g", i ? "," : "", arrays[a][i]);
+        fprintf(f, "]");
+    }
     if (r->ratio_to[0] && r->med.ratio != 0)
         fprintf(f, ",\"ratio\":%.4g,\"ratio_to\":\"%s\"", r->med.ratio, r->ratio_to);
     fprintf(f, "}\n");
@@ -67,6 +78,11 @@ static void print_json(FILE *f, const bench_row *r)
 void bench_report(const bench_opts *o, bench_row *row, const bench_sample *samples, int n)
 {
     row->runs = n;
+    for (int i = 0; i < n && i < 16; i++) {
+        row->run_ops[i] = samples[i].ops_per_s;
+        row->run_ratio[i] = samples[i].ratio;
+        row->run_ms[i] = samples[i].ms;
+    }
     MED(ops_per_s);
     MED(mb_per_s);
     MED(p50_us);
@@ -212,22 +228,23 @@ void bench_report_header(const bench_opts *o)
     uname(&u);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     const char *mode = o->smoke ? "smoke" : o->quick ? "quick" : "full";
+    uint64_t seg = bench_raftwal_segment_size ? bench_raftwal_segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;
     for (int k = 0; k < 2; k++) {
         FILE *out = k == 0 ? (o->json ? stdout : NULL) : o->json_out;
         if (!out)
             continue;
         fprintf(out, "{\"phase\":\"meta\",\"commit\":\"%s%s\",\"date\":\"%s\",\"loadavg\":\"%s\","
                "\"kernel\":\"%s\",\"cpus\":%ld,\"mode\":\"%s\",\"runs\":%d,\"library\":\"%s\","
-               "\"dir\":\"%s\"}\n",
+               "\"dir\":\"%s\",\"segment_size\":%llu}\n",
                commit[0] ? commit : "unknown", dirty[0] ? "+dirty" : "", date, load, u.release, cpus,
-               mode, o->runs, raftwal_version(), o->dir);
+               mode, o->runs, raftwal_version(), o->dir, (unsigned long long)seg);
         fflush(out);
     }
     if (!o->json) {
         printf("raftwal-bench: commit %s%s, library %s, %s, kernel %s, %ld cpus, loadavg %s, mode %s, "
-               "%d run(s), dir %s\n",
+               "%d run(s), raftwal segments of %llu MiB, dir %s\n",
                commit[0] ? commit : "unknown", dirty[0] ? " (src/ or include/ modified)" : "",
-               raftwal_version(), date, u.release, cpus, load, mode, o->runs, o->dir);
+               raftwal_version(), date, u.release, cpus, load, mode, o->runs, (unsigned long long)(seg >> 20), o->dir);
     }
     fflush(stdout);
 }

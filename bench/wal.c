@@ -8,6 +8,7 @@
 #include "bench.h"
 
 raftwal_stats bench_raftwal_last_stats;
+uint64_t bench_raftwal_segment_size;
 double bench_raftwal_prep_wait_s;
 
 typedef struct wal_state {
@@ -62,6 +63,7 @@ static void *wal_open(const char *dir, int mode, uint64_t capacity, char *err, s
     snprintf(path, sizeof path, "%s/raftwal", dir);
     raftwal_options opts = RAFTWAL_OPTIONS_INIT;
     opts.flags = RAFTWAL_OPEN_CREATE | (mode == BENCH_NOSYNC ? RAFTWAL_OPEN_NOSYNC : 0);
+    opts.segment_size = bench_raftwal_segment_size;
     int rc = raftwal_log_open(&w->log, path, &opts);
     if (rc) {
         snprintf(err, errlen, "%s: %s", raftwal_strerror(rc), raftwal_errmsg());
