@@ -23,9 +23,10 @@ static void driver_cmd(const bench_opts *o, int who, const char *dir, size_t pay
 {
     char common[4600];
     snprintf(common, sizeof common,
-             "--dir '%s' --payload %zu --batch %zu --commits %llu --min-commits %llu --max-seconds %g",
+             "--dir '%s' --payload %zu --batch %zu --commits %llu --min-commits %llu --max-seconds %g "
+             "--segment-size %llu",
              dir, payload, batch, (unsigned long long)commits, (unsigned long long)o->min_commits,
-             o->max_seconds);
+             o->max_seconds, (unsigned long long)bench_raftwal_segment_size);
     if (who == WHO_PY)
         snprintf(cmd, len, "PYTHONPATH='%s' '%s' '%s/bench/driver.py' %s", o->pythonpath, o->python,
                  o->source_dir, common);

@@ -29,6 +29,7 @@ local batch = tonumber(args.batch)
 local commits = tonumber(args.commits)
 local min_commits = tonumber(args["min-commits"] or 5)
 local max_seconds = tonumber(args["max-seconds"] or 3)
+local segment_size = tonumber(args["segment-size"] or 0) -- 0: the engine's default
 
 ffi.cdef [[
 struct bench_timespec { long tv_sec; long tv_nsec; };
@@ -50,7 +51,8 @@ for i = 1, batch do
     datas[i] = table.concat(t)
 end
 
-local log = assert(raftwal.open(args.dir .. "/raftwal"))
+local log = assert(raftwal.open(args.dir .. "/raftwal",
+    { segment_size = segment_size > 0 and segment_size or nil }))
 -- As the C harness (bench/wal.c): if the engine is preparing a segment file
 -- in the background (NNN.wal.tmp), let it finish before the clock starts.
 local function preparing()

@@ -40,6 +40,7 @@ def main():
     ap.add_argument("--commits", type=int, required=True)
     ap.add_argument("--min-commits", type=int, default=5)
     ap.add_argument("--max-seconds", type=float, default=3.0)
+    ap.add_argument("--segment-size", type=int, default=0, help="0: the engine's default")
     a = ap.parse_args()
 
     rng = random.Random(a.payload * 131 + a.batch)
@@ -47,7 +48,7 @@ def main():
     Entry = raftwal.Entry
     lat = []
     path = os.path.join(a.dir, "raftwal")
-    with raftwal.open(path) as log:
+    with raftwal.open(path, segment_size=a.segment_size or None) as log:
         wait_prepared(path)
         clock = time.perf_counter
         t0 = clock()
