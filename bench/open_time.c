@@ -72,9 +72,23 @@ static void raftwal_tail(void *st, report *r)
     }
 }
 
-/* In a child: writes `bytes` of payload into the store, reports, waits to
- * be killed. */
-static void build_child(uint64_t bytes, const contender *c, const char *dir, int wfd)
+/* Would one more batch of `n` bytes still fit in raftwal's tail segment? */
+static int tail_has_room(void *st, uint64_t n)
+{
+    raftwal_log *log = bench_raftwal_handle(st);
+    raftwal_stats s = {.size = sizeof s};
+    raftwal_segment_info si = {.size = sizeof si};
+    if (raftwal_log_stats(log, &s) != 0 || !s.segments ||
+        raftwal_log_segment_info(log, s.segments - 1, &si) != 0)
+        return 0;
+    /* Two batches of margin: the seal's footer needs room too. */
+    return si.used_bytes + 2 * (n + n / 16) < si.file_bytes;
+}
+
+/* In a child: writes `bytes` of payload into the store (with full_tail,
+ * raftwal only: then more, until the tail segment is nearly full),
+ * reports, waits to be killed. */
+static void build_child(uint64_t bytes, int full_tail, const contender *c, const char *dir, int wfd)
 {
     char err[512];
     report r = {0};
@@ -96,8 +110,17 @@ static void build_child(uint64_t bytes, const contender *c, const char *dir, int
             _exit(1);
         }
     }
+    uint64_t done = batches;
+    while (full_tail && tail_has_room(st, b.nbytes)) {
+        bench_batch_number(&b, done * BATCH + 1);
+        if (c->append(st, &b, err, sizeof err) != 0) {
+            fprintf(stderr, "raftwal-bench: open: build %s: %s\n", c->name, err);
+            _exit(1);
+        }
+        done++;
+    }
     r.ok = 1;
-    r.last = batches * BATCH;
+    r.last = done * BATCH;
     if (c == &bench_raftwal)
         raftwal_tail(st, &r);
     if (write(wfd, &r, sizeof r) != sizeof r)
@@ -146,16 +169,24 @@ int bench_open_child(int argc, char **argv)
     if (!c)
         return 2;
     int fd = atoi(argv[6]);
-    if (strcmp(argv[2], "build") == 0)
-        build_child(strtoull(argv[5], NULL, 10), c, argv[4], fd);
+    if (strncmp(argv[2], "build", 5) == 0)
+        build_child(strtoull(argv[5], NULL, 10), strcmp(argv[2], "build-full-tail") == 0, c, argv[4], fd);
     else
         open_child(c, argv[4], fd);
     return 1;
 }
 
-/* Runs a child (build or open) and collects its report; the child is
- * killed once it has reported, or after `timeout_s`. */
-static int in_child(const bench_opts *o, const contender *c, const char *dir, int build, report *r)
+/* A store to open: a contender's, written as the builder was told. */
+typedef struct store {
+    const contender *c;
+    int full_tail; /* raftwal: the tail segment nearly full (its worst case) */
+} store;
+
+enum child_job { JOB_OPEN, JOB_BUILD, JOB_BUILD_FULL_TAIL };
+
+/* Runs a child and collects its report; the child is killed once it has
+ * reported, or after a timeout. */
+static int in_child(const bench_opts *o, const contender *c, const char *dir, int job, report *r)
 {
     int p[2];
     if (pipe(p) != 0)
@@ -169,12 +200,14 @@ static int in_child(const bench_opts *o, const contender *c, const char *dir, in
         return -1;
     if (pid == 0) {
         close(p[0]);
-        execl("/proc/self/exe", "raftwal-bench", "--open-child", build ? "build" : "open", c->name, dir,
-              bytes, fd, (char *)NULL);
+        static const char *const jobs[] = {"open", "build", "build-full-tail"};
+        execl("/proc/self/exe", "raftwal-bench", "--open-child", jobs[job], c->name, dir, bytes, fd,
+              (char *)NULL);
         _exit(127);
     }
     close(p[1]);
     memset(r, 0, sizeof *r);
+    int build = job != JOB_OPEN;
     int timeout_ms = build ? 30 * 60 * 1000 : 120 * 1000;
     struct pollfd pf = {.fd = p[0], .events = POLLIN};
     ssize_t n = -1;
@@ -195,27 +228,28 @@ static int in_child(const bench_opts *o, const contender *c, const char *dir, in
 
 int bench_phase_open(const bench_opts *o)
 {
-    const contender *list[MAX_STORES] = {&bench_raftwal};
-    int nc = 1;
+    /* raftwal twice: as the build left it, and with its tail segment
+     * nearly full, the worst case for an open that scans the tail. */
+    store list[MAX_STORES] = {{&bench_raftwal, 0}, {&bench_raftwal, 1}};
+    int nc = 2;
     if (!o->no_peers)
         for (size_t i = 0; i < bench_npeers && nc < MAX_STORES; i++)
-            list[nc++] = bench_peers[i];
+            list[nc++] = (store){bench_peers[i], 0};
     char dirs[MAX_STORES][4096];
     int built[MAX_STORES] = {0};
-    uint64_t tail[MAX_STORES] = {0}, segs[MAX_STORES] = {0};
+    report made[MAX_STORES];
+    memset(made, 0, sizeof made);
     for (int i = 0; i < nc; i++) {
         char name[64];
-        snprintf(name, sizeof name, "open-%s", list[i]->name);
+        snprintf(name, sizeof name, "open-%s%s", list[i].c->name, list[i].full_tail ? "-full-tail" : "");
         if (bench_fresh_dir(o->dir, name, dirs[i], sizeof dirs[i]) != 0)
             continue;
-        report r;
-        built[i] = in_child(o, list[i], dirs[i], 1, &r) == 0;
-        tail[i] = r.tail_used;
-        segs[i] = r.segments;
-        if (!built[i])
+        built[i] = in_child(o, list[i].c, dirs[i], list[i].full_tail ? JOB_BUILD_FULL_TAIL : JOB_BUILD,
+                            &made[i]) == 0;
+        if (!built[i]) {
             bench_failures++;
-        if (!built[i])
-            bench_note("open: could not build the %s store", list[i]->name);
+            bench_note("open: could not build the %s store", list[i].c->name);
+        }
     }
     int runs = o->runs < MAX_RUNS ? o->runs : MAX_RUNS;
     static bench_sample s[MAX_STORES][2][MAX_RUNS];
@@ -227,14 +261,14 @@ int bench_phase_open(const bench_opts *o)
             if (!built[i])
                 continue;
             for (int warm = 0; warm < 2; warm++) {
-                bench_progress("open %s (%s), run %d/%d", list[i]->name, warm ? "warm" : "cold", r + 1,
-                               runs);
+                bench_progress("open %s%s (%s), run %d/%d", list[i].c->name,
+                               list[i].full_tail ? " full tail" : "", warm ? "warm" : "cold", r + 1, runs);
                 if (!warm) {
                     bench_drop_cache(dirs[i]);
                     drop_system_cache();
                 }
                 report rep;
-                if (in_child(o, list[i], dirs[i], 0, &rep) != 0) {
+                if (in_child(o, list[i].c, dirs[i], JOB_OPEN, &rep) != 0) {
                     bench_failures++;
                     continue;
                 }
@@ -255,15 +289,16 @@ int bench_phase_open(const bench_opts *o)
                 continue;
             bench_row row = {.payload = PAYLOAD};
             snprintf(row.phase, sizeof row.phase, "open");
-            snprintf(row.who, sizeof row.who, "%s", list[i]->name);
-            snprintf(row.variant, sizeof row.variant, "%s", warm ? "warm" : "cold");
+            snprintf(row.who, sizeof row.who, "%s", list[i].c->name);
+            snprintf(row.variant, sizeof row.variant, "%s%s", warm ? "warm" : "cold",
+                     list[i].full_tail ? "-fulltail" : "");
             bench_report(o, &row, got, n);
         }
-        if (built[i] && list[i] == &bench_raftwal)
-            bench_note("open: the raftwal log holds %llu MiB of payload in %llu segments; its tail "
-                       "segment had %llu KiB in use after the build",
-                       (unsigned long long)(o->open_bytes >> 20), (unsigned long long)segs[i],
-                       (unsigned long long)(tail[i] >> 10));
+        if (built[i] && list[i].c == &bench_raftwal)
+            bench_note("open: raftwal store%s: %llu entries of 1 KiB in %llu segments, tail segment %llu KiB "
+                       "in use",
+                       list[i].full_tail ? " with a full tail" : "", (unsigned long long)made[i].last,
+                       (unsigned long long)made[i].segments, (unsigned long long)(made[i].tail_used >> 10));
         bench_rmtree(dirs[i]);
     }
     return 0;

@@ -148,7 +148,7 @@ static void print_row(const bench_row *r)
         snprintf(ratio, sizeof ratio, "%.2f (%s)", r->med.ratio, r->ratio_to);
     else
         snprintf(ratio, sizeof ratio, "-");
-    printf("%-8s %-14s %-8s %-7s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", r->phase, cell, r->who,
+    printf("%-8s %-14s %-8s %-13s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", r->phase, cell, r->who,
            r->variant, ops, mb, p50, p99, p999, ms, ratio, wa, fs, io);
 }
 
@@ -157,7 +157,7 @@ void bench_report_table(const bench_opts *o)
     if (o->json)
         return;
     bench_progress_done();
-    printf("\n%-8s %-14s %-8s %-7s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", "phase", "cell", "who",
+    printf("\n%-8s %-14s %-8s %-13s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", "phase", "cell", "who",
            "variant", "entries/s", "MB/s", "p50us", "p99us", "p999us", "open_ms", "ratio (to)",
            "wamp", "fs/cmt", "dev/pl");
     const char *last_phase = "";
