@@ -253,9 +253,12 @@ RAFTWAL_API int raftwal_options_init(raftwal_options *opts,
 
 /* Opens (and, with RAFTWAL_OPEN_CREATE, creates) the log in directory
  * `dir` and recovers it: a torn last batch (a crash in the middle of a
- * write) is cut off silently and counted in the stats; damage anywhere else
- * is reported as RAFTWAL_ECORRUPT naming the file and offset (see
- * raftwal_repair()). opts may be NULL for the defaults (CREATE). Every file
+ * write) is cut off silently and counted in the stats; damage in the tail
+ * segment is reported as RAFTWAL_ECORRUPT naming the file and offset (see
+ * raftwal_repair()). Open reads only the last segment: older, sealed
+ * segments are checked when first read (reads then return
+ * RAFTWAL_ECORRUPT or RAFTWAL_EVERSION) and by raftwal_verify(), or at
+ * open with RAFTWAL_OPEN_VERIFY. opts may be NULL for the defaults (CREATE). Every file
  * descriptor is opened O_CLOEXEC. On success *out is a new handle, owned by
  * the caller, released with raftwal_log_close(). On failure *out is NULL.
  * Thread-safe.
@@ -309,8 +312,9 @@ RAFTWAL_API int raftwal_log_append(raftwal_log *log,
                                    unsigned int flags);
 
 /* Makes every change made so far durable. Cheap when nothing is pending.
- * Thread-safe. Errors: RAFTWAL_EIO (the handle is now failed),
- * RAFTWAL_EREADONLY. */
+ * On a failed handle it returns 0 only if everything written had already
+ * been made durable before the failure. Thread-safe.
+ * Errors: RAFTWAL_EIO (the handle is now failed), RAFTWAL_EREADONLY. */
 RAFTWAL_API int raftwal_log_sync(raftwal_log *log);
 
 /* Stores the highest index whose entry is known durable with its current

@@ -292,9 +292,15 @@ static int ensure_backup_dir(repair_state *st)
     if (st->backfd >= 0)
         return 0;
     char name[64];
-    snprintf(name, sizeof name, "repair-%lld-%ld", (long long)time(NULL), (long)getpid());
-    if (mkdirat(st->dirfd, name, 0755) != 0 && errno != EEXIST)
-        return rw_err_sys(errno, 0, "%s/%s: create backup directory", st->dir, name);
+    /* Never reuse a directory: a repair rerun in the same second must not
+     * overwrite the backups of the first with already-cut files. */
+    for (int n = 0;; n++) {
+        snprintf(name, sizeof name, "repair-%lld-%ld-%d", (long long)time(NULL), (long)getpid(), n);
+        if (mkdirat(st->dirfd, name, 0755) == 0)
+            break;
+        if (errno != EEXIST || n > 1000)
+            return rw_err_sys(errno, 0, "%s/%s: create backup directory", st->dir, name);
+    }
     st->backfd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->backfd < 0)
         return rw_err_sys(errno, 0, "%s/%s: open backup directory", st->dir, name);
