@@ -58,10 +58,11 @@ set logscale y
 set ylabel "entries/s (log)"
 plot for [i=2:$n+1] "$tmp/rate.dat" using i:xtic(1) title columnheader(i)
 unset logscale y
+set key top right
 set ylabel "ratio to raw pwrite+fdatasync"
 set yrange [0:*]
 set arrow from graph 0, first 0.9 to graph 1, first 0.9 nohead dt 2 lc rgb "red"
-set label "target 0.9" at graph 0.005, first 0.95 tc rgb "red"
+set label "target 0.9" at graph 0.005, first 0.93 tc rgb "red"
 plot for [i=2:$n] "$tmp/ratio.dat" using i:xtic(1) title columnheader(i) lc (i)
 unset multiplot
 GP

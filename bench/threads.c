@@ -184,6 +184,8 @@ int bench_phase_threads(const bench_opts *o)
                 continue;
             for (int k = 0; k < 2; k++) {
                 int wal = (k + r) % 2;
+                if (!bench_in_list(o->who, wal ? "raftwal" : "raw"))
+                    continue;
                 uint64_t total = o->max_commits * (uint64_t)counts[t];
                 bench_progress("threads %d x 1 KiB batch-1: %s, run %d/%d", counts[t],
                                wal ? "raftwal" : "raw", r + 1, runs);
