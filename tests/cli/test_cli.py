@@ -345,6 +345,15 @@ def case_bench_help(tmp):
     check("not installed" in r.err and missing in r.err, "bench must say where it looked", r)
 
 
+def case_bench_missing(tmp):
+    # Registered when the build has no harness (RAFTWAL_BUILD_BENCH=OFF).
+    r = run("bench", "--quick")
+    check(r.code == 1, "bench without a harness must exit 1", r)
+    check("not installed" in r.err and "RAFTWAL_BUILD_BENCH" in r.err, "bench must say how to get it", r)
+    r = run_ok("bench", "--help")
+    check("raftwal bench" in r.out, "bench --help works without the harness", r)
+
+
 def case_bench_runs(tmp):
     r = run_ok("bench", "--smoke", "--json", "--only", "durable", "--no-peers", "--dir", tmp)
     rows = [json.loads(line) for line in r.out.splitlines() if line.startswith("{")]
