@@ -156,7 +156,7 @@ static const variant variants[] = {
 int bench_phase_reads(const bench_opts *o)
 {
     fixture f = {.fd = -1};
-    f.entries = o->smoke ? 2048 : o->quick ? 16384 : 65536; /* full: 64 MiB, two segments */
+    f.entries = o->smoke ? 2048 : o->quick ? 16384 : 65536; /* full: 64 MiB, sealed segments and a tail */
     f.nreads = o->smoke ? 20000 : o->quick ? 100000 : 500000;
     char dir[4096];
     int rc = -1;
