@@ -1,7 +1,10 @@
 /* crc32c.c -- CRC32C: slicing-by-8 tables, plus SSE4.2 / ARMv8 instructions.
  *
- * The implementation is chosen once, on first use, with a function pointer
- * published through an atomic so concurrent first calls are safe. */
+ * The hardware path runs three independent chains over consecutive 256-byte
+ * lanes and joins them with a precomputed "append 256 zero bytes" operator
+ * (the crc32q instruction has a 3-cycle latency but issues every cycle: one
+ * chain uses a third of it). The implementation and the tables are chosen
+ * once, by a constructor when the library is loaded. */
 #include "crc32c.h"
 
 #include <pthread.h>
@@ -11,6 +14,8 @@
 
 static uint32_t table[8][256];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void shift_init(void);
 
 static void table_init(void)
 {
@@ -23,6 +28,7 @@ static void table_init(void)
     for (uint32_t n = 0; n < 256; n++)
         for (int t = 1; t < 8; t++)
             table[t][n] = (table[t - 1][n] >> 8) ^ table[0][table[t - 1][n] & 0xff];
+    shift_init();
 }
 
 uint32_t rw_crc32c_sw(uint32_t crc, const void *buf, size_t len)
@@ -54,6 +60,40 @@ uint32_t rw_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 #error "raftwal's on-disk format code assumes a little-endian host"
 #endif
 
+/* Lane length of the three-way hardware loop, and the operator that
+ * advances a raw CRC register over LANE zero bytes: linear, so a table per
+ * register byte. */
+#define LANE 256
+static uint32_t shift_lane[4][256];
+
+static uint32_t zeros_sw(uint32_t r, size_t n)
+{
+    while (n--)
+        r = (r >> 8) ^ table[0][r & 0xff];
+    return r;
+}
+
+static void shift_init(void)
+{
+    uint32_t basis[32];
+    for (int i = 0; i < 32; i++)
+        basis[i] = zeros_sw(1u << i, LANE);
+    for (int k = 0; k < 4; k++)
+        for (uint32_t b = 0; b < 256; b++) {
+            uint32_t v = 0;
+            for (int i = 0; i < 8; i++)
+                if (b & (1u << i))
+                    v ^= basis[8 * k + i];
+            shift_lane[k][b] = v;
+        }
+}
+
+static inline uint32_t shift(uint32_t r)
+{
+    return shift_lane[0][r & 0xff] ^ shift_lane[1][(r >> 8) & 0xff] ^
+           shift_lane[2][(r >> 16) & 0xff] ^ shift_lane[3][r >> 24];
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #include <nmmintrin.h>
@@ -66,6 +106,21 @@ uint32_t rw_crc32c_hw(uint32_t crc, const void *buf, size_t len)
     while (len && ((uintptr_t)p & 7)) {
         c = _mm_crc32_u8((uint32_t)c, *p++);
         len--;
+    }
+    while (len >= 3 * LANE) {
+        uint64_t c1 = 0, c2 = 0;
+        for (size_t i = 0; i < LANE; i += 8) {
+            uint64_t w0, w1, w2;
+            memcpy(&w0, p + i, 8);
+            memcpy(&w1, p + LANE + i, 8);
+            memcpy(&w2, p + 2 * LANE + i, 8);
+            c = _mm_crc32_u64(c, w0);
+            c1 = _mm_crc32_u64(c1, w1);
+            c2 = _mm_crc32_u64(c2, w2);
+        }
+        c = shift(shift((uint32_t)c) ^ (uint32_t)c1) ^ (uint32_t)c2;
+        p += 3 * LANE;
+        len -= 3 * LANE;
     }
     while (len >= 8) {
         uint64_t w;
@@ -131,15 +186,16 @@ int rw_crc32c_hw_available(void)
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
 static crc_fn chosen;
-static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 
-static void choose(void)
+/* Runs when the library is loaded (before any thread of the program can call
+ * it), so the hot path is a plain indirect call. */
+__attribute__((constructor)) static void crc32c_init(void)
 {
+    pthread_once(&table_once, table_init);
     chosen = rw_crc32c_hw_available() ? rw_crc32c_hw : rw_crc32c_sw;
 }
 
 uint32_t rw_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-    pthread_once(&choose_once, choose);
     return chosen(crc, buf, len);
 }

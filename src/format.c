@@ -73,11 +73,11 @@ uint64_t rw_rec_max_len(uint8_t type)
 
 static uint32_t record_crc(uint64_t salt, const uint8_t *hdr, const void *payload, size_t len)
 {
-    uint8_t s[8];
+    uint8_t s[8 + RW_REC_HEADER - 4]; /* salt || header without its CRC */
     rw_put64(s, salt);
-    uint32_t c = rw_crc32c(0, s, 8);
-    c = rw_crc32c(c, hdr + 4, RW_REC_HEADER - 4);
-    return rw_crc32c(c, payload, len);
+    memcpy(s + 8, hdr + 4, RW_REC_HEADER - 4);
+    uint32_t c = rw_crc32c(0, s, sizeof s);
+    return len ? rw_crc32c(c, payload, len) : c;
 }
 
 size_t rw_rec_encode(uint8_t *out, uint64_t salt, uint8_t type, uint32_t aux,

@@ -56,23 +56,29 @@ int cmd_bench(int argc, char **argv)
         if (RAFTWAL_BENCH_BUILD_PATH[0])
             candidates[n++] = RAFTWAL_BENCH_BUILD_PATH;
     }
+    int help = 0;
+    for (int i = 1; i < argc; i++)
+        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
     for (size_t i = 0; i < n; i++) {
         if (access(candidates[i], X_OK) != 0)
             continue;
+        if (help) { /* our usage line, then the harness's own options */
+            printf("usage: raftwal bench [ARGS...]   (runs %s; its usage follows)\n\n",
+                   candidates[i]);
+            fflush(stdout);
+        }
         argv[0] = (char *)"raftwal-bench";
         execv(candidates[i], argv);
         fprintf(stderr, "raftwal bench: cannot run %s: %s\n", candidates[i], strerror(errno));
         return CLI_EXIT_FAIL;
     }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: raftwal bench [ARGS...]\n"
-                   "\n"
-                   "Runs the benchmark harness raftwal-bench with ARGS (see bench/README.md).\n"
-                   "It is not installed here: build with -DRAFTWAL_BUILD_BENCH=ON, or set\n"
-                   "RAFTWAL_BENCH to its path.\n");
-            return CLI_EXIT_OK;
-        }
+    if (help) {
+        printf("usage: raftwal bench [ARGS...]\n"
+               "\n"
+               "Runs the benchmark harness raftwal-bench with ARGS (see bench/README.md).\n"
+               "It is not installed here: build with -DRAFTWAL_BUILD_BENCH=ON, or set\n"
+               "RAFTWAL_BENCH to its path.\n");
+        return CLI_EXIT_OK;
     }
     fprintf(stderr, "raftwal bench: the benchmark harness raftwal-bench is not installed\n");
     for (size_t i = 0; i < n; i++)
