@@ -193,26 +193,26 @@ int raftwal_log_set_metadata(raftwal_log *log, const void *data, size_t size)
     return rw_log_write(log, &b, 0);
 }
 
-int raftwal_log_first_index(raftwal_log *log, uint64_t *out)
+/* Reads one of the log's bounds under the readers' lock. */
+static int get_bound(raftwal_log *log, const uint64_t *field, uint64_t *out)
 {
     CHECK_LOG(log);
     if (!out)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    *out = log->first;
+    *out = *field;
     pthread_rwlock_unlock(&log->rw);
     return 0;
 }
 
+int raftwal_log_first_index(raftwal_log *log, uint64_t *out)
+{
+    return get_bound(log, log ? &log->first : NULL, out);
+}
+
 int raftwal_log_last_index(raftwal_log *log, uint64_t *out)
 {
-    CHECK_LOG(log);
-    if (!out)
-        return rw_err(RAFTWAL_EINVAL, "NULL argument");
-    pthread_rwlock_rdlock(&log->rw);
-    *out = log->last;
-    pthread_rwlock_unlock(&log->rw);
-    return 0;
+    return get_bound(log, log ? &log->last : NULL, out);
 }
 
 int raftwal_log_hardstate(raftwal_log *log, raftwal_hardstate *out)
