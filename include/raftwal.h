@@ -42,6 +42,11 @@
  *   the library; concurrent durable appends are grouped so that one
  *   fdatasync covers many batches (group commit). Readers (get, term,
  *   iterators, bounds, getters) never wait for a writer's fdatasync.
+ * - Raft indexes are consecutive and an append names its first index, so
+ *   threads that produce entries independently must agree on indexes: append
+ *   under the caller's own lock with RAFTWAL_NOSYNC (a write, no fsync), then
+ *   call raftwal_log_wait_durable() outside that lock. Whichever waiter finds
+ *   no sync running syncs for all of them.
  * - raftwal_log_close() must not race with other calls on the same handle:
  *   call it once, after every other thread is done with the handle.
  *   Iterators still open when the log is closed keep the memory they
@@ -570,7 +575,7 @@ RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
 
 /* Salvages the log in `dir`: keeps the longest valid prefix (whole batches)
  * and cuts the rest, first copying every file it shortens or removes into a
- * new directory dir/repair-<time>/, named in out->backup_path. A sound log
+ * new directory dir/repair-<time>-<pid>-<n>/, named in out->backup_path. A sound log
  * (or one with only a torn tail, which it trims) is left as it is apart
  * from that. Takes the log's lock (RAFTWAL_ELOCKED if open elsewhere).
  * out may be NULL. Afterwards raftwal_log_open() succeeds.
