@@ -291,7 +291,7 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
 
 /* Appends one atomic batch of `count` entries (count may be 0 when only the
  * hard state changes), and, if hs is not NULL, sets the hard state in the
- * same batch. entries[0].index may be:
+ * same batch. count 0 with hs NULL is a no-op that returns 0. entries[0].index may be:
  *   - last + 1: a plain append;
  *   - <= last: the entries from that index on are replaced (Raft's
  *     conflict rule); refused with RAFTWAL_ECOMMITTED if that would remove
@@ -338,7 +338,8 @@ RAFTWAL_API int raftwal_log_wait_durable(raftwal_log *log, uint64_t index);
  * from > last is a no-op. Refused with RAFTWAL_ECOMMITTED if from <= the
  * recorded commit index or the snapshot's index, RAFTWAL_ECOMPACTED if
  * from < first index.
- * Thread-safe. Errors: those, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
+ * Thread-safe. Errors: those, RAFTWAL_EINVAL (from is 0, not an index),
+ * RAFTWAL_EREADONLY, RAFTWAL_EIO. */
 RAFTWAL_API int raftwal_log_truncate(raftwal_log *log, uint64_t from);
 
 /* Drops every entry with index <= upto; segment files that hold nothing

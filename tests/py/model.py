@@ -9,7 +9,6 @@ error and the test accepts any of them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Type
 
@@ -17,12 +16,6 @@ import raftwal
 from raftwal import Entry, HardState, Snapshot
 
 ErrorSet = Set[Type[raftwal.Error]]
-
-#: Tolerate the engine's known, reported deviations from the header (each
-#: one is pinned by a strict xfail in test_deviations.py), so the property
-#: tests can look for other bugs. RAFTWAL_STRICT_MODEL=1 turns this off.
-KNOWN_DEVIATIONS = os.environ.get("RAFTWAL_STRICT_MODEL", "") != "1"
-
 
 @dataclass
 class LogModel:
@@ -118,14 +111,12 @@ class LogModel:
 
     def truncate_errors(self, from_index: int) -> ErrorSet:
         errors: ErrorSet = set()
+        if from_index == 0:
+            return {raftwal.InvalidArgument}  # 0 is not an index
         if from_index > self.last:
             return errors
         if from_index < self.first:
             errors.add(raftwal.CompactedError)
-            if from_index == 0 and KNOWN_DEVIATIONS:
-                # The engine answers EINVAL for index 0; the header says
-                # ECOMPACTED. Reported; test_deviations.py pins it.
-                errors.add(raftwal.InvalidArgument)
         if from_index <= self.protected():
             errors.add(raftwal.CommittedError)
         return errors

@@ -7,7 +7,7 @@ import subprocess
 
 from conftest import PYTHON, REPO_ROOT, child_env
 
-READMES = [REPO_ROOT / "bindings" / "python" / "README.md"]
+READMES = [REPO_ROOT / "bindings" / "python" / "README.md", REPO_ROOT / "README.md"]
 
 
 def python_examples(text: str):
@@ -15,11 +15,11 @@ def python_examples(text: str):
 
 
 def test_readme_example_runs(tmp_path):
-    for readme in READMES:
+    for n, readme in enumerate(READMES):
         [example, *_] = python_examples(readme.read_text())
         assert len(example.strip().splitlines()) <= 5
         # The example writes to /tmp/raftwal-demo; point it at a fresh dir.
-        script = example.replace("/tmp/raftwal-demo", str(tmp_path / "demo"))
+        script = example.replace("/tmp/raftwal-demo", str(tmp_path / f"demo{n}"))
         assert script != example
         out = subprocess.run([PYTHON, "-c", script], env=child_env(), capture_output=True,
                              text=True, timeout=60, check=True)
