@@ -83,6 +83,8 @@ struct raftwal_log {
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
     uint64_t tail_junk_end;      /* non-zero bytes past the recovered end */
+    uint64_t tail_synced;        /* the tail is known durable below this offset */
+    uint64_t tail_ckpt_last;     /* the log's last index when the tail began */
     int tail_stale_seal;         /* the tail's SEAL outlived a lost footer */
 
     atomic_int refs;  /* the handle + open iterators */
@@ -143,6 +145,10 @@ int rw_sync_all(raftwal_log *log);
 void rw_sync_truncated(raftwal_log *log, uint64_t from);
 /* Marks (seg, off) durable without a sync (the caller just synced it). */
 void rw_sync_mark_durable(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
+/* After recovery: (seg, durable_off) and durable_index are known durable,
+ * (seg, written_off) is written, the log's last index being `last`. */
+void rw_sync_recovered(raftwal_log *log, rw_seg *seg, uint64_t durable_off,
+                       uint64_t durable_index, uint64_t written_off, uint64_t last);
 /* Timed fdatasync with stats; puts the handle in the failed state on error. */
 int rw_log_fdatasync(raftwal_log *log, int fd, const char *name);
 int rw_log_dirsync(raftwal_log *log);

@@ -123,6 +123,7 @@ static int apply_checkpoint(tail_ctx *c, const rw_rec *r, uint64_t off)
     log->purge = st.purge;
     log->first = st.purge + 1;
     log->last = r->a;
+    log->tail_ckpt_last = r->a;
     log->hs = st.hs;
     c->prev_term = st.last_term;
     int rc = rw_apply_snapshot(log, st.snap_index, st.snap_term, st.snap_meta, st.snap_meta_len);
@@ -328,6 +329,7 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
     }
     s->used = res.end;
     log->tail_junk_end = res.junk_end;
+    log->tail_synced = res.max_synced;
     s->ckpt_end = RW_HEADER_SIZE; /* unknown after reopen; only a lower bound is needed */
     log->wsalt = res.salt;
     return 0;
@@ -366,13 +368,21 @@ static int resume_tail(raftwal_log *log, rw_seg *s)
             return rc;
     }
     /* The recovered bytes may only be in the page cache (the last process
-     * was killed before its fdatasync): make them durable before anything
-     * written from now on claims they are. */
-    int rc = rw_log_fdatasync(log, s->fd, s->name);
-    if (rc)
-        return rc;
+     * was killed before its fdatasync). Rather than fdatasync them here (a
+     * device cache flush: half of a cold open), claim durable only what the
+     * records prove: the tail below the highest synced-upto, the entries of
+     * the sealed segments (unless the tail truncated them). The first
+     * durable write's fdatasync covers the rest. */
+    uint64_t durable_off = log->tail_synced > RW_HEADER_SIZE ? log->tail_synced : RW_HEADER_SIZE;
+    if (durable_off > s->used)
+        durable_off = s->used;
+    uint64_t durable_index = log->tail_ckpt_last;
+    if (s->trunc_min != UINT64_MAX && durable_index >= s->trunc_min)
+        durable_index = s->trunc_min - 1;
+    if (durable_index > log->last)
+        durable_index = log->last;
     log->need_epoch = 1;
-    rw_sync_mark_durable(log, s, s->used, log->last);
+    rw_sync_recovered(log, s, durable_off, durable_index, s->used, log->last);
     return 0;
 }
 

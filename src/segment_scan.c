@@ -73,6 +73,7 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
     res->bad_off = 0;
     res->why = NULL;
     res->junk_end = 0;
+    res->max_synced = 0;
     for (;;) {
         rw_rec r;
         int st = off < len ? rw_rec_decode(buf + off, len - off, salt, &r, &why) : RW_REC_END;
@@ -106,6 +107,8 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
                 why = b.n ? "epoch record inside a batch" : "epoch with a zero salt";
                 goto bad;
             }
+            if (r.a <= off && r.a > res->max_synced)
+                res->max_synced = r.a;
             off += r.size;
             salt = r.b;
             if (ops->epoch && (rc = ops->epoch(ctx, off, salt)) != 0)
@@ -129,6 +132,8 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
             }
             if (ops->batch && (rc = ops->batch(ctx, b.recs, b.offs, b.n, start, off + r.size)) != 0)
                 goto out;
+            if (r.a <= start && r.a > res->max_synced)
+                res->max_synced = r.a;
             b.n = 0;
             off += r.size;
             start = off;

@@ -28,6 +28,8 @@ typedef struct rw_scan_result {
     const char *why;     /* TORN: what was wrong at bad_off */
     uint64_t junk_end;   /* end of the non-zero bytes seen past `end` (0: none);
                             at a clean end only within the proof window */
+    uint64_t max_synced; /* highest synced-upto of the COMMITs and EPOCHs read:
+                            bytes below it are known to have been durable */
     uint64_t batches;
 } rw_scan_result;
 

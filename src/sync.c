@@ -41,6 +41,19 @@ void rw_sync_mark_durable(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t 
     pthread_mutex_unlock(&log->smu);
 }
 
+void rw_sync_recovered(raftwal_log *log, rw_seg *seg, uint64_t durable_off,
+                       uint64_t durable_index, uint64_t written_off, uint64_t last)
+{
+    pthread_mutex_lock(&log->smu);
+    log->w_seg = seg;
+    log->w_off = written_off;
+    log->w_last = last;
+    log->d_seq = seg->seq;
+    log->d_off = durable_off;
+    log->durable_index = durable_index;
+    pthread_mutex_unlock(&log->smu);
+}
+
 void rw_sync_truncated(raftwal_log *log, uint64_t from)
 {
     pthread_mutex_lock(&log->smu);
