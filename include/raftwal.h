@@ -325,7 +325,9 @@ RAFTWAL_API int raftwal_log_sync(raftwal_log *log);
 /* Stores the highest index whose entry is known durable with its current
  * content (entries above it may still be in flight). A Raft leader can send
  * entries to followers while its own fsync runs and learn here when its
- * copy is durable. On a read-only handle it is the last index.
+ * copy is durable. Right after open it is a lower bound proven by the
+ * files (entries recovered from the page cache after a crash count once the
+ * next sync covers them). On a read-only handle it is the last index.
  * Thread-safe. Errors: RAFTWAL_EINVAL (NULL argument). */
 RAFTWAL_API int raftwal_log_durable_index(raftwal_log *log, uint64_t *out);
 
