@@ -327,8 +327,10 @@ class Log:
         durable on return; ``from_index > last_index`` does nothing.
 
         Raises:
-            CommittedError: ``from_index`` <= the recorded commit index.
+            CommittedError: ``from_index`` <= the recorded commit index or
+                the snapshot's index.
             CompactedError: ``from_index`` < ``first_index``.
+            InvalidArgument: ``from_index`` is 0 (not an index).
             ReadOnlyError, RaftwalIOError.
         """
         with self._guard as handle:
