@@ -102,7 +102,6 @@ typedef struct tail_ctx {
     raftwal_log *log;
     rw_seg *seg;
     int seen_checkpoint;
-    int composed; /* earlier segments were composed from their seals */
     uint64_t prev_term;
 } tail_ctx;
 
@@ -118,7 +117,7 @@ static int apply_checkpoint(tail_ctx *c, const rw_rec *r, uint64_t off)
     if (rw_checkpoint_decode(r->payload, r->len, &st) != 0 || r->b != st.purge + 1 ||
         r->a < st.purge)
         return tail_corrupt(c, off, "malformed checkpoint");
-    if (c->composed && r->a != log->last)
+    if (r->a != log->last) /* log->last: composed from the segment table */
         return tail_corrupt(c, off, "checkpoint's last index does not match its segment table");
     log->purge = st.purge;
     log->first = st.purge + 1;
@@ -272,7 +271,7 @@ static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
     return rc;
 }
 
-static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
+static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
 {
     const rw_mapping *m;
     int rc = rw_seg_map(s, s->file_size, &m);
@@ -287,7 +286,7 @@ static int scan_tail(raftwal_log *log, rw_seg *s, int composed, uint64_t window)
     rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, s->salt);
     if (rc)
         return rc;
-    tail_ctx c = {log, s, 0, composed, 0};
+    tail_ctx c = {log, s, 0, 0};
     rw_scan_result res;
     /* A cold tail is read front to back once: ask for big readahead, then
      * back to normal for the random reads that follow. */
@@ -527,7 +526,7 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
         goto out;
     segs[tail] = NULL;
     uint64_t window = (log->flags & RAFTWAL_OPEN_VERIFY) ? UINT64_MAX : RW_OPEN_PROOF_WINDOW;
-    rc = scan_tail(log, t, 1, window);
+    rc = scan_tail(log, t, window);
     if (rc)
         goto out;
     /* The table predates the tail's own truncations, which may have
