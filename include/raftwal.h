@@ -477,8 +477,11 @@ RAFTWAL_API void raftwal_iter_close(raftwal_iter *it);
  *   torn_tails         torn tails cut off at open (0 or 1)
  *   torn_bytes         bytes cut off at open
  *   rotations          segments sealed by this handle
- *   segments_deleted   segment files deleted by purges
- *   open_ns            time raftwal_log_open() took */
+ *   segments_deleted   segment files removed from the log by purges
+ *                      (deleted, or kept as spares for reuse)
+ *   open_ns            time raftwal_log_open() took
+ *   segments_recycled  new segments made from a purged segment's file
+ *                      instead of zero-filling a new one */
 typedef struct raftwal_stats {
     uint32_t size;
     uint32_t reserved;
@@ -504,6 +507,7 @@ typedef struct raftwal_stats {
     uint64_t rotations;
     uint64_t segments_deleted;
     uint64_t open_ns;
+    uint64_t segments_recycled;
 } raftwal_stats;
 
 /* Fills *out (see raftwal_stats). Thread-safe.

@@ -136,7 +136,7 @@ static int check_sealed(raftwal_log *log, rw_seg *s)
     rc = sc_epoch(&c, RW_HEADER_SIZE, s->salt);
     rw_scan_result res;
     if (rc == 0)
-        rc = rw_scan_records(s->name, m->addr, m->len, s->salt, 0, &ops, &c, &res);
+        rc = rw_scan_records(s->name, m->addr, m->len, s->salt, 0, s->recycled, &ops, &c, &res);
     if (rc)
         goto out;
     const rw_seal *seal = &s->seal;
@@ -347,7 +347,8 @@ static int salvage_point(repair_state *st, const char *name, uint64_t off, uint6
     static const rw_scan_ops no_ops = {NULL, NULL};
     rw_scan_result res;
     uint64_t lim = off < size ? off : size;
-    if (rw_scan_records(name, buf, (size_t)lim, h.salt, 0, &no_ops, NULL, &res) == 0 && res.batches)
+    if (rw_scan_records(name, buf, (size_t)lim, h.salt, 0,
+                        (h.flags & RW_HDR_F_RECYCLED) != 0, &no_ops, NULL, &res) == 0 && res.batches)
         *keep = res.end;
 out:
     free(buf);

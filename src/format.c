@@ -17,6 +17,7 @@ void rw_header_encode(uint8_t out[RW_HEADER_SIZE], const rw_seg_header *h)
     rw_put64(out + 32, h->salt);
     rw_put64(out + 40, h->first_index);
     rw_put64(out + 48, h->file_size);
+    rw_put32(out + 56, h->flags);
     rw_put32(out + 60, rw_crc32c(0, out, 60));
 }
 
@@ -36,7 +37,8 @@ int rw_header_decode(const uint8_t *buf, size_t len, rw_seg_header *h)
     h->salt = rw_get64(buf + 32);
     h->first_index = rw_get64(buf + 40);
     h->file_size = rw_get64(buf + 48);
-    if (rw_get32(buf + 12) != RW_HEADER_SIZE || rw_get32(buf + 56) != 0 || h->salt == 0)
+    h->flags = rw_get32(buf + 56);
+    if (rw_get32(buf + 12) != RW_HEADER_SIZE || (h->flags & ~RW_HDR_F_KNOWN) || h->salt == 0)
         return RW_HDR_FIELDS;
     return RW_HDR_OK;
 }

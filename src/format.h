@@ -43,7 +43,13 @@ typedef struct rw_seg_header {
     uint64_t salt;
     uint64_t first_index; /* 0 = prepared, not in use */
     uint64_t file_size;
+    uint32_t flags;       /* RW_HDR_F_* */
 } rw_seg_header;
+
+/* Header flags (bytes 56..59). */
+#define RW_HDR_F_RECYCLED 0x1u /* a purged segment's file, reused: the bytes
+                                  after the records are stale, not zero */
+#define RW_HDR_F_KNOWN RW_HDR_F_RECYCLED
 
 enum rw_header_status {
     RW_HDR_OK = 0,

@@ -190,9 +190,15 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     *out = rw_prepare_take(log, seq);
     if (*out)
         return 0;
-    int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL, out);
-    if (rc == 0)
+    char spare[24];
+    int have_spare = rw_spare_take(log, spare);
+    int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL,
+                            have_spare ? spare : NULL, out);
+    if (rc == 0) {
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
+        if (have_spare)
+            atomic_fetch_add(&log->stats.segments_recycled, 1);
+    }
     else if (*out) { /* created, but the directory fsync failed */
         rw_seg_unref(*out);
         *out = NULL;
@@ -571,7 +577,28 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
     return rc ? rc : rw_sync_to(log, seq, end);
 }
 
-/* Deletes the oldest segments whose live entries are all <= the purge point
+/* Removes a purged segment's file: renamed to a spare name for the
+ * preparer to reuse when the pool has room and nobody can still read it (an
+ * iterator holding it has it mapped: rewriting it would change what the
+ * iterator's views show), else deleted. `readers` is whether anyone but the
+ * log holds the segment. */
+static int remove_purged_file(raftwal_log *log, const rw_seg *s, int readers)
+{
+    if (!readers && s->sealed && s->file_size >= log->segment_size && rw_spare_room(log)) {
+        char spare[24];
+        rw_spare_name(spare, s->seq);
+        if (rw_io->renameat(log->dirfd, s->name, spare) == 0) {
+            rw_spare_add(log, s->seq);
+            return 0;
+        }
+        /* Not renamed (e.g. a stale spare of that name): delete it instead. */
+    }
+    if (rw_io->unlinkat(log->dirfd, s->name, 0) != 0 && errno != ENOENT)
+        return rw_err_sys(errno, 0, "%s: unlink after purge", s->name);
+    return 0;
+}
+
+/* Removes the oldest segments whose live entries are all <= the purge point
  * (never the active one). The PURGE batch is durable before this runs. */
 static int delete_purged_segments(raftwal_log *log)
 {
@@ -582,31 +609,35 @@ static int delete_purged_segments(raftwal_log *log)
             break;
         k++;
     }
-    size_t done = 0;
-    int rc = 0;
-    for (; done < k; done++) {
-        if (rw_io->unlinkat(log->dirfd, log->segs[done]->name, 0) != 0 && errno != ENOENT) {
-            rc = rw_err_sys(errno, 0, "%s: unlink after purge", log->segs[done]->name);
-            break;
-        }
-    }
-    if (done) {
-        rw_seg **gone = malloc(done * sizeof *gone);
-        pthread_rwlock_wrlock(&log->rw);
-        if (gone)
-            memcpy(gone, log->segs, done * sizeof *gone);
-        memmove(log->segs, log->segs + done, (log->nsegs - done) * sizeof *log->segs);
-        log->nsegs -= done;
-        pthread_rwlock_unlock(&log->rw);
-        for (size_t i = 0; gone && i < done; i++)
-            rw_seg_unref(gone[i]); /* iterators holding one keep it mapped */
+    if (k == 0)
+        return 0;
+    rw_seg **gone = malloc(k * sizeof *gone);
+    int *readers = malloc(k * sizeof *readers);
+    if (!gone || !readers) {
         free(gone);
-        atomic_fetch_add(&log->stats.segments_deleted, done);
-        int drc = rw_log_dirsync(log);
-        if (drc && !rc)
-            rc = drc;
+        free(readers);
+        return rw_err(RAFTWAL_ENOMEM, "out of memory");
     }
-    return rc;
+    /* Out of the table first, under the lock iterators take references
+     * under: from here on nobody new can reach these files. */
+    pthread_rwlock_wrlock(&log->rw);
+    memcpy(gone, log->segs, k * sizeof *gone);
+    memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof *log->segs);
+    log->nsegs -= k;
+    for (size_t i = 0; i < k; i++)
+        readers[i] = atomic_load(&gone[i]->refs) > 1;
+    pthread_rwlock_unlock(&log->rw);
+    int rc = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (rc == 0)
+            rc = remove_purged_file(log, gone[i], readers[i]);
+        rw_seg_unref(gone[i]); /* iterators holding one keep it mapped */
+    }
+    free(gone);
+    free(readers);
+    atomic_fetch_add(&log->stats.segments_deleted, k);
+    int drc = rw_log_dirsync(log);
+    return rc ? rc : drc;
 }
 
 int rw_log_purge(raftwal_log *log, uint64_t upto)

@@ -11,13 +11,18 @@
 #include "raftwal.h"
 #include "segment.h"
 
+/* Purged segment files kept for reuse at most: enough for the one-segment-
+ * at-a-time purges of a node compacting behind its snapshots, without
+ * holding much disk after a large purge. */
+#define RW_MAX_SPARES 2
+
 /* Counters reported by raftwal_log_stats(); atomics so readers and the
  * writer update them without a lock. */
 typedef struct rw_counters {
     atomic_uint_fast64_t appends, appended_entries, appended_bytes, written_bytes;
     atomic_uint_fast64_t fsyncs, fsync_ns_total, fsync_ns_max, dir_fsyncs;
     atomic_uint_fast64_t reads, footer_loads, footer_hits;
-    atomic_uint_fast64_t rotations, segments_deleted;
+    atomic_uint_fast64_t rotations, segments_deleted, segments_recycled;
     uint64_t torn_tails, torn_bytes, open_ns;
 } rw_counters;
 
@@ -56,6 +61,10 @@ struct raftwal_log {
     uint64_t prep_floor;  /* highest sequence handed out: never prepare <= it */
     int prep_requested;   /* the active segment's successor was asked for (wmu) */
     rw_seg *prepared;     /* the next segment file, ready */
+    /* Purged segments' files kept for reuse ("%016llx.spare" of these old
+     * sequence numbers), oldest first; under pmu. */
+    uint64_t spares[RW_MAX_SPARES];
+    size_t nspares;
 
     /* Logical state (rw). first = purge + 1; last >= purge. */
     uint64_t first, last, purge;
@@ -173,6 +182,13 @@ void rw_prepare_request(raftwal_log *log, uint64_t seq);
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
 /* Stops the worker and drops a prepared segment (its file stays). */
 void rw_prepare_stop(raftwal_log *log);
+/* Spare files (purged segments kept for reuse instead of zero-filling new
+ * ones). rw_spare_room: may another be kept? rw_spare_add: records a file
+ * already renamed to its spare name. rw_spare_take: pops the oldest into
+ * name (returns 0 if there is none). All take pmu. */
+int rw_spare_room(raftwal_log *log);
+void rw_spare_add(raftwal_log *log, uint64_t old_seq);
+int rw_spare_take(raftwal_log *log, char name[24]);
 
 /* ---- checks (check.c) ---- */
 /* Scans every sealed segment in full and checks it against its footer. */

@@ -43,7 +43,9 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Lists segment sequence numbers, sorted; removes *.wal.tmp leftovers when
- * writable (they never hold acknowledged data). */
+ * writable (they never hold acknowledged data). Spare files (*.spare:
+ * purged segments kept for reuse) go to the pool of a writable handle, up
+ * to RW_MAX_SPARES; extra ones are removed. */
 static int list_segments(raftwal_log *log, uint64_t **out, size_t *count)
 {
     int fd = dup(log->dirfd);
@@ -62,6 +64,15 @@ static int list_segments(raftwal_log *log, uint64_t **out, size_t *count)
         uint64_t seq;
         if (parse_seq(e->d_name, ".wal.tmp", &seq)) {
             if (!log->readonly && rw_io->unlinkat(log->dirfd, e->d_name, 0) == 0)
+                removed = 1;
+            continue;
+        }
+        if (parse_seq(e->d_name, RW_SPARE_SUFFIX, &seq)) {
+            if (log->readonly)
+                continue;
+            if (log->nspares < RW_MAX_SPARES)
+                log->spares[log->nspares++] = seq;
+            else if (rw_io->unlinkat(log->dirfd, e->d_name, 0) == 0)
                 removed = 1;
             continue;
         }
@@ -265,7 +276,7 @@ static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
      * reports corruption when later records prove the segment was synced. */
     static const rw_scan_ops no_ops = {NULL, NULL};
     rw_scan_result res;
-    int rc = rw_scan_records(s->name, m->addr, m->len, s->salt, UINT64_MAX, &no_ops, NULL, &res);
+    int rc = rw_scan_records(s->name, m->addr, m->len, s->salt, UINT64_MAX, s->recycled, &no_ops, NULL, &res);
     if (rc == 0 && res.batches == 0)
         *torn = 1;
     return rc;
@@ -292,7 +303,7 @@ static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
      * back to normal for the random reads that follow. */
     if (rw_io->advise_sequential)
         rw_io->advise_sequential(m->addr, m->len, 1);
-    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, &tail_ops, &c, &res);
+    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
     if (rw_io->advise_sequential)
         rw_io->advise_sequential(m->addr, m->len, 0);
     if (rc)

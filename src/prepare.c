@@ -1,16 +1,53 @@
 /* prepare.c -- the background worker that creates the next segment file
- * (zero-filled, synced, renamed into place, directory synced) while the
- * current one fills (it is asked once the active segment is half full), so
- * rotation never pays for file creation or growth on the append path. Rotation falls back to preparing synchronously when the
- * worker has nothing ready (or failed: then the error is reported there). */
+ * (a purged segment's file reused, or a new one zero-filled; synced, renamed
+ * into place, directory synced) while the current one fills (it is asked
+ * once the active segment is half full), so rotation never pays for file
+ * creation or growth on the append path. Rotation falls back to preparing
+ * synchronously when the worker has nothing ready (or failed: then the
+ * error is reported there). Also keeps the pool of spare files. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "io.h"
 #include "log.h"
 
 int rw_prepare_in_background = 1;
+
+static int take_spare_locked(raftwal_log *log, char name[24])
+{
+    if (!log->nspares)
+        return 0;
+    rw_spare_name(name, log->spares[0]);
+    log->nspares--;
+    memmove(log->spares, log->spares + 1, log->nspares * sizeof *log->spares);
+    return 1;
+}
+
+int rw_spare_take(raftwal_log *log, char name[24])
+{
+    pthread_mutex_lock(&log->pmu);
+    int got = take_spare_locked(log, name);
+    pthread_mutex_unlock(&log->pmu);
+    return got;
+}
+
+int rw_spare_room(raftwal_log *log)
+{
+    pthread_mutex_lock(&log->pmu);
+    int room = log->nspares < RW_MAX_SPARES;
+    pthread_mutex_unlock(&log->pmu);
+    return room;
+}
+
+void rw_spare_add(raftwal_log *log, uint64_t old_seq)
+{
+    pthread_mutex_lock(&log->pmu);
+    if (log->nspares < RW_MAX_SPARES)
+        log->spares[log->nspares++] = old_seq;
+    pthread_mutex_unlock(&log->pmu);
+}
 
 static void *worker(void *arg)
 {
@@ -24,14 +61,18 @@ static void *worker(void *arg)
         }
         log->prep_busy = 1;
         log->prep_want = 0; /* one attempt per request: no retry loop on errors */
+        char spare[24];
+        int have_spare = take_spare_locked(log, spare);
         pthread_mutex_unlock(&log->pmu);
         rw_seg *s = NULL;
         int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
-                                &log->prep_stop, &s);
+                                &log->prep_stop, have_spare ? spare : NULL, &s);
         pthread_mutex_lock(&log->pmu);
         log->prep_busy = 0;
         if (rc == 0) {
             atomic_fetch_add(&log->stats.dir_fsyncs, 1);
+            if (have_spare)
+                atomic_fetch_add(&log->stats.segments_recycled, 1);
             rw_seg_unref(log->prepared);
             log->prepared = s;
         } else {

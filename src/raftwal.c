@@ -311,6 +311,7 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     s.torn_bytes = c->torn_bytes;
     s.rotations = c->rotations;
     s.segments_deleted = c->segments_deleted;
+    s.segments_recycled = c->segments_recycled;
     s.open_ns = c->open_ns;
     uint32_t want = out->size;
     s.size = want < sizeof s ? want : (uint32_t)sizeof s;

@@ -137,38 +137,72 @@ static int write_zeros(int fd, uint64_t size, const char *name, atomic_int *canc
     return rc;
 }
 
+void rw_spare_name(char out[24], uint64_t seq)
+{
+    snprintf(out, 24, "%016" PRIx64 RW_SPARE_SUFFIX, seq);
+}
+
+/* Opens the file a new segment is built in: a spare (recycled: cut or
+ * extended to `size`, old bytes left in place) or a fresh zero-filled
+ * temporary file. *built is the name it has now. */
+static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64_t size,
+                           mode_t mode, atomic_int *cancel, int *fd_out, const char **built)
+{
+    int fd;
+    if (spare) {
+        *built = spare;
+        fd = rw_io->openat(dirfd, spare, O_RDWR, 0);
+        if (fd < 0)
+            return rw_err_sys(errno, 0, "%s: open for reuse", spare);
+        *fd_out = fd;
+        struct stat st;
+        if (rw_io->fstat(fd, &st) != 0)
+            return rw_err_sys(errno, 0, "%s: fstat", spare);
+        /* A spare never holds fewer bytes than a segment (see
+         * log.c:keep_as_spare); a longer one (a batch grew it) is cut. */
+        if ((uint64_t)st.st_size != size && rw_io->ftruncate(fd, (off_t)size) != 0)
+            return rw_err_sys(errno, 0, "%s: resize to %" PRIu64 " bytes", spare, size);
+        return 0;
+    }
+    *built = tmp;
+    fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);
+    if (fd < 0)
+        return rw_err_sys(errno, 0, "%s: create", tmp);
+    *fd_out = fd;
+    return write_zeros(fd, size, tmp, cancel);
+}
+
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, atomic_int *cancel, rw_seg **out)
+                   mode_t mode, atomic_int *cancel, const char *spare, rw_seg **out)
 {
     rw_seg *s = rw_seg_new(dirfd, seq);
-    if (!s)
+    if (!s) {
+        if (spare)
+            rw_io->unlinkat(dirfd, spare, 0);
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    }
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->name);
-    int rc = 0;
-    int fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);
-    if (fd < 0) {
-        rc = rw_err_sys(errno, 0, "%s: create", tmp);
-        goto fail;
-    }
-    s->fd = fd;
-    rc = write_zeros(fd, size, tmp, cancel);
+    const char *built = NULL;
+    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, &s->fd, &built);
     if (rc)
         goto fail_unlink;
-    rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, size};
+    /* A fresh salt: records of the file's earlier life can never validate. */
+    rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, size,
+                       spare ? RW_HDR_F_RECYCLED : 0};
     uint8_t hdr[RW_HEADER_SIZE];
     rw_header_encode(hdr, &h);
-    int e = rw_pwrite_all(fd, hdr, sizeof hdr, 0);
+    int e = rw_pwrite_all(s->fd, hdr, sizeof hdr, 0);
     if (e) {
-        rc = rw_err_sys(-e, 0, "%s: write header", tmp);
+        rc = rw_err_sys(-e, 0, "%s: write header", built);
         goto fail_unlink;
     }
-    if (rw_io->fdatasync(fd) != 0) {
-        rc = rw_err_sys(errno, 0, "%s: fdatasync", tmp);
+    if (rw_io->fdatasync(s->fd) != 0) {
+        rc = rw_err_sys(errno, 0, "%s: fdatasync", built);
         goto fail_unlink;
     }
-    if (rw_io->renameat(dirfd, tmp, s->name) != 0) {
-        rc = rw_err_sys(errno, 0, "rename %s to %s", tmp, s->name);
+    if (rw_io->renameat(dirfd, built, s->name) != 0) {
+        rc = rw_err_sys(errno, 0, "rename %s to %s", built, s->name);
         goto fail_unlink;
     }
     if (rw_io->fsync(dirfd) != 0) {
@@ -180,11 +214,12 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     }
     s->salt = h.salt;
     s->file_size = size;
+    s->recycled = spare != NULL;
     *out = s;
     return 0;
 fail_unlink:
-    rw_io->unlinkat(dirfd, tmp, 0);
-fail:
+    if (built || spare)
+        rw_io->unlinkat(dirfd, built ? built : spare, 0);
     rw_seg_unref(s);
     *out = NULL;
     return rc;
@@ -206,7 +241,8 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     uint8_t *buf = malloc(len);
     if (!buf)
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
-    rw_seg_header h = {RW_FORMAT_VERSION, log_id, s->seq, salt, first_index, s->file_size};
+    rw_seg_header h = {RW_FORMAT_VERSION, log_id, s->seq, salt, first_index, s->file_size,
+                       s->recycled ? RW_HDR_F_RECYCLED : 0};
     rw_header_encode(buf, &h);
     memcpy(buf + RW_HEADER_SIZE, ckpt, ckpt_len);
     int rc = 0;
@@ -437,6 +473,7 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
     }
     s->salt = h.salt;
     s->base = h.first_index;
+    s->recycled = (h.flags & RW_HDR_F_RECYCLED) != 0;
     *log_id = h.log_id;
     s->sealed = 0;
     if (h.first_index == 0 || s->file_size < RW_HEADER_SIZE + RW_SEAL_SIZE * 2)

@@ -32,6 +32,8 @@ typedef struct rw_seg {
     uint64_t used;      /* end of the records (next append offset / footer) */
     uint64_t ckpt_end;  /* end of the checkpoint batch */
     int sealed;
+    int recycled;       /* header flag RW_HDR_F_RECYCLED: stale bytes follow
+                           the records (not zeros) */
     int fd;             /* open while the segment is active, else -1 */
     int dirfd;          /* the log's directory (borrowed) for lazy opens */
     char name[24];      /* "%016llx.wal" */
@@ -70,9 +72,19 @@ void rw_seg_unref(rw_seg *s);
 /* Creates segment file seq ready for use: zero-filled to size under a
  * temporary name, header with first index 0, fdatasync, rename, directory
  * fsync. On success *out has its fd open. A non-NULL *cancel set to 1
- * stops the zero-filling early (the temporary file is removed). */
+ * stops the zero-filling early (the temporary file is removed).
+ * With `spare` (the name of a purged segment's file kept for reuse, see
+ * rw_spare_name) the file is recycled instead: no zero-filling, a header
+ * with RW_HDR_F_RECYCLED and a fresh salt (so none of its old records can
+ * validate), fdatasync, rename to the segment's name, directory fsync. The
+ * spare is consumed whatever the outcome (renamed, or unlinked on error). */
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, atomic_int *cancel, rw_seg **out);
+                   mode_t mode, atomic_int *cancel, const char *spare, rw_seg **out);
+
+/* The name a purged segment's file is kept under for reuse:
+ * "%016llx.spare" of its old sequence number. */
+#define RW_SPARE_SUFFIX ".spare"
+void rw_spare_name(char out[24], uint64_t seq);
 
 /* Makes a prepared segment active: a fresh salt, the header with
  * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,

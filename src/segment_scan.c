@@ -59,7 +59,7 @@ static int find_proof(const uint8_t *buf, size_t len, uint64_t salt, uint64_t x,
 }
 
 int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t salt,
-                    uint64_t clean_window, const rw_scan_ops *ops, void *ctx,
+                    uint64_t clean_window, int recycled, const rw_scan_ops *ops, void *ctx,
                     rw_scan_result *res)
 {
     batch_buf b = {0};
@@ -77,17 +77,24 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
     for (;;) {
         rw_rec r;
         int st = off < len ? rw_rec_decode(buf + off, len - off, salt, &r, &why) : RW_REC_END;
+        if (st == RW_REC_BAD && len - off > RW_REC_HEADER && buf[off + 4] == RW_REC_FOOTER &&
+            salt != header_salt)
+            st = rw_rec_decode(buf + off, len - off, header_salt, &r, &why);
+        /* Where a batch would start, a recycled file's stale bytes (records
+         * of other salts) end the records just as zeros do. */
+        if (st == RW_REC_BAD && b.n == 0 && recycled)
+            st = RW_REC_END;
         if (st == RW_REC_END && b.n == 0) {
             uint64_t proof = 0, last_nz = 0;
             size_t lim = clean_window >= len - off ? len : (size_t)(off + clean_window);
             int proven = off < len && find_proof(buf, lim, salt, off, &proof, &last_nz);
-            if (last_nz > off)
+            if (last_nz > off && !recycled)
                 res->junk_end = last_nz;
             if (proven) {
                 rc = rw_err(RAFTWAL_ECORRUPT,
-                            "%s: offset %" PRIu64 ": zeroed records (corruption: a batch synced"
+                            "%s: offset %" PRIu64 ": %s records (corruption: a batch synced"
                             " later, at offset %" PRIu64 ", proves these bytes had been durable)",
-                            name, off, proof);
+                            name, off, recycled ? "invalid" : "zeroed", proof);
                 goto out;
             }
             break; /* clean end */
@@ -96,9 +103,6 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
             why = "batch has no commit record";
             goto bad;
         }
-        if (st == RW_REC_BAD && len - off > RW_REC_HEADER && buf[off + 4] == RW_REC_FOOTER &&
-            salt != header_salt)
-            st = rw_rec_decode(buf + off, len - off, header_salt, &r, &why);
         if (st == RW_REC_BAD)
             goto bad;
         switch (r.type) {
@@ -156,8 +160,15 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
         res->status = RW_SCAN_TORN;
         res->bad_off = off;
         res->why = why;
-        res->torn_bytes = last_nz > start ? last_nz - start : 0;
-        res->junk_end = last_nz > start ? last_nz : 0;
+        if (recycled) {
+            /* The non-zero bytes run to the end of the file: count the torn
+             * batch's valid-looking part only, and leave them (they can
+             * never validate after the next epoch). */
+            res->torn_bytes = off - start;
+        } else {
+            res->torn_bytes = last_nz > start ? last_nz - start : 0;
+            res->junk_end = last_nz > start ? last_nz : 0;
+        }
         break;
     }
 done:

@@ -34,14 +34,17 @@ typedef struct rw_scan_result {
 } rw_scan_result;
 
 /* Scans buf[0..len) (a whole segment file; records start at 64) with the
- * header salt `salt`. Returns 0 with the outcome in *res, RAFTWAL_ECORRUPT
+ * header salt `salt`. `recycled` is the header's RW_HDR_F_RECYCLED: then
+ * stale bytes of the file's earlier life follow the records, so an invalid
+ * record where a batch would start ends the records as a zero header does
+ * (clean end, proof search within `clean_window`, no junk reported). Returns 0 with the outcome in *res, RAFTWAL_ECORRUPT
  * when an invalid record is followed by proof that it had been durable
  * (message names `name` and the offset), or an error from ops.
  * At a clean end (a zero header) the proof search covers `clean_window`
  * bytes (UINT64_MAX: the whole file), so that a zeroed range inside synced
  * data is caught without reading the whole preallocated file at open. */
 int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t salt,
-                    uint64_t clean_window, const rw_scan_ops *ops, void *ctx,
+                    uint64_t clean_window, int recycled, const rw_scan_ops *ops, void *ctx,
                     rw_scan_result *res);
 
 /* The proof window open uses at a clean end. */

@@ -792,7 +792,7 @@ _M.STATS_FIELDS = {
     "disk_bytes", "appends", "appended_entries", "appended_bytes",
     "written_bytes", "fsyncs", "fsync_ns_total", "fsync_ns_max", "dir_fsyncs",
     "reads", "footer_loads", "footer_hits", "torn_tails", "torn_bytes",
-    "rotations", "segments_deleted", "open_ns",
+    "rotations", "segments_deleted", "open_ns", "segments_recycled",
 }
 local STATS_FIELDS = _M.STATS_FIELDS
 

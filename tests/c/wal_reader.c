@@ -20,9 +20,10 @@ int wal_parse_header(const unsigned char *buf, size_t size, wal_header *h)
     h->salt = tu_le64(buf + 32);
     h->first_index = tu_le64(buf + 40);
     h->prealloc = tu_le64(buf + 48);
+    h->flags = tu_le32(buf + 56);
     h->crc_ok = tu_crc32c(0, buf, 60) == tu_le32(buf + 60);
     return h->magic_ok && h->crc_ok && h->version == 1 &&
-           h->header_size == WAL_HEADER_SIZE;
+           h->header_size == WAL_HEADER_SIZE && (h->flags & ~1u) == 0;
 }
 
 void wal_reseal_header(unsigned char *buf)
@@ -84,8 +85,12 @@ uint64_t wal_scan(const wal_file *f, int (*cb)(const wal_record *, void *),
         ok = decode_record(f, off, salt, &r);
         if (!ok && (p[4] == WAL_FOOTER || p[4] == WAL_SEAL))
             ok = decode_record(f, off, f->h.salt, &r);
-        if (!ok)
+        if (!ok) {
+            /* A recycled segment: what follows the records is stale data of
+             * the purged segment it was, not a torn write. */
+            *clean = (f->h.flags & 1u) != 0;
             return off;
+        }
         if (cb && cb(&r, arg))
             return off;
         if (r.type == WAL_EPOCH)

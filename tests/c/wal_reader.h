@@ -30,6 +30,7 @@ enum wal_record_type {
 typedef struct wal_header {
     int magic_ok, crc_ok;
     uint32_t version, header_size;
+    uint32_t flags; /* bit 0: recycled (stale bytes after the records) */
     uint64_t log_id, seq, salt, first_index, prealloc;
 } wal_header;
 

@@ -360,14 +360,19 @@ int main(void)
         x.base = fu_tmpdir("crash");
         double t1 = fu_now();
         record_run(&x, calls);
-        size_t nrecs;
-        ff_records(&nrecs);
+        size_t nrecs, recycled = 0;
+        const ff_rec *recs = ff_records(&nrecs);
+        /* Spares put back into use (renamed NNN.spare -> NNN.wal): crash
+         * points inside and after segment recycling. */
+        for (size_t k = 0; k < nrecs; k++)
+            recycled += recs[k].op == FF_RENAMEAT && strstr(recs[k].name, ".spare") &&
+                        strstr(recs[k].name2, ".wal");
         explore_run(&x, samples);
-        printf("seed %" PRIu64 ": %zu API calls, %zu recorded I/O operations, %lu crash points, "
-               "%lu states generated, %lu distinct states explored (%lu torn/reordered), "
+        printf("seed %" PRIu64 ": %zu API calls, %zu recorded I/O operations (%zu segments "
+               "recycled), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered), "
                "%lu recovered with a torn tail; recovered state = last durable %lu, in between %lu, "
                "in-flight call %lu; %lu bugs; %.1f s\n",
-               s, x.w.ncalls, nrecs, x.points, x.generated, x.explored, x.torn_states,
+               s, x.w.ncalls, nrecs, recycled, x.points, x.generated, x.explored, x.torn_states,
                x.recovered_torn, x.by_candidate_offset[0], x.by_candidate_offset[1],
                x.by_candidate_offset[2], x.bugs, fu_now() - t1);
         fflush(stdout);

@@ -405,8 +405,11 @@ static void test_unlink_failure_after_truncated_segment(void)
     FU_RC(raftwal_log_append(log, e, 3, NULL, 0), RAFTWAL_OK);
     FU_CHECK(fu_count_segments(dir) == 3, "expected 3 segments, found %zu", fu_count_segments(dir));
     /* Purge through the big batch: segments 1 and 2 go; only the first
-     * unlink succeeds. */
-    ff_add_rule(FF_UNLINKAT, 2, EIO, 0, ".wal", 0);
+     * removal succeeds. (Purged files are kept as spares by a rename when
+     * there is room, else unlinked: the second rename fails, and so does
+     * the unlink it falls back to.) */
+    ff_add_rule(FF_RENAMEAT, 2, EIO, 0, ".wal", 0);
+    ff_add_rule(FF_UNLINKAT, 1, EIO, 0, ".wal", 0);
     FU_RC(raftwal_log_purge(log, from + 2), RAFTWAL_EIO);
     FU_RC(raftwal_log_close(log), RAFTWAL_OK);
     ff_clear_rules();

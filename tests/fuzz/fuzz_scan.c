@@ -1,6 +1,6 @@
 /* fuzz_scan -- rw_scan_records (batches, epochs, the torn-tail versus
  * corruption decision) over arbitrary bytes.
- * Input: flags byte, the window byte (proof window = byte * 4 KiB, 255 =
+ * Input: flags byte (FZ_FIX_CRC; 0x80: scan as a recycled segment), the window byte (proof window = byte * 4 KiB, 255 =
  * the whole file), then a whole segment file; its header's salt is used.
  * Batches handed to the callback must lie inside the file, in order, and
  * the result's offsets must be consistent. */
@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const rw_scan_ops ops = {on_batch, on_epoch};
     ctx c = {len, 0, 0};
     rw_scan_result res;
-    int rc = rw_scan_records("fuzz.wal", buf, len, salt, window, &ops, &c, &res);
+    int rc = rw_scan_records("fuzz.wal", buf, len, salt, window, (flags & 0x80) != 0, &ops,
+                             &c, &res);
     FZ_ASSERT(rc == 0 || rc == RAFTWAL_ECORRUPT || rc == RAFTWAL_ENOMEM);
     if (rc == 0) {
         FZ_ASSERT(res.batches == c.batches);

@@ -124,6 +124,7 @@ typedef struct raftwal_stats {
     uint64_t rotations;
     uint64_t segments_deleted;
     uint64_t open_ns;
+    uint64_t segments_recycled;
 } raftwal_stats;
 
 int raftwal_log_stats(raftwal_log *log, raftwal_stats *out);
