@@ -74,12 +74,13 @@ int bench_run_appends(const bench_opts *o, const contender *c, const char *dir, 
         free(lat);
         return -1;
     }
+    uint64_t first = c->first ? c->first(st) : 1;
     uint64_t io0 = bench_dev_write_bytes(dir);
     uint64_t done = 0;
     int rc = 0;
     double t0 = bench_now();
     for (; done < commits; done++) {
-        bench_batch_number(b, done * b->n + 1);
+        bench_batch_number(b, first + done * b->n);
         uint64_t a = bench_now_ns();
         if (c->append(st, b, err, sizeof err) != 0) {
             fprintf(stderr, "raftwal-bench: %s: append: %s\n", c->name, err);
@@ -114,10 +115,14 @@ int bench_run_appends(const bench_opts *o, const contender *c, const char *dir, 
         out->p50_us = bench_percentile(lat, done, 0.50);
         out->p99_us = bench_percentile(lat, done, 0.99);
         out->p999_us = bench_percentile(lat, done, 0.999);
-        if (c == &bench_raftwal && bench_raftwal_last_stats.appended_bytes) {
+        if (bench_is_raftwal(c) && bench_raftwal_last_stats.appended_bytes) {
             const raftwal_stats *s = &bench_raftwal_last_stats;
             out->write_amp = (double)s->written_bytes / (double)s->appended_bytes;
-            out->fsyncs_per_commit = s->appends ? (double)s->fsyncs / (double)s->appends : 0;
+            /* Per commit of the loop: the engine counts a purge as an
+             * append too (raftwal-steady's fsyncs include its purges'). */
+            out->fsyncs_per_commit = (double)s->fsyncs / (double)done;
+            out->rotations = (double)s->rotations;
+            out->recycled = (double)s->segments_recycled;
         }
     }
     free(lat);

@@ -76,7 +76,7 @@ enum bench_mode {
 };
 
 typedef struct contender {
-    const char *name; /* "raftwal", "raw", "sqlite", "lmdb", "rocksdb" */
+    const char *name; /* "raftwal", "raftwal-steady", "raw", "sqlite", "lmdb", "rocksdb" */
     /* Opens (creating) the store in `dir`, sized for `capacity` payload
      * bytes (the raw file is pre-zeroed to it). Returns NULL with a
      * message in err on failure. */
@@ -86,10 +86,18 @@ typedef struct contender {
     /* The last index stored (used by the open-time test). */
     int (*last)(void *st, uint64_t *last, char *err, size_t errlen);
     void (*close)(void *st);
+    /* The index the timed loop's first batch starts at (NULL: 1): a store
+     * that holds entries before the clock starts continues after them. */
+    uint64_t (*first)(void *st);
 } contender;
 
 extern const contender bench_raw;
 extern const contender bench_raftwal;
+/* raftwal in steady state: warmed up through a few rotations and purges
+ * before the clock, purging behind every rotation inside it (wal.c). */
+extern const contender bench_raftwal_steady;
+/* Is c one of the raftwal contenders above (engine counters available)? */
+int bench_is_raftwal(const contender *c);
 /* Peers: NULL when not built in (see bench/CMakeLists.txt). */
 extern const contender *const bench_peers[];
 extern const size_t bench_npeers;
@@ -97,8 +105,9 @@ extern const size_t bench_npeers;
 /* The raftwal handle inside a state the raftwal contender opened. */
 raftwal_log *bench_raftwal_handle(void *st);
 
-/* The engine's counters for the last raftwal handle closed by the
- * raftwal contender (bytes written and fsyncs per commit). */
+/* The engine's counters for the last raftwal handle closed by a raftwal
+ * contender, counted from when its clock could start (bytes written,
+ * fsyncs, rotations, recycled segments). */
 extern raftwal_stats bench_raftwal_last_stats;
 /* Segment size the raftwal contender opens logs with (0: the engine's
  * default; --segment-mib). */
@@ -120,6 +129,8 @@ typedef struct bench_sample {
     double dev_amp;    /* bytes the disk wrote (all processes) / payload bytes */
     double fsyncs_per_commit;
     double ratio;      /* to the paired reference run (raw, or C, or 1 thread) */
+    double rotations;  /* raftwal: segments sealed in the timed loop */
+    double recycled;   /* raftwal: segments prepared from a purged file in it */
     uint64_t count;    /* commits / ops timed */
     double extra;      /* phase specific (e.g. the tail segment's used bytes) */
 } bench_sample;

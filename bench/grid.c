@@ -1,5 +1,6 @@
 /* grid.c -- the append grid: payload 128 B / 1 KiB / 16 KiB x batch 1 / 16
- * / 256, durable (raftwal, raw, peers) and no-sync (raftwal, raw).
+ * / 256, durable (raw, raftwal, raftwal-steady, peers) and no-sync (raw,
+ * raftwal, raftwal-steady).
  *
  * Within a cell the runs of the contenders alternate (run r starts with
  * contender r mod n), so that a drift of the machine (other jobs, the
@@ -66,6 +67,8 @@ static void run_cell(const bench_opts *o, const grid *g, size_t payload, size_t 
             n++;
         }
         if (n == 0) {
+            if (!bench_in_list(o->who, g->list[i]->name))
+                continue; /* not asked for (--who) */
             bench_note("%s %zu x %zu: %s produced no result", g->phase, payload, batch, g->list[i]->name);
             continue;
         }
@@ -74,6 +77,21 @@ static void run_cell(const bench_opts *o, const grid *g, size_t payload, size_t 
         snprintf(row.who, sizeof row.who, "%s", g->list[i]->name);
         if (i > 0)
             snprintf(row.ratio_to, sizeof row.ratio_to, "raw");
+        if (bench_is_raftwal(g->list[i])) {
+            /* Segments sealed, and segments made from a purged segment's
+             * file, inside the timed loop (medians over runs). */
+            double rot[MAX_RUNS], rec[MAX_RUNS];
+            for (int k = 0; k < n; k++) {
+                rot[k] = got[k].rotations;
+                rec[k] = got[k].recycled;
+            }
+            double mr = bench_median(rot, n), mc = bench_median(rec, n);
+            if (mc > 0)
+                snprintf(row.variant, sizeof row.variant, "rot %u rec %u", (unsigned)(mr + 0.5) % 10000u,
+                         (unsigned)(mc + 0.5) % 10000u);
+            else if (mr > 0)
+                snprintf(row.variant, sizeof row.variant, "rot %u", (unsigned)(mr + 0.5) % 10000u);
+        }
         bench_report(o, &row, got, n);
     }
     bench_batch_free(&b);
@@ -91,7 +109,10 @@ static int run_grid(const bench_opts *o, const grid *g)
 int bench_phase_durable(const bench_opts *o)
 {
     /* raw first: it is the reference every ratio divides by. */
-    grid g = {.phase = "durable", .mode = BENCH_DURABLE, .list = {&bench_raw, &bench_raftwal}, .n = 2};
+    grid g = {.phase = "durable",
+              .mode = BENCH_DURABLE,
+              .list = {&bench_raw, &bench_raftwal, &bench_raftwal_steady},
+              .n = 3};
     if (!o->no_peers)
         for (size_t i = 0; i < bench_npeers && g.n < MAX_CONTENDERS; i++)
             g.list[g.n++] = bench_peers[i];
@@ -100,6 +121,9 @@ int bench_phase_durable(const bench_opts *o)
 
 int bench_phase_nosync(const bench_opts *o)
 {
-    grid g = {.phase = "nosync", .mode = BENCH_NOSYNC, .list = {&bench_raw, &bench_raftwal}, .n = 2};
+    grid g = {.phase = "nosync",
+              .mode = BENCH_NOSYNC,
+              .list = {&bench_raw, &bench_raftwal, &bench_raftwal_steady},
+              .n = 3};
     return run_grid(o, &g);
 }

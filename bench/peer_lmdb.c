@@ -105,4 +105,4 @@ static int lm_last(void *st, uint64_t *last, char *err, size_t errlen)
     return rc ? -1 : 0;
 }
 
-const contender bench_lmdb = {"lmdb", lm_open, lm_append, lm_last, lm_close};
+const contender bench_lmdb = {"lmdb", lm_open, lm_append, lm_last, lm_close, NULL};

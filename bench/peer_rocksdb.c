@@ -99,4 +99,4 @@ static int rk_last(void *st, uint64_t *last, char *err, size_t errlen)
     return 0;
 }
 
-const contender bench_rocksdb = {"rocksdb", rk_open, rk_append, rk_last, rk_close};
+const contender bench_rocksdb = {"rocksdb", rk_open, rk_append, rk_last, rk_close, NULL};

@@ -84,4 +84,4 @@ static int sq_last(void *st, uint64_t *last, char *err, size_t errlen)
     return rc == SQLITE_ROW ? 0 : sq_fail(s, "SELECT", err, errlen);
 }
 
-const contender bench_sqlite = {"sqlite", sq_open, sq_append, sq_last, sq_close};
+const contender bench_sqlite = {"sqlite", sq_open, sq_append, sq_last, sq_close, NULL};

@@ -72,4 +72,4 @@ static void raw_close(void *st)
     free(r);
 }
 
-const contender bench_raw = {"raw", raw_open, raw_append, raw_last, raw_close};
+const contender bench_raw = {"raw", raw_open, raw_append, raw_last, raw_close, NULL};

@@ -56,6 +56,8 @@ static void print_json(FILE *f, const bench_row *r)
     json_num(f, "write_amp", r->med.write_amp, &first);
     json_num(f, "dev_amp", r->med.dev_amp, &first);
     json_num(f, "fsyncs_per_commit", r->med.fsyncs_per_commit, &first);
+    json_num(f, "rotations", r->med.rotations, &first);
+    json_num(f, "recycled", r->med.recycled, &first);
     json_num(f, "count", (double)r->med.count, &first);
     json_num(f, "extra", r->med.extra, &first);
     int k = r->runs < 16 ? r->runs : 16;
@@ -92,6 +94,8 @@ void bench_report(const bench_opts *o, bench_row *row, const bench_sample *sampl
     MED(write_amp);
     MED(dev_amp);
     MED(fsyncs_per_commit);
+    MED(rotations);
+    MED(recycled);
     MED(ratio);
     MED(extra);
     double counts[64];
@@ -148,7 +152,7 @@ static void print_row(const bench_row *r)
         snprintf(ratio, sizeof ratio, "%.2f (%s)", r->med.ratio, r->ratio_to);
     else
         snprintf(ratio, sizeof ratio, "-");
-    printf("%-8s %-14s %-8s %-13s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", r->phase, cell, r->who,
+    printf("%-8s %-14s %-14s %-13s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", r->phase, cell, r->who,
            r->variant, ops, mb, p50, p99, p999, ms, ratio, wa, fs, io);
 }
 
@@ -157,7 +161,7 @@ void bench_report_table(const bench_opts *o)
     if (o->json)
         return;
     bench_progress_done();
-    printf("\n%-8s %-14s %-8s %-13s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", "phase", "cell", "who",
+    printf("\n%-8s %-14s %-14s %-13s %10s %8s %8s %8s %8s %9s %-16s %6s %6s %6s\n", "phase", "cell", "who",
            "variant", "entries/s", "MB/s", "p50us", "p99us", "p999us", "open_ms", "ratio (to)",
            "wamp", "fs/cmt", "dev/pl");
     const char *last_phase = "";
