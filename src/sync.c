@@ -63,6 +63,11 @@ void rw_sync_recovered(raftwal_log *log, rw_seg *seg, uint64_t durable_off,
 void rw_sync_truncated(raftwal_log *log, uint64_t from)
 {
     pthread_mutex_lock(&log->smu);
+    /* Until the truncating batch is published, the written end still names
+     * the old last index: a sync starting in between must not take it (its
+     * entries >= from are gone, and their replacements may not be synced). */
+    if (log->w_last >= from)
+        log->w_last = from - 1;
     if (log->durable_index >= from)
         log->durable_index = from - 1;
     if (log->sync_floor >= from)
