@@ -220,7 +220,7 @@ static int snapshot_and_purge(raftwal_log *log, demo_run *run)
     run->snap_term = term;
     printf("snapshot saved at index %" PRIu64 " (term %" PRIu64 ", %zu bytes of meta); "
            "purged up to it: first index now %" PRIu64 ", %" PRIu64
-           " segment file(s) deleted\n",
+           " segment file(s) removed (up to 2 kept as spares for reuse)\n",
            index, term, run->snap_meta_size, after.first_index,
            after.segments_deleted - before.segments_deleted);
     return 0;
@@ -296,9 +296,9 @@ static void print_stats(raftwal_log *log)
            st.fsyncs, st.fsyncs ? (double)st.fsync_ns_total / (double)st.fsyncs / 1e6 : 0.0,
            (double)st.fsync_ns_max / 1e6, st.dir_fsyncs);
     printf("       %" PRIu64 " segments (%s on disk), %" PRIu64 " rotations, %" PRIu64
-           " deleted by purge; open took %.3f ms\n",
+           " removed by purge, %" PRIu64 " recycled; open took %.3f ms\n",
            st.segments, cli_human_bytes(st.disk_bytes, h3, sizeof h3), st.rotations,
-           st.segments_deleted, (double)st.open_ns / 1e6);
+           st.segments_deleted, st.segments_recycled, (double)st.open_ns / 1e6);
 }
 
 static void print_reopened(raftwal_log *log, uint64_t first, uint64_t last)
