@@ -646,15 +646,25 @@ static int delete_purged_segments(raftwal_log *log)
         readers[i] = atomic_load(&gone[i]->refs) > 1;
     pthread_rwlock_unlock(&log->rw);
     int rc = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (rc == 0)
-            rc = remove_purged_file(log, gone[i], readers[i]);
-        rw_seg_unref(gone[i]); /* iterators holding one keep it mapped */
+    size_t done = 0;
+    while (done < k && (rc = remove_purged_file(log, gone[done], readers[done])) == 0)
+        done++;
+    if (done < k) {
+        /* A file could not be removed: it and the younger ones stay in the
+         * log (the next checkpoint must still list what is on disk; the
+         * next purge retries). Nothing was added meanwhile (wmu). */
+        pthread_rwlock_wrlock(&log->rw);
+        memmove(log->segs + (k - done), log->segs, log->nsegs * sizeof *log->segs);
+        memcpy(log->segs, gone + done, (k - done) * sizeof *gone);
+        log->nsegs += k - done;
+        pthread_rwlock_unlock(&log->rw);
     }
+    for (size_t i = 0; i < done; i++)
+        rw_seg_unref(gone[i]); /* iterators holding one keep it mapped */
     free(gone);
     free(readers);
-    atomic_fetch_add(&log->stats.segments_deleted, k);
-    int drc = rw_log_dirsync(log);
+    atomic_fetch_add(&log->stats.segments_deleted, done);
+    int drc = done ? rw_log_dirsync(log) : 0;
     return rc ? rc : drc;
 }
 
