@@ -86,18 +86,23 @@ int rw_apply_metadata(raftwal_log *log, const void *meta, size_t len)
     return copy_blob(&log->meta, &log->meta_len, meta, len);
 }
 
+int rw_segs_push(rw_seg ***arr, size_t *n, size_t *cap, rw_seg *s)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        rw_seg **p = realloc(*arr, c * sizeof *p);
+        if (!p)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory");
+        *arr = p;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = s;
+    return 0;
+}
+
 int rw_log_push_seg(raftwal_log *log, rw_seg *s)
 {
-    if (log->nsegs == log->segs_cap) {
-        size_t cap = log->segs_cap ? log->segs_cap * 2 : 16;
-        rw_seg **segs = realloc(log->segs, cap * sizeof *segs);
-        if (!segs)
-            return rw_err(RAFTWAL_ENOMEM, "out of memory");
-        log->segs = segs;
-        log->segs_cap = cap;
-    }
-    log->segs[log->nsegs++] = s;
-    return 0;
+    return rw_segs_push(&log->segs, &log->nsegs, &log->segs_cap, s);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -127,6 +127,9 @@ void rw_apply_purge(raftwal_log *log, uint64_t upto);
 int rw_apply_entry(raftwal_log *log, rw_seg *seg, uint64_t index, uint64_t off);
 int rw_apply_snapshot(raftwal_log *log, uint64_t index, uint64_t term, const void *meta, size_t len);
 int rw_apply_metadata(raftwal_log *log, const void *meta, size_t len);
+/* Appends s to a growable array of segment pointers (*n used of *cap);
+ * RAFTWAL_ENOMEM leaves it unchanged. rw_log_push_seg: to log->segs. */
+int rw_segs_push(rw_seg ***arr, size_t *n, size_t *cap, rw_seg *s);
 int rw_log_push_seg(raftwal_log *log, rw_seg *s);
 
 /* ---- writing (log.c) ---- */

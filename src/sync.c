@@ -34,15 +34,22 @@ void rw_sync_written(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last)
     pthread_mutex_unlock(&log->smu);
 }
 
+/* Sets the written and durable positions (smu held). */
+static void set_positions(raftwal_log *log, rw_seg *seg, uint64_t durable_off,
+                          uint64_t durable_index, uint64_t written_off, uint64_t last)
+{
+    log->w_seg = seg;
+    log->w_off = written_off;
+    log->w_last = last;
+    log->d_seq = seg->seq;
+    log->d_off = durable_off;
+    log->durable_index = durable_index;
+}
+
 void rw_sync_mark_durable(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last)
 {
     pthread_mutex_lock(&log->smu);
-    log->w_seg = seg;
-    log->w_off = off;
-    log->w_last = last;
-    log->d_seq = seg->seq;
-    log->d_off = off;
-    log->durable_index = last;
+    set_positions(log, seg, off, last, off, last);
     pthread_cond_broadcast(&log->scond);
     pthread_mutex_unlock(&log->smu);
 }
@@ -51,12 +58,7 @@ void rw_sync_recovered(raftwal_log *log, rw_seg *seg, uint64_t durable_off,
                        uint64_t durable_index, uint64_t written_off, uint64_t last)
 {
     pthread_mutex_lock(&log->smu);
-    log->w_seg = seg;
-    log->w_off = written_off;
-    log->w_last = last;
-    log->d_seq = seg->seq;
-    log->d_off = durable_off;
-    log->durable_index = durable_index;
+    set_positions(log, seg, durable_off, durable_index, written_off, last);
     pthread_mutex_unlock(&log->smu);
 }
 
@@ -102,20 +104,11 @@ int rw_log_dirsync(raftwal_log *log)
 int rw_sync_defer(raftwal_log *log, rw_seg *old)
 {
     pthread_mutex_lock(&log->smu);
-    if (log->npending == log->pending_cap) {
-        size_t cap = log->pending_cap ? log->pending_cap * 2 : 8;
-        rw_seg **p = realloc(log->pending, cap * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&log->smu);
-            return rw_sync_to(log, old->seq, old->file_size);
-        }
-        log->pending = p;
-        log->pending_cap = cap;
-    }
-    rw_seg_ref(old);
-    log->pending[log->npending++] = old;
+    int rc = rw_segs_push(&log->pending, &log->npending, &log->pending_cap, old);
+    if (rc == 0)
+        rw_seg_ref(old);
     pthread_mutex_unlock(&log->smu);
-    return 0;
+    return rc ? rw_sync_to(log, old->seq, old->file_size) : 0;
 }
 
 void rw_sync_free_pending(raftwal_log *log)

@@ -796,16 +796,25 @@ _M.STATS_FIELDS = {
 }
 local STATS_FIELDS = _M.STATS_FIELDS
 
+-- Fills the shared stats buffer for handle h: the struct, or nil and a code.
+local function read_stats(h)
+    local st = stats_buf[0]
+    st.size = ffi_sizeof("raftwal_stats")
+    local rc = C.raftwal_log_stats(h, stats_buf)
+    if rc ~= 0 then
+        return nil, rc
+    end
+    return st
+end
+
 --- log:stats() -> table of the raftwal_stats counters | nil, err, code
 function Log:stats()
     local h = handle(self)
     if h == nil then
         return closed()
     end
-    local st = stats_buf[0]
-    st.size = ffi_sizeof("raftwal_stats")
-    local rc = C.raftwal_log_stats(h, stats_buf)
-    if rc ~= 0 then
+    local st, rc = read_stats(h)
+    if st == nil then
         return fail(rc)
     end
     local t = {}
@@ -823,10 +832,8 @@ function Log:segments()
     if h == nil then
         return closed()
     end
-    local st = stats_buf[0]
-    st.size = ffi_sizeof("raftwal_stats")
-    local rc = C.raftwal_log_stats(h, stats_buf)
-    if rc ~= 0 then
+    local st, rc = read_stats(h)
+    if st == nil then
         return fail(rc)
     end
     local list = {}

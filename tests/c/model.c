@@ -338,6 +338,15 @@ void reopen_log(raftwal_log **log, const char *dir, unsigned int flags,
     *log = open_log(dir, flags, segment_size);
 }
 
+raftwal_segment_info get_segment_info(raftwal_log *log, size_t i)
+{
+    raftwal_segment_info si;
+    memset(&si, 0xa5, sizeof si); /* a field the library leaves unset shows */
+    si.size = sizeof si;
+    CHECK_OK(raftwal_log_segment_info(log, i, &si));
+    return si;
+}
+
 raftwal_stats get_stats(raftwal_log *log)
 {
     raftwal_stats s;

@@ -81,5 +81,7 @@ void reopen_log(raftwal_log **log, const char *dir, unsigned int flags,
 
 /* raftwal_log_stats() with size set; checks success. */
 raftwal_stats get_stats(raftwal_log *log);
+/* raftwal_log_segment_info() of segment i with size set; checks success. */
+raftwal_segment_info get_segment_info(raftwal_log *log, size_t i);
 
 #endif /* RAFTWAL_TEST_MODEL_H */

@@ -28,17 +28,9 @@ static void append(raftwal_log *log, model *m, size_t n)
     batch_free(&b);
 }
 
-static raftwal_segment_info seg_info(raftwal_log *log, size_t i)
-{
-    raftwal_segment_info si;
-    si.size = sizeof si;
-    CHECK_OK(raftwal_log_segment_info(log, i, &si));
-    return si;
-}
-
 static raftwal_segment_info active_seg(raftwal_log *log)
 {
-    return seg_info(log, (size_t)get_stats(log).segments - 1);
+    return get_segment_info(log, (size_t)get_stats(log).segments - 1);
 }
 
 /* Purges every entry before the active segment, as a node compacting

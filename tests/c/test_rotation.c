@@ -11,15 +11,6 @@
 #define SEG RAFTWAL_MIN_SEGMENT_SIZE
 #define MAXP 600
 
-static raftwal_segment_info seg_info(raftwal_log *log, size_t i)
-{
-    raftwal_segment_info si;
-    memset(&si, 0xa5, sizeof si);
-    si.size = sizeof si;
-    CHECK_OK(raftwal_log_segment_info(log, i, &si));
-    return si;
-}
-
 /* Checks the segment table against the model's bounds. */
 static void check_segments(raftwal_log *log, const model *m)
 {
@@ -32,7 +23,7 @@ static void check_segments(raftwal_log *log, const model *m)
     CHECK_EQ_U64(s.entries, m->last + 1 - m->first);
     CHECK(s.segments >= 1);
     for (i = 0; i < s.segments; i++) {
-        raftwal_segment_info si = seg_info(log, (size_t)i);
+        raftwal_segment_info si = get_segment_info(log, (size_t)i);
         CHECK_EQ_U64(si.size, sizeof si);
         if (i > 0)
             CHECK_EQ_U64(si.seq, prev.seq + 1);
@@ -83,7 +74,7 @@ static void test_many_segments(void)
     CHECK_MSG(s.segments >= 10, "only %" PRIu64 " segments", s.segments);
     CHECK_EQ_U64(s.rotations, s.segments - 1);
     for (i = 0; i + 1 < s.segments; i++) {
-        raftwal_segment_info si = seg_info(log, (size_t)i);
+        raftwal_segment_info si = get_segment_info(log, (size_t)i);
         CHECK_EQ_U64(si.file_bytes, SEG);
     }
     check_segments(log, &m);
@@ -176,8 +167,8 @@ static void test_segment_size_per_handle(void)
     CHECK_OK(raftwal_log_sync(log));
     s = get_stats(log);
     CHECK(s.segments > n_small);
-    CHECK_EQ_U64(seg_info(log, 0).file_bytes, SEG);
-    CHECK_EQ_U64(seg_info(log, (size_t)s.segments - 1).file_bytes, 4 * SEG);
+    CHECK_EQ_U64(get_segment_info(log, 0).file_bytes, SEG);
+    CHECK_EQ_U64(get_segment_info(log, (size_t)s.segments - 1).file_bytes, 4 * SEG);
     model_check(log, &m);
     check_segments(log, &m);
     CHECK_OK(raftwal_log_close(log));
@@ -215,7 +206,7 @@ static void test_nosync_rotation_defers(void)
     CHECK(s1.durable_index < m.last);
     ro = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
     CHECK_OK(raftwal_log_last_index(ro, &last));
-    CHECK_MSG(last < seg_info(log, (size_t)s1.segments - 1).first_index,
+    CHECK_MSG(last < get_segment_info(log, (size_t)s1.segments - 1).first_index,
               "read-only open saw index %" PRIu64 " of a segment whose rotation was not synced", last);
     raftwal_log_close(ro);
     /* A crash now (the copy holds what the page cache holds): the log opens

@@ -37,15 +37,6 @@ static int segment_file_exists(const char *dir, uint64_t seq)
     return stat(tu_path(path, dir, name), &st) == 0;
 }
 
-static raftwal_segment_info seg_info(raftwal_log *log, size_t i)
-{
-    raftwal_segment_info si;
-    memset(&si, 0, sizeof si);
-    si.size = sizeof si;
-    CHECK_OK(raftwal_log_segment_info(log, i, &si));
-    return si;
-}
-
 static void fill(raftwal_log *log, model *m, size_t batches, uint64_t term)
 {
     size_t i;
@@ -157,7 +148,7 @@ static void test_purge(void)
 
     /* Past the third segment's end: the first three files go. */
     for (i = 0; i < 3; i++) {
-        si[i] = seg_info(log, i);
+        si[i] = get_segment_info(log, i);
         CHECK(segment_file_exists(dir, si[i].seq));
     }
     CHECK_OK(raftwal_log_purge(log, si[2].last_index));
@@ -168,18 +159,18 @@ static void test_purge(void)
     for (i = 0; i < 3; i++)
         CHECK_MSG(!segment_file_exists(dir, si[i].seq),
                   "segment %" PRIu64 " still exists", si[i].seq);
-    CHECK_EQ_U64(seg_info(log, 0).seq, si[2].seq + 1);
-    CHECK_EQ_U64(seg_info(log, 0).first_index, m.first);
+    CHECK_EQ_U64(get_segment_info(log, 0).seq, si[2].seq + 1);
+    CHECK_EQ_U64(get_segment_info(log, 0).first_index, m.first);
     check_and_reopen(&log, dir, &m);
 
     /* In the middle of a segment: it stays, its first live index moves. */
-    si[0] = seg_info(log, 0);
+    si[0] = get_segment_info(log, 0);
     CHECK_OK(raftwal_log_purge(log, si[0].first_index + 2));
     model_purge(&m, si[0].first_index + 2);
-    CHECK_EQ_U64(seg_info(log, 0).seq, si[0].seq);
-    CHECK_EQ_U64(seg_info(log, 0).first_index, m.first);
+    CHECK_EQ_U64(get_segment_info(log, 0).seq, si[0].seq);
+    CHECK_EQ_U64(get_segment_info(log, 0).first_index, m.first);
     check_and_reopen(&log, dir, &m);
-    CHECK_EQ_U64(seg_info(log, 0).first_index, m.first);
+    CHECK_EQ_U64(get_segment_info(log, 0).first_index, m.first);
 
     CHECK_OK(raftwal_log_close(log));
     model_free(&m);
