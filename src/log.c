@@ -86,23 +86,18 @@ int rw_apply_metadata(raftwal_log *log, const void *meta, size_t len)
     return copy_blob(&log->meta, &log->meta_len, meta, len);
 }
 
-int rw_segs_push(rw_seg ***arr, size_t *n, size_t *cap, rw_seg *s)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        rw_seg **p = realloc(*arr, c * sizeof *p);
-        if (!p)
-            return rw_err(RAFTWAL_ENOMEM, "out of memory");
-        *arr = p;
-        *cap = c;
-    }
-    (*arr)[(*n)++] = s;
-    return 0;
-}
-
 int rw_log_push_seg(raftwal_log *log, rw_seg *s)
 {
-    return rw_segs_push(&log->segs, &log->nsegs, &log->segs_cap, s);
+    if (log->nsegs == log->segs_cap) {
+        size_t cap = log->segs_cap ? log->segs_cap * 2 : 16;
+        rw_seg **segs = realloc(log->segs, cap * sizeof *segs);
+        if (!segs)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory");
+        log->segs = segs;
+        log->segs_cap = cap;
+    }
+    log->segs[log->nsegs++] = s;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -198,8 +193,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     char spare[24];
     int have_spare = rw_spare_take(log, spare);
     int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL,
-                            have_spare ? spare : NULL, (log->flags & RAFTWAL_OPEN_NOSYNC) != 0,
-                            out);
+                            have_spare ? spare : NULL, out);
     if (rc == 0) {
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
         if (have_spare)
@@ -212,7 +206,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     return rc;
 }
 
-int rw_log_start_segment(raftwal_log *log, int sync, int deferred)
+int rw_log_start_segment(raftwal_log *log, int sync)
 {
     rw_seg *s;
     int rc = take_prepared(log, &s);
@@ -226,7 +220,7 @@ int rw_log_start_segment(raftwal_log *log, int sync, int deferred)
         rw_seg_unref(s);
         return rc;
     }
-    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt, sync, deferred);
+    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt, sync);
     free(ckpt);
     if (sync)
         atomic_fetch_add(&log->stats.fsyncs, 1);
@@ -245,18 +239,11 @@ int rw_log_start_segment(raftwal_log *log, int sync, int deferred)
     atomic_fetch_add(&log->stats.written_bytes, s->used);
     log->wsalt = salt;
     log->need_epoch = 0;
-    if (deferred) {
-        /* Neither this segment nor the one before is durable: the durable
-         * position stays where the last sync left it, so no COMMIT written
-         * here vouches for anything until a sync covers them all. */
+    /* Unsynced, only the header may be claimed durable: a COMMIT's
+     * synced-upto must never vouch for a checkpoint that is not on disk. */
+    rw_sync_mark_durable(log, s, sync ? s->used : RW_HEADER_SIZE, log->last);
+    if (!sync)
         rw_sync_written(log, s, s->used, log->last);
-    } else {
-        /* Unsynced, only the header may be claimed durable: a COMMIT's
-         * synced-upto must never vouch for a checkpoint that is not on disk. */
-        rw_sync_mark_durable(log, s, sync ? s->used : RW_HEADER_SIZE, log->last);
-        if (!sync)
-            rw_sync_written(log, s, s->used, log->last);
-    }
     log->prep_requested = 0;
     return 0;
 }
@@ -273,14 +260,8 @@ void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
     }
 }
 
-/* Seals the active segment, makes it durable, and activates the next.
- * For a no-sync write (nosync) nothing waits for the disk: the sealed
- * segment joins the ones the next sync makes durable first, and the new
- * segment's header, which would make it the tail on disk, is written by
- * that sync once they are (sync.c). So on disk a segment only ever becomes
- * the tail after everything before it is durable, as with a synced
- * rotation, and a no-sync log never waits for a rotation. */
-static int rotate(raftwal_log *log, int nosync)
+/* Seals the active segment, makes it durable, and activates the next. */
+static int rotate(raftwal_log *log)
 {
     rw_seg *old = log->segs[log->nsegs - 1];
     uint64_t size;
@@ -288,7 +269,7 @@ static int rotate(raftwal_log *log, int nosync)
     if (rc)
         return rw_log_fail(log, rc);
     rw_sync_written(log, old, size, log->last);
-    rc = nosync ? rw_sync_defer(log, old) : rw_sync_to(log, old->seq, size);
+    rc = rw_sync_to(log, old->seq, size);
     if (rc)
         return rc;
     pthread_rwlock_wrlock(&log->rw);
@@ -296,15 +277,12 @@ static int rotate(raftwal_log *log, int nosync)
     old->sealed = 1;
     atomic_store(&old->footer_loaded, 1); /* its offsets are in memory */
     pthread_rwlock_unlock(&log->rw);
-    rc = rw_log_start_segment(log, 0, nosync);
+    rc = rw_log_start_segment(log, 0);
     if (rc)
         return rc;
-    if (!nosync) {
-        /* The new segment is now the one syncs target: the old fd is
-         * unused. (A deferred one is closed by the sync that covers it.) */
-        rw_io->close(old->fd);
-        old->fd = -1;
-    }
+    /* The new segment is now the one syncs target: the old fd is unused. */
+    rw_io->close(old->fd);
+    old->fd = -1;
     atomic_fetch_add(&log->stats.rotations, 1);
     return 0;
 }
@@ -510,8 +488,7 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
     return 0;
 }
 
-static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg **seg_out,
-                        uint64_t *end_out)
+static int write_locked(raftwal_log *log, const rw_batch *b, rw_seg **seg_out, uint64_t *end_out)
 {
     uint64_t trunc_from;
     int rc = validate_batch(log, b, &trunc_from);
@@ -522,7 +499,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     uint64_t live = seg->count + b->n;
     uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
     if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end) {
-        rc = rotate(log, nosync);
+        rc = rotate(log);
         if (rc)
             return rc;
         seg = log->segs[log->nsegs - 1];
@@ -562,7 +539,7 @@ int rw_log_write(raftwal_log *log, const rw_batch *b, int nosync)
     rw_seg *seg = NULL;
     uint64_t end = 0, seq = 0;
     if (rc == 0)
-        rc = write_locked(log, b, nosync, &seg, &end);
+        rc = write_locked(log, b, &seg, &end);
     if (seg)
         seq = seg->seq;
     pthread_mutex_unlock(&log->wmu);
@@ -593,7 +570,7 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
     uint64_t end = 0;
     if (rc == 0) {
         rw_batch b = {.trunc_from = from};
-        rc = write_locked(log, &b, 0, &seg, &end);
+        rc = write_locked(log, &b, &seg, &end);
     }
     uint64_t seq = seg ? seg->seq : 0;
     pthread_mutex_unlock(&log->wmu);
@@ -681,7 +658,7 @@ int rw_log_purge(raftwal_log *log, uint64_t upto)
         rw_seg *seg = NULL;
         uint64_t end = 0;
         rw_batch b = {.purge = upto};
-        rc = write_locked(log, &b, 0, &seg, &end);
+        rc = write_locked(log, &b, &seg, &end);
         if (rc == 0)
             rc = rw_sync_to(log, seg->seq, end);
         if (rc == 0)

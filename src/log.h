@@ -88,10 +88,6 @@ struct raftwal_log {
     uint64_t d_seq, d_off;   /* durable position */
     uint64_t durable_index;
     uint64_t sync_floor;     /* lowest truncation point since the running sync began */
-    /* Sealed by no-sync rotations and not durable yet, oldest first (each
-     * holds a reference and its fd): the next sync covers them first. */
-    rw_seg **pending;
-    size_t npending, pending_cap;
     atomic_int failed;       /* an fsync or write failed: refuse changes */
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
@@ -127,9 +123,6 @@ void rw_apply_purge(raftwal_log *log, uint64_t upto);
 int rw_apply_entry(raftwal_log *log, rw_seg *seg, uint64_t index, uint64_t off);
 int rw_apply_snapshot(raftwal_log *log, uint64_t index, uint64_t term, const void *meta, size_t len);
 int rw_apply_metadata(raftwal_log *log, const void *meta, size_t len);
-/* Appends s to a growable array of segment pointers (*n used of *cap);
- * RAFTWAL_ENOMEM leaves it unchanged. rw_log_push_seg: to log->segs. */
-int rw_segs_push(rw_seg ***arr, size_t *n, size_t *cap, rw_seg *s);
 int rw_log_push_seg(raftwal_log *log, rw_seg *s);
 
 /* ---- writing (log.c) ---- */
@@ -140,10 +133,8 @@ int rw_log_purge(raftwal_log *log, uint64_t upto);
 /* Activates the next segment (prepared or created now). With sync, its
  * header and checkpoint are made durable here; without, the next batch's
  * fdatasync covers them (rotation: a crash before it is a torn activation,
- * and nothing in the segment was acknowledged). With deferred (a no-sync
- * rotation whose old segment is not durable yet) the header is left for the
- * next sync to write (see rotate() in log.c). */
-int rw_log_start_segment(raftwal_log *log, int sync, int deferred);
+ * and nothing in the segment was acknowledged). */
+int rw_log_start_segment(raftwal_log *log, int sync);
 /* Requests the next segment from the preparer when `active` is half full. */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */
@@ -159,11 +150,6 @@ void rw_sync_written(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last)
 int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off);
 /* Syncs everything written so far. */
 int rw_sync_all(raftwal_log *log);
-/* A no-sync rotation sealed `old` without syncing it: the next sync makes
- * it durable before anything later (falls back to syncing now on ENOMEM). */
-int rw_sync_defer(raftwal_log *log, rw_seg *old);
-/* Drops the deferred segments (closing the handle). */
-void rw_sync_free_pending(raftwal_log *log);
 /* A truncation to from: clip the durable index. */
 void rw_sync_truncated(raftwal_log *log, uint64_t from);
 /* Marks (seg, off) durable without a sync (the caller just synced it). */

@@ -411,10 +411,6 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
         if (i == from) {
             s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
             if (s->fd >= 0) {
-                /* It may hold records after all: a no-sync rotation writes
-                 * into the next segment before its header (log.c:rotate).
-                 * Treat what follows its records as stale, not as torn. */
-                s->recycled = 1;
                 log->prepared = s;
                 continue;
             }
@@ -442,7 +438,7 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
         if (rc)
             return rc;
     }
-    return rw_log_start_segment(log, 1, 0);
+    return rw_log_start_segment(log, 1);
 }
 
 /* Probes segs[i] (header, and seal if used) and checks it belongs to the
@@ -557,7 +553,7 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
     rc = adopt_prepared(log, segs, tail + 1, n);
     if (rc || log->readonly)
         goto out;
-    rc = t->sealed ? rw_log_start_segment(log, 1, 0) : resume_tail(log, t);
+    rc = t->sealed ? rw_log_start_segment(log, 1) : resume_tail(log, t);
 out:
     for (i = 0; i < n; i++)
         rw_seg_unref(segs[i]);
@@ -576,7 +572,6 @@ static void free_log(raftwal_log *log)
     free(log->segs);
     log->segs = NULL;
     log->nsegs = 0;
-    rw_sync_free_pending(log);
     rw_prepare_stop(log);
     rw_lock_release(log);
     if (log->dirfd >= 0)

@@ -146,8 +146,7 @@ void rw_spare_name(char out[24], uint64_t seq)
  * extended to `size`, old bytes left in place) or a fresh zero-filled
  * temporary file. *built is the name it has now. */
 static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64_t size,
-                           mode_t mode, atomic_int *cancel, int sparse, int *fd_out,
-                           const char **built)
+                           mode_t mode, atomic_int *cancel, int *fd_out, const char **built)
 {
     int fd;
     if (spare) {
@@ -170,17 +169,11 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
     if (fd < 0)
         return rw_err_sys(errno, 0, "%s: create", tmp);
     *fd_out = fd;
-    if (sparse) {
-        if (rw_io->ftruncate(fd, (off_t)size) != 0)
-            return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", tmp, size);
-        return 0;
-    }
     return write_zeros(fd, size, tmp, cancel);
 }
 
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, atomic_int *cancel, const char *spare, int sparse,
-                   rw_seg **out)
+                   mode_t mode, atomic_int *cancel, const char *spare, rw_seg **out)
 {
     rw_seg *s = rw_seg_new(dirfd, seq);
     if (!s) {
@@ -191,7 +184,7 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->name);
     const char *built = NULL;
-    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built);
+    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, &s->fd, &built);
     if (rc)
         goto fail_unlink;
     /* A fresh salt: records of the file's earlier life can never validate. */
@@ -242,8 +235,7 @@ uint64_t rw_seg_choose_salt(rw_seg *s)
 }
 
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
-                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync,
-                    int defer_header)
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync)
 {
     size_t len = RW_HEADER_SIZE + ckpt_len;
     uint8_t *buf = malloc(len);
@@ -254,14 +246,7 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     rw_header_encode(buf, &h);
     memcpy(buf + RW_HEADER_SIZE, ckpt, ckpt_len);
     int rc = 0;
-    int e;
-    if (defer_header) {
-        memcpy(s->header, buf, RW_HEADER_SIZE);
-        s->header_pending = 1;
-        e = rw_pwrite_all(s->fd, buf + RW_HEADER_SIZE, ckpt_len, RW_HEADER_SIZE);
-    } else {
-        e = rw_pwrite_all(s->fd, buf, len, 0);
-    }
+    int e = rw_pwrite_all(s->fd, buf, len, 0);
     free(buf);
     if (e)
         return rw_err_sys(-e, 0, "%s: write header and checkpoint", s->name);
@@ -278,15 +263,6 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, salt);
     atomic_store_explicit(&s->probed, 1, memory_order_release); /* we wrote it */
     return rc;
-}
-
-int rw_seg_write_pending_header(rw_seg *s)
-{
-    int e = rw_pwrite_all(s->fd, s->header, RW_HEADER_SIZE, 0);
-    if (e)
-        return rw_err_sys(-e, 0, "%s: write header", s->name);
-    s->header_pending = 0;
-    return 0;
 }
 
 int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size)

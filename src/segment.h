@@ -34,13 +34,7 @@ typedef struct rw_seg {
     int sealed;
     int recycled;       /* header flag RW_HDR_F_RECYCLED: stale bytes follow
                            the records (not zeros) */
-    int fd;             /* open while the segment is active (or sealed but
-                           not yet synced: see sync.c), else -1 */
-    /* Activated by a no-sync rotation: the header that makes it the log's
-     * tail on disk is written only once every earlier segment is durable
-     * (the sync leader writes it; see sync.c). */
-    int header_pending;
-    uint8_t header[RW_HEADER_SIZE];
+    int fd;             /* open while the segment is active, else -1 */
     int dirfd;          /* the log's directory (borrowed) for lazy opens */
     char name[24];      /* "%016llx.wal" */
 
@@ -83,13 +77,9 @@ void rw_seg_unref(rw_seg *s);
  * rw_spare_name) the file is recycled instead: no zero-filling, a header
  * with RW_HDR_F_RECYCLED and a fresh salt (so none of its old records can
  * validate), fdatasync, rename to the segment's name, directory fsync. The
- * spare is consumed whatever the outcome (renamed, or unlinked on error).
- * With `sparse` a new file is only extended to size (reads as zeros, no
- * bytes written): for logs opened RAFTWAL_OPEN_NOSYNC, whose appends should
- * not wait for a disk busy writing zeros. */
+ * spare is consumed whatever the outcome (renamed, or unlinked on error). */
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, atomic_int *cancel, const char *spare, int sparse,
-                   rw_seg **out);
+                   mode_t mode, atomic_int *cancel, const char *spare, rw_seg **out);
 
 /* The name a purged segment's file is kept under for reuse:
  * "%016llx.spare" of its old sequence number. */
@@ -100,16 +90,10 @@ void rw_spare_name(char out[24], uint64_t seq);
  * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,
  * already checksummed with the salt the caller chose: see
  * rw_seg_choose_salt) in one write at offset 0, then fdatasync unless the
- * caller lets the next batch's fdatasync cover it (sync = 0). With
- * defer_header the checkpoint is written but the header is only encoded
- * into s->header (s->header_pending = 1): on disk the file stays a
- * prepared segment until rw_seg_write_pending_header(). */
+ * caller lets the next batch's fdatasync cover it (sync = 0). */
 uint64_t rw_seg_choose_salt(rw_seg *s);
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
-                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync,
-                    int defer_header);
-/* Writes the header rw_seg_activate() deferred (no sync). */
-int rw_seg_write_pending_header(rw_seg *s);
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync);
 
 /* Writes FOOTER (at s->used) and SEAL (at the end of the file); no sync.
  * *new_size is the file's size afterwards (larger if the file grew); the

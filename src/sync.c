@@ -6,15 +6,9 @@
  * written so far, including other threads'), runs one fdatasync without any
  * lock, publishes the new durable position and wakes the others. Threads
  * whose batch is covered return; the rest elect the next leader. One
- * fdatasync thus serves every batch written while the previous one ran.
- *
- * Segments sealed by no-sync rotations wait in `pending`: the leader syncs
- * them first, oldest first, and writes each deferred segment header only
- * after the segment before it is durable (see rotate() in log.c), so that
- * on disk no segment becomes the tail before its predecessors are whole. */
+ * fdatasync thus serves every batch written while the previous one ran. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdlib.h>
 
 #include "error.h"
 #include "io.h"
@@ -101,37 +95,6 @@ int rw_log_dirsync(raftwal_log *log)
     return 0;
 }
 
-int rw_sync_defer(raftwal_log *log, rw_seg *old)
-{
-    pthread_mutex_lock(&log->smu);
-    int rc = rw_segs_push(&log->pending, &log->npending, &log->pending_cap, old);
-    if (rc == 0)
-        rw_seg_ref(old);
-    pthread_mutex_unlock(&log->smu);
-    return rc ? rw_sync_to(log, old->seq, old->file_size) : 0;
-}
-
-void rw_sync_free_pending(raftwal_log *log)
-{
-    for (size_t i = 0; i < log->npending; i++)
-        rw_seg_unref(log->pending[i]);
-    free(log->pending);
-    log->pending = NULL;
-    log->npending = log->pending_cap = 0;
-}
-
-/* Makes one segment durable for the leader: its deferred header first
- * (everything before it is durable by now), then fdatasync. */
-static int sync_segment(raftwal_log *log, rw_seg *seg)
-{
-    if (seg->header_pending) {
-        int rc = rw_seg_write_pending_header(seg);
-        if (rc)
-            return rw_log_fail(log, rc);
-    }
-    return rw_log_fdatasync(log, seg->fd, seg->name);
-}
-
 int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off)
 {
     int rc = 0;
@@ -153,26 +116,8 @@ int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off)
         uint64_t target = log->w_off, last = log->w_last;
         log->sync_floor = UINT64_MAX;
         rw_seg_ref(seg);
-        /* The deferred segments this sync covers (the ones before seg;
-         * seg itself may be among them when it was sealed after it
-         * became the target: syncing it twice is harmless). */
-        rw_seg **pend = log->pending;
-        size_t np = log->npending;
-        log->pending = NULL;
-        log->npending = log->pending_cap = 0;
         pthread_mutex_unlock(&log->smu);
-        for (size_t i = 0; i < np && rc == 0; i++)
-            rc = sync_segment(log, pend[i]);
-        if (rc == 0)
-            rc = sync_segment(log, seg);
-        for (size_t i = 0; i < np; i++) {
-            if (rc == 0 && pend[i] != seg) { /* durable and sealed: its fd is done */
-                rw_io->close(pend[i]->fd);
-                pend[i]->fd = -1;
-            }
-            rw_seg_unref(pend[i]);
-        }
-        free(pend);
+        rc = rw_log_fdatasync(log, seg->fd, seg->name);
         pthread_mutex_lock(&log->smu);
         log->syncing = 0;
         if (rc == 0 && !pos_le(seg->seq, target, log->d_seq, log->d_off)) {

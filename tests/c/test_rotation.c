@@ -175,73 +175,29 @@ static void test_segment_size_per_handle(void)
     model_free(&m);
 }
 
-/* No-sync appends never wait for the disk, rotations included: the sealed
- * segments and the new segment's header wait for the next sync, which
- * writes them in order. Until then a read-only open (which sees what is on
- * disk) does not see the segments a deferred rotation started. */
-static void test_nosync_rotation_defers(void)
+/* A no-sync log that crosses segments keeps every acknowledged entry
+ * through a process crash (the copy holds what the page cache holds): the
+ * segment a rotation starts is the tail on disk at once. Deferring the
+ * rotation's syncs and the new header to the next sync (eaee19d, reverted)
+ * lost them; py_stateful found it. */
+static void test_nosync_rotation_survives_process_crash(void)
 {
-    const char *dir = tu_tmpdir();
+    const char *dir = tu_tmpdir(), *crash = tu_tmpdir();
     raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, SEG);
-    raftwal_log *ro;
-    raftwal_stats s0, s1;
-    uint64_t last;
+    raftwal_log *c;
     model m;
     batch b;
     model_init(&m);
-    batch_make(&b, 1, 4, 1, MAXP);
-    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-    model_append(&m, b.e, b.n, NULL);
-    batch_free(&b);
-    CHECK_OK(raftwal_log_sync(log));
-    s0 = get_stats(log);
-    while (get_stats(log).rotations < s0.rotations + 4) {
+    while (get_stats(log).rotations < 4) {
         batch_make(&b, m.last + 1, 6, 1, MAXP);
         CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
         model_append(&m, b.e, b.n, NULL);
         batch_free(&b);
     }
-    s1 = get_stats(log);
-    CHECK_EQ_U64(s1.fsyncs, s0.fsyncs); /* four rotations, no fdatasync */
-    CHECK(s1.durable_index < m.last);
-    ro = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
-    CHECK_OK(raftwal_log_last_index(ro, &last));
-    CHECK_MSG(last < get_segment_info(log, (size_t)s1.segments - 1).first_index,
-              "read-only open saw index %" PRIu64 " of a segment whose rotation was not synced", last);
-    raftwal_log_close(ro);
-    /* A crash now (the copy holds what the page cache holds): the log opens
-     * at the last synced rotation's segment, and goes on from there. */
-    {
-        const char *crash = tu_tmpdir();
-        raftwal_log *c;
-        uint64_t clast;
-        tu_copy_dir(dir, crash);
-        c = open_log(crash, RAFTWAL_OPEN_NOSYNC, SEG);
-        CHECK_OK(raftwal_log_last_index(c, &clast));
-        CHECK(clast >= 4 && clast <= last);
-        for (int k = 0; k < 50; k++) { /* through several segments again */
-            batch_make(&b, clast + 1 + 6 * (uint64_t)k, 6, 1, MAXP);
-            CHECK_OK(raftwal_log_append(c, b.e, b.n, NULL, 0));
-            batch_free(&b);
-        }
-        CHECK_OK(raftwal_log_close(c));
-        c = open_log(crash, RAFTWAL_OPEN_READONLY, 0);
-        CHECK_OK(raftwal_log_last_index(c, &clast));
-        CHECK(clast >= 4 + 300);
-        raftwal_log_close(c);
-    }
-    /* One sync: every deferred segment, then the tail. */
-    CHECK_OK(raftwal_log_sync(log));
-    s1 = get_stats(log);
-    CHECK(s1.fsyncs >= s0.fsyncs + 5);
-    CHECK_EQ_U64(s1.durable_index, m.last);
-    ro = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
-    model_check(ro, &m);
-    raftwal_log_close(ro);
-    check_segments(log, &m);
-    reopen_log(&log, dir, RAFTWAL_OPEN_NOSYNC, SEG);
-    model_check(log, &m);
-    CHECK_EQ_U64(get_stats(log).torn_tails, 0);
+    tu_copy_dir(dir, crash);
+    c = open_log(crash, RAFTWAL_OPEN_NOSYNC, SEG);
+    model_check(c, &m);
+    CHECK_OK(raftwal_log_close(c));
     CHECK_OK(raftwal_log_close(log));
     model_free(&m);
 }
@@ -251,6 +207,6 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_many_segments);
     TU_RUN(argc, argv, test_oversized_batch);
     TU_RUN(argc, argv, test_segment_size_per_handle);
-    TU_RUN(argc, argv, test_nosync_rotation_defers);
+    TU_RUN(argc, argv, test_nosync_rotation_survives_process_crash);
     return 0;
 }
