@@ -107,9 +107,7 @@ int rw_log_push_seg(raftwal_log *log, rw_seg *s)
 int rw_log_fail(raftwal_log *log, int code)
 {
     atomic_store(&log->failed, 1);
-    pthread_mutex_lock(&log->smu);
-    pthread_cond_broadcast(&log->scond);
-    pthread_mutex_unlock(&log->smu);
+    rw_sync_failed(log);
     return code;
 }
 

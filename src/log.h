@@ -16,6 +16,8 @@
  * holding much disk after a large purge. */
 #define RW_MAX_SPARES 2
 
+typedef struct rw_sync_waiter rw_sync_waiter; /* sync.c */
+
 /* Counters reported by raftwal_log_stats(); atomics so readers and the
  * writer update them without a lock. */
 typedef struct rw_counters {
@@ -45,7 +47,6 @@ struct raftwal_log {
     pthread_mutex_t wmu;
     pthread_rwlock_t rw;
     pthread_mutex_t smu;
-    pthread_cond_t scond;
 
     /* Segments, oldest first. When writable, the last one is the active
      * (unsealed) segment appends go to. */
@@ -81,8 +82,13 @@ struct raftwal_log {
     uint8_t *buf;    /* encode buffer, reused */
     size_t buf_cap;
 
-    /* Sync state (smu): what is written, what is durable. */
+    /* Sync state (smu): what is written, what is durable, who waits. */
     int syncing;
+    rw_sync_waiter *waiters; /* threads asleep in rw_sync_to, oldest first */
+    atomic_uint nwaiters;    /* how many (read without smu while gathering) */
+    unsigned int sync_group; /* threads in rw_sync_to when the last sync ended */
+    int gather_missed;       /* the last gathering timed out: skip the next */
+    uint64_t sync_avg_ns;    /* moving average of the leaders' fdatasyncs */
     rw_seg *w_seg;
     uint64_t w_off, w_last;  /* written end and the last index at it */
     uint64_t d_seq, d_off;   /* durable position */
@@ -152,6 +158,9 @@ int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off);
 int rw_sync_all(raftwal_log *log);
 /* A truncation to from: clip the durable index. */
 void rw_sync_truncated(raftwal_log *log, uint64_t from);
+/* The handle just failed: wake every waiter (those already covered return
+ * success, the others RAFTWAL_EIO). */
+void rw_sync_failed(raftwal_log *log);
 /* Marks (seg, off) durable without a sync (the caller just synced it). */
 void rw_sync_mark_durable(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
 /* After recovery: (seg, durable_off) and durable_index are known durable,

@@ -590,7 +590,6 @@ void rw_log_unref(raftwal_log *log)
     pthread_mutex_destroy(&log->wmu);
     pthread_rwlock_destroy(&log->rw);
     pthread_mutex_destroy(&log->smu);
-    pthread_cond_destroy(&log->scond);
     pthread_mutex_destroy(&log->pmu);
     pthread_cond_destroy(&log->pcond);
     free(log);
@@ -627,7 +626,6 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     pthread_mutex_init(&log->wmu, NULL);
     pthread_rwlock_init(&log->rw, NULL);
     pthread_mutex_init(&log->smu, NULL);
-    pthread_cond_init(&log->scond, NULL);
     pthread_mutex_init(&log->pmu, NULL);
     pthread_cond_init(&log->pcond, NULL);
     atomic_init(&log->refs, 1);
