@@ -17,6 +17,14 @@
  * every waiter, only for most of them to contend for smu and sleep again:
  * on 2 cores that cost more than the fdatasync they waited for.)
  *
+ * Why each appender writes its own batch (under wmu) rather than a leader
+ * writing every queued batch with one vectored write: appends name their
+ * Raft indexes, so concurrent producers already serialize their appends
+ * (RAFTWAL_NOSYNC under their own lock, then a wait here: see the header's
+ * Threading notes), and a RAFTWAL_NOSYNC append must be in the OS when it
+ * returns, to survive a crash of the process. What they can share is the
+ * fdatasync, and that is what the leader does.
+ *
  * Protocol: a waiter is linked in log->waiters under smu. The thread that
  * unlinks it sets its verdict and posts its semaphore exactly once; the
  * waiter does not return (its stack frame stays valid) before that post. */
