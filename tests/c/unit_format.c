@@ -1,6 +1,7 @@
 /*
  * unit_format.c -- c_unit_format: the encoders and decoders of
- * src/format.h. Round trips of every structure; decoders refuse every
+ * src/format.h. Round trips of every structure; records' CRCs match
+ * docs/format.md with every header field at full width; decoders refuse every
  * single-bit flip of an encoded record, wrong salts, unknown types,
  * non-zero reserved bytes, lengths past the buffer or past the type's
  * limit, and malformed checkpoints; and they never read past `avail`
@@ -124,6 +125,50 @@ static void test_record_round_trip(void)
             CHECK_EQ_U64(rw_rec_decode(buf, 32 + len - 1, salt, &r, NULL), RW_REC_BAD);
         free(buf);
     }
+}
+
+/* Every header field at full width (all 64 bits of a and b, all 32 of aux
+ * and len) reaches the CRC in its place: the encoder builds the checksummed
+ * header from the field values, not from the bytes it stored. */
+static void test_record_crc_full_width(void)
+{
+    static const uint8_t types[] = {RW_REC_ENTRY, RW_REC_SNAPSHOT, RW_REC_METADATA,
+                                    RW_REC_HARDSTATE, RW_REC_PURGE, RW_REC_COMMIT};
+    static const uint32_t lens[] = {0, 1, 7, 8, 24, 100, 1000, 4097, 70001};
+    size_t cap = 70001 + 8, i;
+    uint8_t *payload = (uint8_t *)malloc(cap);
+    CHECK(payload != NULL);
+    for (i = 0; i < cap; i++)
+        payload[i] = (uint8_t)tu_rand();
+    for (i = 0; i < 200; i++) {
+        uint32_t len = lens[i % (sizeof lens / sizeof lens[0])];
+        uint64_t salt = tu_rand(), a = tu_rand(), b = tu_rand();
+        uint32_t aux = (uint32_t)tu_rand(), crc;
+        uint8_t type = types[i % (sizeof types / sizeof types[0])], s8[8];
+        size_t size, off = (size_t)tu_rand_range(0, 7);
+        uint8_t *buf;
+        rw_rec r;
+        if (len > rw_rec_max_len(type))
+            len = (uint32_t)rw_rec_max_len(type);
+        if (i % 5 == 0)
+            a |= 0x8000000000000000ull, b |= 0x8000000000000000ull, aux |= 0x80000000u;
+        buf = encode(salt, type, aux, a, b, payload + off, len, &size);
+        CHECK_EQ_U64(buf[4], type);
+        CHECK(buf[5] == 0 && buf[6] == 0 && buf[7] == 0);
+        CHECK_EQ_U64(tu_le32(buf + 8), len);
+        CHECK_EQ_U64(tu_le32(buf + 12), aux);
+        CHECK_EQ_U64(tu_le64(buf + 16), a);
+        CHECK_EQ_U64(tu_le64(buf + 24), b);
+        CHECK(len == 0 || memcmp(buf + 32, payload + off, len) == 0);
+        tu_put_le64(s8, salt);
+        crc = tu_crc32c(tu_crc32c(tu_crc32c(0, s8, 8), buf + 4, 28), payload + off, len);
+        CHECK_MSG(tu_le32(buf) == crc, "type %u len %u: crc %08x != %08x", type, len,
+                  tu_le32(buf), crc);
+        CHECK_EQ_U64(rw_rec_decode(buf, size, salt, &r, NULL), RW_REC_OK);
+        CHECK(r.a == a && r.b == b && r.aux == aux && r.len == len && r.type == type);
+        free(buf);
+    }
+    free(payload);
 }
 
 static void test_record_refusals(void)
@@ -286,6 +331,7 @@ int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_header_round_trip);
     TU_RUN(argc, argv, test_record_round_trip);
+    TU_RUN(argc, argv, test_record_crc_full_width);
     TU_RUN(argc, argv, test_record_refusals);
     TU_RUN(argc, argv, test_checkpoint_round_trip);
     TU_RUN(argc, argv, test_hardstate_and_seal);
