@@ -169,6 +169,10 @@ int bench_open_child(int argc, char **argv)
     if (!c)
         return 2;
     int fd = atoi(argv[6]);
+    /* --segment-mib of the parent (the children are exec'd afresh). */
+    const char *seg = getenv("RAFTWAL_BENCH_SEGMENT_SIZE");
+    if (seg && *seg)
+        bench_raftwal_segment_size = strtoull(seg, NULL, 10);
     if (strncmp(argv[2], "build", 5) == 0)
         build_child(strtoull(argv[5], NULL, 10), strcmp(argv[2], "build-full-tail") == 0, c, argv[4], fd);
     else
@@ -200,6 +204,9 @@ static int in_child(const bench_opts *o, const contender *c, const char *dir, in
         return -1;
     if (pid == 0) {
         close(p[0]);
+        char seg[32];
+        snprintf(seg, sizeof seg, "%" PRIu64, bench_raftwal_segment_size);
+        setenv("RAFTWAL_BENCH_SEGMENT_SIZE", seg, 1);
         static const char *const jobs[] = {"open", "build", "build-full-tail"};
         execl("/proc/self/exe", "raftwal-bench", "--open-child", jobs[job], c->name, dir, bytes, fd,
               (char *)NULL);
