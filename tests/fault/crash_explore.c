@@ -18,6 +18,10 @@
  *    nothing acknowledged lost, nothing invented); then one more append
  *    works and survives a reopen (bytes past the recovered end can never
  *    come back to life).
+ *    The state that keeps every write (CFS_KEEP_ALL: a process crash, kill
+ *    -9, not a power loss) is held to more: nothing acknowledged, durable
+ *    or no-sync, may be lost, so it must equal the state after the last
+ *    call that returned or after the call in flight.
  *
  * Knobs (environment): RAFTWAL_CRASH_SEED (first seed, default 1),
  * RAFTWAL_CRASH_SEEDS (seeds to run, default 4), RAFTWAL_CRASH_CALLS (API
@@ -47,6 +51,8 @@ typedef struct explore {
     uint64_t seed;
     /* outcome counters */
     unsigned long points, generated, explored, torn_states, recovered_torn, bugs;
+    unsigned long process_crashes; /* KEEP_ALL states checked against [done, in flight] */
+    unsigned long cut_states;      /* open removed segments in use (after a torn predecessor) */
     unsigned long by_candidate_offset[3]; /* recovered state = lo, in between, hi */
     /* seen-state set (open addressing on 64-bit keys) */
     uint64_t *seen;
@@ -144,6 +150,27 @@ static int has_segment(const cfs_image *img)
     return 0;
 }
 
+/* Did the open remove a segment file that was in use (first index not 0)
+ * in the image? Only a log that ends in a torn predecessor of a lazily
+ * activated segment does that. */
+static int lost_used_segment(const explore *x, const cfs_image *img)
+{
+    for (size_t i = 0; i < img->n; i++) {
+        const cfs_file *f = &img->files[i];
+        size_t n = strlen(f->name);
+        if (n < 4 || strcmp(f->name + n - 4, ".wal") || f->size < 64)
+            continue;
+        uint64_t first;
+        memcpy(&first, f->data + 40, 8);
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", x->state_dir, f->name);
+        if (first && stat(path, &st) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void report_bug(explore *x, size_t point, const ff_rec *r, size_t lo, size_t hi,
                        const cfs_image *img, const char *what)
 {
@@ -198,6 +225,8 @@ static const char *check_state(explore *x, const cfs_image *img, size_t lo, size
     raftwal_log_stats(log, &st);
     if (st.torn_tails)
         x->recovered_torn++;
+    if (lost_used_segment(x, img))
+        x->cut_states++;
     wl_state got;
     rc = wl_read_state(log, &got);
     const char *bad = NULL;
@@ -282,28 +311,34 @@ static int is_mutation(int op)
            op == FF_FTRUNCATE || op == FF_RENAMEAT || op == FF_UNLINKAT || op == FF_MARK;
 }
 
+/* lo: the last call acknowledged durable; done: the last call that
+ * returned (durable or not); hi: the call in flight, else done. */
 static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *r, size_t lo,
-                          size_t hi, uint64_t *rng, unsigned samples)
+                          size_t done, size_t hi, uint64_t *rng, unsigned samples)
 {
     int pending = cfs_pending_dirops(m) || cfs_pending_versions(m);
-    unsigned variants = pending ? 2 + samples : 1;
+    unsigned variants = pending ? 2 + samples : 2;
     x->points++;
     for (unsigned v = 0; v < variants; v++) {
         int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : CFS_RANDOM;
+        /* A process crash keeps every write: no-sync acknowledgements too. */
+        size_t from = mode == CFS_KEEP_ALL ? done : lo;
         cfs_image img;
         cfs_build(m, mode, rng, &img);
         x->generated++;
-        uint64_t key = img.hash ^ (lo * 0x9e3779b97f4a7c15ull) ^ (hi * 0xc2b2ae3d27d4eb4full);
+        uint64_t key = img.hash ^ (from * 0x9e3779b97f4a7c15ull) ^ (hi * 0xc2b2ae3d27d4eb4full);
         if (seen_add(x, key)) {
             x->explored++;
             if (img.torn)
                 x->torn_states++;
+            if (mode == CFS_KEEP_ALL)
+                x->process_crashes++;
             fu_empty_dir(x->state_dir);
             FU_CHECK(cfs_image_write(&img, x->state_dir) == 0, "writing a crash state");
             char msg[1024];
-            const char *bad = check_state(x, &img, lo, hi, msg, sizeof msg);
+            const char *bad = check_state(x, &img, from, hi, msg, sizeof msg);
             if (bad)
-                report_bug(x, point, r, lo, hi, &img, bad);
+                report_bug(x, point, r, from, hi, &img, bad);
         }
         cfs_image_free(&img);
     }
@@ -338,7 +373,7 @@ static void explore_run(explore *x, unsigned samples)
         if (!is_mutation(r->op))
             continue;
         size_t hi = have_inflight ? inflight : done;
-        explore_point(x, m, k, r, lo, hi, &rng, samples);
+        explore_point(x, m, k, r, lo, done, hi, &rng, samples);
     }
     cfs_free(m);
 }
@@ -360,20 +395,31 @@ int main(void)
         x.base = fu_tmpdir("crash");
         double t1 = fu_now();
         record_run(&x, calls);
-        size_t nrecs, recycled = 0;
+        size_t nrecs, recycled = 0, lazy = 0, unlazy = 0;
         const ff_rec *recs = ff_records(&nrecs);
         /* Spares put back into use (renamed NNN.spare -> NNN.wal): crash
-         * points inside and after segment recycling. */
-        for (size_t k = 0; k < nrecs; k++)
-            recycled += recs[k].op == FF_RENAMEAT && strstr(recs[k].name, ".spare") &&
-                        strstr(recs[k].name2, ".wal");
+         * points inside and after segment recycling. Segments activated by
+         * no-sync rotations (a header with the lazy flag, bit 1 of byte 56)
+         * and syncs that cleared the flag (the header rewritten alone):
+         * crash points with a predecessor that may be incomplete. */
+        for (size_t k = 0; k < nrecs; k++) {
+            const ff_rec *r = &recs[k];
+            size_t nl = strlen(r->name);
+            recycled += r->op == FF_RENAMEAT && strstr(r->name, ".spare") && strstr(r->name2, ".wal");
+            if (r->op == FF_PWRITE && r->off == 0 && r->len >= 64 && nl > 4 &&
+                !strcmp(r->name + nl - 4, ".wal")) {
+                lazy += r->len > 64 && (r->data[56] & 2);
+                unlazy += r->len == 64 && !(r->data[56] & 2);
+            }
+        }
         explore_run(&x, samples);
         printf("seed %" PRIu64 ": %zu API calls, %zu recorded I/O operations (%zu segments "
-               "recycled), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered), "
-               "%lu recovered with a torn tail; recovered state = last durable %lu, in between %lu, "
+               "recycled, %zu lazy activations, %zu lazy flags cleared), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered), "
+               "%lu recovered with a torn tail (%lu cut after a torn predecessor), %lu process crashes (nothing acknowledged lost); "
+               "recovered state = first acceptable %lu, in between %lu, "
                "in-flight call %lu; %lu bugs; %.1f s\n",
-               s, x.w.ncalls, nrecs, recycled, x.points, x.generated, x.explored, x.torn_states,
-               x.recovered_torn, x.by_candidate_offset[0], x.by_candidate_offset[1],
+               s, x.w.ncalls, nrecs, recycled, lazy, unlazy, x.points, x.generated, x.explored, x.torn_states,
+               x.recovered_torn, x.cut_states, x.process_crashes, x.by_candidate_offset[0], x.by_candidate_offset[1],
                x.by_candidate_offset[2], x.bugs, fu_now() - t1);
         fflush(stdout);
         total += x.explored;

@@ -348,10 +348,12 @@ static int step_metadata(workload *w)
     return end_call(w, raftwal_log_set_metadata(w->log, s->meta, len), 1);
 }
 
-/* A few appends without sync, then a sync. */
+/* A few appends without sync, then a sync; one group in four is long
+ * enough to cross segments (no-sync rotations, a chain of segments that
+ * only the final sync makes durable). */
 static int step_nosync_group(workload *w)
 {
-    int n = (int)rnd_in(w, 2, 4);
+    int n = rnd(w) % 4 ? (int)rnd_in(w, 2, 4) : (int)rnd_in(w, 10, 40);
     for (int i = 0; i < n; i++) {
         int rc = step_append(w, WL_APPEND_NOSYNC);
         if (rc)
