@@ -125,41 +125,75 @@ static int sc_epoch(void *ctx, uint64_t off, uint64_t salt)
     return 0;
 }
 
-static int check_sealed(raftwal_log *log, rw_seg *s)
+/* Reads every record of s (window: the proof search at a clean end, see
+ * rw_scan_records). */
+static int scan_all(rw_seg *s, sealed_ctx *c, uint64_t window, rw_scan_result *res)
 {
     static const rw_scan_ops ops = {sc_batch, sc_epoch};
     const rw_mapping *m;
     int rc = rw_seg_map(s, s->file_size, &m);
+    if (rc == 0)
+        rc = sc_epoch(c, RW_HEADER_SIZE, s->salt);
+    if (rc == 0)
+        rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, s->recycled, &ops, c, res);
+    return rc;
+}
+
+/* The records read by scan_all, which ended at the FOOTER the SEAL points
+ * to, against the SEAL and the FOOTER. */
+static int match_seal(raftwal_log *log, rw_seg *s, sealed_ctx *c)
+{
+    const rw_seal *seal = &s->seal;
+    if (c->n != seal->count || (c->n && c->first != seal->first) || c->trunc != seal->trunc_from ||
+        c->purge != seal->purge)
+        return sc_corrupt(c, s->file_size - RW_SEAL_SIZE, "seal does not match the records");
+    int loaded;
+    int rc = rw_seg_load_footer(s, &loaded);
     if (rc)
         return rc;
-    sealed_ctx c = {.s = s, .trunc = UINT64_MAX};
-    rc = sc_epoch(&c, RW_HEADER_SIZE, s->salt);
-    rw_scan_result res;
-    if (rc == 0)
-        rc = rw_scan_records(s->name, m->addr, m->len, s->salt, 0, s->recycled, &ops, &c, &res);
-    if (rc)
-        goto out;
-    const rw_seal *seal = &s->seal;
-    if (res.status != RW_SCAN_FOOTER || res.end != seal->footer_off) {
-        rc = sc_corrupt(&c, res.status == RW_SCAN_TORN ? res.bad_off : res.end,
-                        res.why ? res.why : "records do not end at the footer");
-        goto out;
-    }
-    if (c.n != seal->count || (c.n && c.first != seal->first) || c.trunc != seal->trunc_from ||
-        c.purge != seal->purge) {
-        rc = sc_corrupt(&c, s->file_size - RW_SEAL_SIZE, "seal does not match the records");
-        goto out;
-    }
-    int loaded;
-    rc = rw_seg_load_footer(s, &loaded);
-    if (rc)
-        goto out;
     if (loaded)
         atomic_fetch_add(&log->stats.footer_loads, 1);
-    if (s->nepochs != c.nep || (c.n && memcmp(s->offsets, c.offs, c.n * 4) != 0) ||
-        memcmp(s->epochs, c.ep, c.nep * sizeof *c.ep) != 0)
-        rc = sc_corrupt(&c, seal->footer_off, "index footer does not match the records");
-out:
+    if (s->nepochs != c->nep || (c->n && memcmp(s->offsets, c->offs, c->n * 4) != 0) ||
+        memcmp(s->epochs, c->ep, c->nep * sizeof *c->ep) != 0)
+        return sc_corrupt(c, seal->footer_off, "index footer does not match the records");
+    return 0;
+}
+
+static int check_sealed(raftwal_log *log, rw_seg *s)
+{
+    sealed_ctx c = {.s = s, .trunc = UINT64_MAX};
+    rw_scan_result res;
+    int rc = scan_all(s, &c, 0, &res);
+    if (rc == 0 && (res.status != RW_SCAN_FOOTER || res.end != s->seal.footer_off))
+        rc = sc_corrupt(&c, res.status == RW_SCAN_TORN ? res.bad_off : res.end,
+                        res.why ? res.why : "records do not end at the footer");
+    if (rc == 0)
+        rc = match_seal(log, s, &c);
+    free(c.offs);
+    free(c.ep);
+    return rc;
+}
+
+int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt)
+{
+    *complete = 0;
+    *has_ckpt = 0;
+    if (!s->base)
+        return 0; /* its activation never reached the disk */
+    sealed_ctx c = {.s = s, .trunc = UINT64_MAX};
+    rw_scan_result res;
+    /* The whole file is searched for proof at a clean end too: a zeroed
+     * range followed by a COMMIT that says it was synced is damage. */
+    int rc = scan_all(s, &c, UINT64_MAX, &res);
+    if (rc == 0) {
+        *has_ckpt = c.seen_checkpoint;
+        /* Anything short of a SEAL whose FOOTER ends the records is a torn
+         * end: a power loss kept some of the unsynced writes, not all. */
+        if (s->sealed && res.status == RW_SCAN_FOOTER && res.end == s->seal.footer_off) {
+            rc = match_seal(log, s, &c);
+            *complete = rc == 0;
+        }
+    }
     free(c.offs);
     free(c.ep);
     return rc;

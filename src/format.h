@@ -49,7 +49,11 @@ typedef struct rw_seg_header {
 /* Header flags (bytes 56..59). */
 #define RW_HDR_F_RECYCLED 0x1u /* a purged segment's file, reused: the bytes
                                   after the records are stale, not zero */
-#define RW_HDR_F_KNOWN RW_HDR_F_RECYCLED
+#define RW_HDR_F_LAZY 0x2u     /* activated by a no-sync rotation: the segment
+                                  before it was not known durable then (it
+                                  may be incomplete after a power loss; a
+                                  sync clears the flag). docs/format.md §4-5 */
+#define RW_HDR_F_KNOWN (RW_HDR_F_RECYCLED | RW_HDR_F_LAZY)
 
 enum rw_header_status {
     RW_HDR_OK = 0,

@@ -204,7 +204,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     return rc;
 }
 
-int rw_log_start_segment(raftwal_log *log, int sync)
+int rw_log_start_segment(raftwal_log *log, int sync, int lazy)
 {
     rw_seg *s;
     int rc = take_prepared(log, &s);
@@ -218,7 +218,7 @@ int rw_log_start_segment(raftwal_log *log, int sync)
         rw_seg_unref(s);
         return rc;
     }
-    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt, sync);
+    rc = rw_seg_activate(s, log->log_id, log->last + 1, ckpt, ckpt_len, salt, sync, lazy);
     free(ckpt);
     if (sync)
         atomic_fetch_add(&log->stats.fsyncs, 1);
@@ -237,13 +237,105 @@ int rw_log_start_segment(raftwal_log *log, int sync)
     atomic_fetch_add(&log->stats.written_bytes, s->used);
     log->wsalt = salt;
     log->need_epoch = 0;
-    /* Unsynced, only the header may be claimed durable: a COMMIT's
-     * synced-upto must never vouch for a checkpoint that is not on disk. */
-    rw_sync_mark_durable(log, s, sync ? s->used : RW_HEADER_SIZE, log->last);
-    if (!sync)
+    if (lazy) {
+        /* The segments before it are not durable: the durable position
+         * stays where the last sync left it (in an older segment), so no
+         * COMMIT written here vouches for anything until a sync covers the
+         * pending segments and this one. */
         rw_sync_written(log, s, s->used, log->last);
+    } else {
+        /* Unsynced, only the header may be claimed durable: a COMMIT's
+         * synced-upto must never vouch for a checkpoint that is not on disk. */
+        rw_sync_mark_durable(log, s, sync ? s->used : RW_HEADER_SIZE, log->last);
+        if (!sync)
+            rw_sync_written(log, s, s->used, log->last);
+    }
     log->prep_requested = 0;
     return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Pending segments: sealed by no-sync rotations, not yet durable          */
+/* ---------------------------------------------------------------------- */
+
+/* Lists sealed segment s as pending. Before the next segment becomes the
+ * written one: a sync leader that takes that segment then finds s here (or
+ * a leader that took the list before syncs s as its own segment). Returns
+ * 0, 1 if RW_MAX_PENDING are listed already, or ENOMEM. */
+static int push_pending(raftwal_log *log, rw_seg *s)
+{
+    int rc = 0;
+    pthread_mutex_lock(&log->smu);
+    if (log->npending >= RW_MAX_PENDING) {
+        pthread_mutex_unlock(&log->smu);
+        return 1; /* full: the caller syncs s instead */
+    }
+    if (log->npending == log->pending_cap) {
+        size_t cap = log->pending_cap ? log->pending_cap * 2 : 8;
+        rw_seg **p = realloc(log->pending, cap * sizeof *p);
+        if (p) {
+            log->pending = p;
+            log->pending_cap = cap;
+        } else {
+            rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0) {
+        rw_seg_ref(s);
+        log->pending[log->npending++] = s;
+    }
+    pthread_mutex_unlock(&log->smu);
+    return rc;
+}
+
+int rw_log_add_pending(raftwal_log *log, rw_seg *s)
+{
+    if (s->fd < 0) {
+        s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
+        if (s->fd < 0)
+            return rw_err_sys(errno, 0, "%s: open for writing", s->name);
+    }
+    int rc = push_pending(log, s);
+    return rc == 1 ? rw_log_fdatasync(log, s->fd, s->name) : rc;
+}
+
+void rw_log_free_pending(raftwal_log *log)
+{
+    for (size_t i = 0; i < log->npending; i++)
+        rw_seg_unref(log->pending[i]);
+    free(log->pending);
+    log->pending = NULL;
+    log->npending = log->pending_cap = 0;
+}
+
+int rw_sync_pending(raftwal_log *log, rw_seg *seg)
+{
+    pthread_mutex_lock(&log->smu);
+    rw_seg **p = log->pending;
+    size_t n = log->npending;
+    log->pending = NULL;
+    log->npending = log->pending_cap = 0;
+    pthread_mutex_unlock(&log->smu);
+    int rc = 0;
+    /* Oldest first. Every segment before seg is durable or listed here (it
+     * was listed before the next segment became the written one), so after
+     * this loop seg's predecessors are durable and its lazy flag can go.
+     * Segments listed after seg was taken are synced too: harmless. */
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = rw_log_fdatasync(log, p[i]->fd, p[i]->name);
+    if (rc == 0 && seg->lazy && (rc = rw_seg_clear_lazy(seg)) != 0)
+        rc = rw_log_fail(log, rc);
+    for (size_t i = 0; i < n; i++) {
+        /* Sealed and durable: nothing will write or sync it again (seg's
+         * fd is the caller's to fdatasync next). */
+        if (rc == 0 && p[i] != seg) {
+            rw_io->close(p[i]->fd);
+            p[i]->fd = -1;
+        }
+        rw_seg_unref(p[i]);
+    }
+    free(p);
+    return rc;
 }
 
 /* Asks the background worker for the next segment once the active one is
@@ -258,8 +350,22 @@ void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
     }
 }
 
-/* Seals the active segment, makes it durable, and activates the next. */
-static int rotate(raftwal_log *log)
+/* Seals the active segment and activates the next.
+ *
+ * A durable write's rotation makes the old segment durable first (as every
+ * segment before it already is) and activates the next one plainly.
+ *
+ * A no-sync write's rotation (lazy) waits for no disk: the old segment is
+ * sealed without a sync and joins log->pending, and the next one is
+ * activated at once (header and checkpoint written, not synced) with
+ * RW_HDR_F_LAZY in its header: "the segment before me was not known
+ * durable". So a process crash loses nothing (the new segment is the tail
+ * on disk, its predecessor whole in the page cache), and after a power
+ * loss recovery knows that it must verify the predecessor in full, and cut
+ * the log there if it is torn (docs/format.md §5). The next sync, whoever
+ * runs it, makes the pending segments durable oldest first and clears the
+ * flag before it syncs the current segment (rw_sync_pending). */
+static int rotate(raftwal_log *log, int lazy)
 {
     rw_seg *old = log->segs[log->nsegs - 1];
     uint64_t size;
@@ -267,20 +373,23 @@ static int rotate(raftwal_log *log)
     if (rc)
         return rw_log_fail(log, rc);
     rw_sync_written(log, old, size, log->last);
-    rc = rw_sync_to(log, old->seq, size);
-    if (rc)
+    if (lazy) /* it keeps its fd for the sync that covers it */
+        lazy = push_pending(log, old) == 0; /* too many, or ENOMEM: rotate durably */
+    if (!lazy && (rc = rw_sync_to(log, old->seq, size)) != 0)
         return rc;
     pthread_rwlock_wrlock(&log->rw);
     old->file_size = size;
     old->sealed = 1;
     atomic_store(&old->footer_loaded, 1); /* its offsets are in memory */
     pthread_rwlock_unlock(&log->rw);
-    rc = rw_log_start_segment(log, 0);
+    rc = rw_log_start_segment(log, 0, lazy);
     if (rc)
         return rc;
-    /* The new segment is now the one syncs target: the old fd is unused. */
-    rw_io->close(old->fd);
-    old->fd = -1;
+    if (!lazy) {
+        /* The new segment is now the one syncs target: the old fd is unused. */
+        rw_io->close(old->fd);
+        old->fd = -1;
+    }
     atomic_fetch_add(&log->stats.rotations, 1);
     return 0;
 }
@@ -486,7 +595,10 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
     return 0;
 }
 
-static int write_locked(raftwal_log *log, const rw_batch *b, rw_seg **seg_out, uint64_t *end_out)
+/* nosync: the caller will not sync this batch (a rotation it causes is
+ * lazy: see rotate). */
+static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg **seg_out,
+                        uint64_t *end_out)
 {
     uint64_t trunc_from;
     int rc = validate_batch(log, b, &trunc_from);
@@ -497,7 +609,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, rw_seg **seg_out, u
     uint64_t live = seg->count + b->n;
     uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
     if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end) {
-        rc = rotate(log);
+        rc = rotate(log, nosync);
         if (rc)
             return rc;
         seg = log->segs[log->nsegs - 1];
@@ -537,7 +649,7 @@ int rw_log_write(raftwal_log *log, const rw_batch *b, int nosync)
     rw_seg *seg = NULL;
     uint64_t end = 0, seq = 0;
     if (rc == 0)
-        rc = write_locked(log, b, &seg, &end);
+        rc = write_locked(log, b, nosync, &seg, &end);
     if (seg)
         seq = seg->seq;
     pthread_mutex_unlock(&log->wmu);
@@ -568,7 +680,7 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
     uint64_t end = 0;
     if (rc == 0) {
         rw_batch b = {.trunc_from = from};
-        rc = write_locked(log, &b, &seg, &end);
+        rc = write_locked(log, &b, 0, &seg, &end);
     }
     uint64_t seq = seg ? seg->seq : 0;
     pthread_mutex_unlock(&log->wmu);
@@ -656,7 +768,7 @@ int rw_log_purge(raftwal_log *log, uint64_t upto)
         rw_seg *seg = NULL;
         uint64_t end = 0;
         rw_batch b = {.purge = upto};
-        rc = write_locked(log, &b, &seg, &end);
+        rc = write_locked(log, &b, 0, &seg, &end);
         if (rc == 0)
             rc = rw_sync_to(log, seg->seq, end);
         if (rc == 0)

@@ -18,6 +18,11 @@
 
 typedef struct rw_sync_waiter rw_sync_waiter; /* sync.c */
 
+/* Segments sealed by no-sync rotations and not yet durable at most (each
+ * keeps its fd open, so that the sync that covers it sees any writeback
+ * error); past that, a no-sync rotation syncs like a durable one. */
+#define RW_MAX_PENDING 256
+
 /* Counters reported by raftwal_log_stats(); atomics so readers and the
  * writer update them without a lock. */
 typedef struct rw_counters {
@@ -94,6 +99,13 @@ struct raftwal_log {
     uint64_t d_seq, d_off;   /* durable position */
     uint64_t durable_index;
     uint64_t sync_floor;     /* lowest truncation point since the running sync began */
+    /* Segments sealed by no-sync rotations (or found so at open) and not
+     * known durable yet, oldest first; each holds a reference and an open
+     * fd. Every segment before the written one is durable or listed here.
+     * The next sync makes them durable before anything else (see
+     * rw_sync_pending). */
+    rw_seg **pending;
+    size_t npending, pending_cap;
     atomic_int failed;       /* an fsync or write failed: refuse changes */
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
@@ -139,8 +151,14 @@ int rw_log_purge(raftwal_log *log, uint64_t upto);
 /* Activates the next segment (prepared or created now). With sync, its
  * header and checkpoint are made durable here; without, the next batch's
  * fdatasync covers them (rotation: a crash before it is a torn activation,
- * and nothing in the segment was acknowledged). */
-int rw_log_start_segment(raftwal_log *log, int sync);
+ * and nothing in the segment was acknowledged). With lazy, the segments
+ * before it are not known durable (they are in log->pending): its header
+ * says so (RW_HDR_F_LAZY) and the durable position stays where it was. */
+int rw_log_start_segment(raftwal_log *log, int sync, int lazy);
+/* Adds sealed segment s to the pending list (opening its fd if closed). */
+int rw_log_add_pending(raftwal_log *log, rw_seg *s);
+/* Drops the pending list without syncing (closing the handle). */
+void rw_log_free_pending(raftwal_log *log);
 /* Requests the next segment from the preparer when `active` is half full. */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */
@@ -154,6 +172,13 @@ int rw_log_fail(raftwal_log *log, int code);
 void rw_sync_written(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
 /* Waits until (seq, off) is durable, running the fdatasync if nobody is. */
 int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off);
+/* For the sync leader, before it fdatasyncs `seg` (the written segment it
+ * took): fdatasyncs the pending segments, oldest first, then rewrites
+ * seg's header without RW_HDR_F_LAZY if it has it, so that the leader's
+ * fdatasync of seg leaves a durable chain whose last header no longer says
+ * lazy. Implemented in log.c; puts the handle in the failed state on
+ * error. */
+int rw_sync_pending(raftwal_log *log, rw_seg *seg);
 /* Syncs everything written so far. */
 int rw_sync_all(raftwal_log *log);
 /* A truncation to from: clip the durable index. */
@@ -202,6 +227,15 @@ int rw_spare_take(raftwal_log *log, char name[24]);
 /* ---- checks (check.c) ---- */
 /* Scans every sealed segment in full and checks it against its footer. */
 int rw_check_sealed_all(raftwal_log *log);
+/* Recovery: checks a segment that may be incomplete because the segment
+ * after it was activated lazily (docs/format.md §5). Every record is read
+ * and checksummed. *complete: a valid SEAL, and records, FOOTER and SEAL
+ * agree. Otherwise the segment ends torn (a crash before it was durable)
+ * and *has_ckpt says whether its valid prefix begins with its checkpoint.
+ * Returns ECORRUPT (naming file and offset) for damage that is not a torn
+ * end: a bad record that a later COMMIT proves was durable, or a complete
+ * segment whose SEAL or FOOTER disagrees with its records. */
+int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt);
 
 /* ---- directory lock (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);

@@ -244,6 +244,11 @@ static int compose_from_table(raftwal_log *log, rw_seg **segs, size_t tail, cons
             continue;
         }
         rw_seg *s = segs[seq - base_seq];
+        if (atomic_load(&s->probed) && s->sealed &&
+            (s->seal.count < count || (count && s->seal.first != first)))
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the seal does not match the "
+                          "range the log recorded for this segment", s->name,
+                          s->file_size - RW_SEAL_SIZE);
         s->sealed = 1;
         s->first = first;
         s->count = count;
@@ -391,6 +396,12 @@ static int resume_tail(raftwal_log *log, rw_seg *s)
         durable_index = s->trunc_min - 1;
     if (durable_index > log->last)
         durable_index = log->last;
+    if (s->lazy) {
+        /* The segments before it may be in the page cache only (they are
+         * pending): nothing is claimed durable until a sync covers them. */
+        durable_off = RW_HEADER_SIZE;
+        durable_index = 0;
+    }
     log->need_epoch = 1;
     rw_sync_recovered(log, s, durable_off, durable_index, s->used, log->last);
     return 0;
@@ -411,6 +422,10 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
         if (i == from) {
             s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
             if (s->fd >= 0) {
+                /* Records of an activation that did not reach the disk (or
+                 * was torn) may follow its header: once reused, the bytes
+                 * after its records are stale, as in a recycled file. */
+                s->recycled = 1;
                 log->prepared = s;
                 continue;
             }
@@ -438,7 +453,7 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
         if (rc)
             return rc;
     }
-    return rw_log_start_segment(log, 1);
+    return rw_log_start_segment(log, 1, 0);
 }
 
 /* Probes segs[i] (header, and seal if used) and checks it belongs to the
@@ -455,6 +470,96 @@ static int probe_one(raftwal_log *log, rw_seg *s)
         return rw_err(RAFTWAL_ECORRUPT, "%s: offset 16: the segment belongs to another log", s->name);
     atomic_store_explicit(&s->probed, 1, memory_order_release);
     return 0;
+}
+
+/* Decides which segment the log ends in (docs/format.md §5.3). On entry
+ * *tailp is the last segment in use (probed). A segment whose header has
+ * RW_HDR_F_LAZY, or whose activation did not reach the disk (header of a
+ * prepared segment), was activated when the one before it was not known
+ * durable: that one may be incomplete after a power loss. Such
+ * predecessors, back to the first one that is certain, are verified in
+ * full, oldest first (open costs O(unsynced data) then). The log ends in
+ * the first that is torn (or in the one before, if the torn one holds no
+ * checkpoint): what follows holds only no-sync writes made after a gap,
+ * none acknowledged durable (a sync would have made the torn segment
+ * durable first). On return *tailp is the segment the log ends in,
+ * [*lop, *tailp) are the verified predecessors (not known durable), and
+ * *cutp says the segments after *tailp must go (else those after it are
+ * prepared ones, kept for reuse as before). */
+static int settle_tail(raftwal_log *log, rw_seg **segs, size_t *tailp, size_t *lop, int *cutp)
+{
+    size_t t = *tailp, lo = t, end = t;
+    int empty = 0, rc = 0;
+    *cutp = 0;
+    /* Sealed too: a no-sync rotation seals a segment without a sync, so its
+     * SEAL may be on disk while its activation is not. */
+    const rw_mapping *m;
+    rc = rw_seg_map(segs[t], segs[t]->file_size, &m);
+    if (rc == 0)
+        rc = check_activation(segs[t], m, &empty);
+    if (rc)
+        return rc;
+    while (lo > 0 && (segs[lo]->lazy || !segs[lo]->base)) {
+        lo--;
+        if ((rc = probe_one(log, segs[lo])) != 0)
+            return rc;
+    }
+    for (size_t j = lo; j < t; j++) {
+        int complete = 0, has_ckpt = 0;
+        if ((rc = rw_check_lazy_pred(log, segs[j], &complete, &has_ckpt)) != 0)
+            return rc;
+        if (complete)
+            continue;
+        *cutp = 1;
+        if (!has_ckpt && j == 0)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: no checkpoint, but later segments "
+                          "exist", segs[j]->name, RW_HEADER_SIZE);
+        end = has_ckpt ? j : j - 1;
+        break;
+    }
+    if (end == t && empty) { /* crashed while activating it: it was never used */
+        segs[t]->base = 0;
+        segs[t]->sealed = 0; /* a SEAL may have reached the disk without it */
+        end = t - 1;         /* SIZE_MAX if t == 0: nothing in use */
+    }
+    if (end < lo) {
+        /* The segment before a certain one: durable when that one was
+         * activated, so it must be sealed. */
+        if ((rc = probe_one(log, segs[end])) != 0)
+            return rc;
+        if (!segs[end]->base || !segs[end]->sealed)
+            return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the segment is not sealed "
+                          "but later segments exist", segs[end]->name,
+                          segs[end]->file_size - RW_SEAL_SIZE);
+    }
+    *tailp = end;
+    *lop = end < lo ? end : lo;
+    return 0;
+}
+
+/* Removes the segment files from `from` on, newest first (so that a crash
+ * in between leaves consecutive segments), when writable. *bytes receives
+ * the size of those that were in use. */
+static int drop_after(raftwal_log *log, rw_seg **segs, size_t from, size_t n, uint64_t *bytes)
+{
+    int rc = 0, removed = 0;
+    *bytes = 0;
+    for (size_t i = n; i-- > from;) {
+        rw_seg *s = segs[i];
+        segs[i] = NULL;
+        if (s->base)
+            *bytes += s->file_size;
+        if (!log->readonly && rc == 0) {
+            if (rw_io->unlinkat(log->dirfd, s->name, 0) == 0)
+                removed = 1;
+            else if (errno != ENOENT)
+                rc = rw_err_sys(errno, 0, "%s: unlink after a torn segment", s->name);
+        }
+        rw_seg_unref(s);
+    }
+    if (removed && rc == 0)
+        rc = rw_log_dirsync(log);
+    return rc;
 }
 
 /* Recovery reads the directory listing, the headers of the last files (to
@@ -490,35 +595,16 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
     if (rc)
         goto out;
     /* The tail is the last segment in use; prepared ones follow it. */
-    size_t tail = n;
+    size_t tail = n, lo = 0;
+    int cut = 0;
     while (tail-- > 0) {
         if ((rc = probe_one(log, segs[tail])) != 0)
             goto out;
         if (segs[tail]->base)
             break;
     }
-    if (tail < n && !segs[tail]->sealed) {
-        const rw_mapping *m;
-        int torn = 0;
-        rc = rw_seg_map(segs[tail], segs[tail]->file_size, &m);
-        if (rc == 0)
-            rc = check_activation(segs[tail], m, &torn);
-        if (rc)
-            goto out;
-        if (torn) { /* crashed while activating it: it was never used */
-            segs[tail]->base = 0;
-            if (tail-- > 0) {
-                if ((rc = probe_one(log, segs[tail])) != 0)
-                    goto out;
-                if (!segs[tail]->base || !segs[tail]->sealed) {
-                    rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": the segment is not sealed "
-                                "but later segments exist", segs[tail]->name,
-                                segs[tail]->file_size - RW_SEAL_SIZE);
-                    goto out;
-                }
-            }
-        }
-    }
+    if (tail < n && (rc = settle_tail(log, segs, &tail, &lo, &cut)) != 0)
+        goto out;
     if (tail >= n) { /* nothing in use: a log whose creation did not finish */
         rc = adopt_prepared(log, segs, 0, n);
         if (rc == 0)
@@ -550,10 +636,32 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
                     missing_last, log->purge);
         goto out;
     }
-    rc = adopt_prepared(log, segs, tail + 1, n);
+    if (cut) {
+        /* The log ends in t: the segments after it are not part of it. */
+        uint64_t dropped = 0;
+        rc = drop_after(log, segs, tail + 1, n, &dropped);
+        if (!log->stats.torn_tails) {
+            log->torn_seq = t->seq + 1;
+            log->torn_off = 0;
+        }
+        log->stats.torn_tails = 1;
+        log->stats.torn_bytes += dropped;
+    } else {
+        rc = adopt_prepared(log, segs, tail + 1, n);
+    }
     if (rc || log->readonly)
         goto out;
-    rc = t->sealed ? rw_log_start_segment(log, 1) : resume_tail(log, t);
+    /* Verified, but maybe only in the page cache (a process crash): the
+     * next sync makes them durable before anything else. A sealed tail may
+     * be one too (a no-sync rotation that stopped before the next header);
+     * the segment started after it says so. */
+    for (size_t k = 0; k + 1 < log->nsegs && rc == 0; k++)
+        if (log->segs[k]->seq >= t->seq - (tail - lo))
+            rc = rw_log_add_pending(log, log->segs[k]);
+    if (rc == 0 && t->sealed)
+        rc = rw_log_add_pending(log, t);
+    if (rc == 0)
+        rc = t->sealed ? rw_log_start_segment(log, 1, 1) : resume_tail(log, t);
 out:
     for (i = 0; i < n; i++)
         rw_seg_unref(segs[i]);
@@ -567,6 +675,7 @@ out:
 
 static void free_log(raftwal_log *log)
 {
+    rw_log_free_pending(log);
     for (size_t i = 0; i < log->nsegs; i++)
         rw_seg_unref(log->segs[i]);
     free(log->segs);

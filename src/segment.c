@@ -235,7 +235,7 @@ uint64_t rw_seg_choose_salt(rw_seg *s)
 }
 
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
-                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync)
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync, int lazy)
 {
     size_t len = RW_HEADER_SIZE + ckpt_len;
     uint8_t *buf = malloc(len);
@@ -243,6 +243,9 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
     rw_seg_header h = {RW_FORMAT_VERSION, log_id, s->seq, salt, first_index, s->file_size,
                        s->recycled ? RW_HDR_F_RECYCLED : 0};
+    rw_header_encode(s->unlazy_hdr, &h);
+    if (lazy)
+        h.flags |= RW_HDR_F_LAZY;
     rw_header_encode(buf, &h);
     memcpy(buf + RW_HEADER_SIZE, ckpt, ckpt_len);
     int rc = 0;
@@ -254,6 +257,7 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
         return rw_err_sys(errno, 0, "%s: fdatasync after activation", s->name);
     s->salt = salt;
     s->base = first_index;
+    s->lazy = lazy;
     s->used = len;
     s->ckpt_end = len;
     s->first = first_index;
@@ -263,6 +267,15 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, salt);
     atomic_store_explicit(&s->probed, 1, memory_order_release); /* we wrote it */
     return rc;
+}
+
+int rw_seg_clear_lazy(rw_seg *s)
+{
+    int e = rw_pwrite_all(s->fd, s->unlazy_hdr, RW_HEADER_SIZE, 0);
+    if (e)
+        return rw_err_sys(-e, 0, "%s: rewrite the header without the lazy flag", s->name);
+    s->lazy = 0;
+    return 0;
 }
 
 int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size)
@@ -474,6 +487,11 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
     s->salt = h.salt;
     s->base = h.first_index;
     s->recycled = (h.flags & RW_HDR_F_RECYCLED) != 0;
+    s->lazy = (h.flags & RW_HDR_F_LAZY) != 0;
+    if (s->lazy) {
+        h.flags &= ~RW_HDR_F_LAZY;
+        rw_header_encode(s->unlazy_hdr, &h);
+    }
     *log_id = h.log_id;
     s->sealed = 0;
     if (h.first_index == 0 || s->file_size < RW_HEADER_SIZE + RW_SEAL_SIZE * 2)

@@ -34,6 +34,12 @@ typedef struct rw_seg {
     int sealed;
     int recycled;       /* header flag RW_HDR_F_RECYCLED: stale bytes follow
                            the records (not zeros) */
+    /* Header flag RW_HDR_F_LAZY as on disk: the segment before this one was
+     * not known durable when this one was activated (a no-sync rotation).
+     * unlazy_hdr is the same header without the flag, written by the sync
+     * that makes the segments before this one durable (rw_seg_clear_lazy). */
+    int lazy;
+    uint8_t unlazy_hdr[RW_HEADER_SIZE];
     int fd;             /* open while the segment is active, else -1 */
     int dirfd;          /* the log's directory (borrowed) for lazy opens */
     char name[24];      /* "%016llx.wal" */
@@ -90,10 +96,17 @@ void rw_spare_name(char out[24], uint64_t seq);
  * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,
  * already checksummed with the salt the caller chose: see
  * rw_seg_choose_salt) in one write at offset 0, then fdatasync unless the
- * caller lets the next batch's fdatasync cover it (sync = 0). */
+ * caller lets the next batch's fdatasync cover it (sync = 0). With lazy
+ * the header carries RW_HDR_F_LAZY (the segment before is not known
+ * durable; see log.c:rotate). */
 uint64_t rw_seg_choose_salt(rw_seg *s);
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
-                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync);
+                    const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync, int lazy);
+
+/* Rewrites the header of a segment whose header has RW_HDR_F_LAZY without
+ * the flag (s->fd; no sync: the caller's fdatasync of the segment makes it
+ * durable). Only once every segment before it is durable. */
+int rw_seg_clear_lazy(rw_seg *s);
 
 /* Writes FOOTER (at s->used) and SEAL (at the end of the file); no sync.
  * *new_size is the file's size afterwards (larger if the file grew); the
@@ -126,9 +139,10 @@ int rw_seg_push_offset(rw_seg *s, uint64_t index, uint64_t off);
 void rw_seg_clip(rw_seg *s, uint64_t from);
 
 /* Reads the header and the SEAL at the end of the file, for recovery and
- * checks. Fills s->salt, base, file_size, and, when a valid SEAL ends the
- * file, s->seal, sealed, first, count, used, trunc_min. *log_id receives
- * the header's log id. Errors (ECORRUPT, EVERSION, EIO) name the file. */
+ * checks. Fills s->salt, base, file_size, recycled, lazy (and unlazy_hdr),
+ * and, when a valid SEAL ends the file, s->seal, sealed, first, count,
+ * used, trunc_min. *log_id receives the header's log id. Errors (ECORRUPT,
+ * EVERSION, EIO) name the file. */
 int rw_seg_probe(rw_seg *s, uint64_t *log_id);
 
 #endif

@@ -242,8 +242,11 @@ static int lead_sync(raftwal_log *log)
     log->sync_floor = UINT64_MAX;
     rw_seg_ref(seg);
     pthread_mutex_unlock(&log->smu);
+    /* The segments no-sync rotations left behind first (log.c). */
+    int rc = rw_sync_pending(log, seg);
     uint64_t t0 = rw_now_ns();
-    int rc = rw_log_fdatasync(log, seg->fd, seg->name);
+    if (rc == 0)
+        rc = rw_log_fdatasync(log, seg->fd, seg->name);
     uint64_t dt = rw_now_ns() - t0;
     pthread_mutex_lock(&log->smu);
     log->syncing = 0;

@@ -202,11 +202,277 @@ static void test_nosync_rotation_survives_process_crash(void)
     model_free(&m);
 }
 
+/* The header flags (bytes 56..59) of segment file `seq` in dir. */
+static uint32_t header_flags(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    unsigned char *buf;
+    size_t size;
+    uint32_t flags;
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
+    buf = tu_read_file(path, &size);
+    CHECK(size >= 64);
+    flags = tu_le32(buf + 56);
+    free(buf);
+    return flags;
+}
+
+static int segment_exists(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
+    return stat(path, &st) == 0;
+}
+
+#define HDR_F_LAZY 2u /* docs/format.md section 2 */
+
+/* No-sync rotations wait for no disk: four of them and not one fdatasync.
+ * Each segment they activate says so in its header (the lazy flag: its
+ * predecessor may be incomplete after a power loss). One sync makes the
+ * pending segments durable, oldest first, then the current one, whose
+ * header loses the flag. */
+static void test_nosync_rotations_do_not_sync(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, SEG);
+    raftwal_stats s0, s1;
+    raftwal_segment_info cur;
+    uint64_t i, durable;
+    model m;
+    batch b;
+    model_init(&m);
+    batch_make(&b, 1, 4, 1, MAXP);
+    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+    model_append(&m, b.e, b.n, NULL);
+    batch_free(&b);
+    CHECK_OK(raftwal_log_sync(log));
+    s0 = get_stats(log);
+    CHECK_EQ_U64(header_flags(dir, get_segment_info(log, 0).seq) & HDR_F_LAZY, 0);
+    while (get_stats(log).rotations < s0.rotations + 4) {
+        batch_make(&b, m.last + 1, 6, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    s1 = get_stats(log);
+    CHECK_EQ_U64(s1.fsyncs, s0.fsyncs); /* four rotations, no fdatasync */
+    CHECK_EQ_U64(s1.segments, s0.segments + 4);
+    CHECK_OK(raftwal_log_durable_index(log, &durable));
+    CHECK_EQ_U64(durable, 4); /* what the sync covered, nothing since */
+    for (i = 1; i < s1.segments; i++) /* every rotation was a no-sync one */
+        CHECK_EQ_U64(header_flags(dir, get_segment_info(log, (size_t)i).seq) & HDR_F_LAZY,
+                     HDR_F_LAZY);
+    model_check(log, &m);
+
+    CHECK_OK(raftwal_log_sync(log));
+    s1 = get_stats(log);
+    CHECK_MSG(s1.fsyncs >= s0.fsyncs + 5, "%" PRIu64 " fsyncs for 4 pending segments and the "
+              "current one", s1.fsyncs - s0.fsyncs);
+    CHECK_OK(raftwal_log_durable_index(log, &durable));
+    CHECK_EQ_U64(durable, m.last);
+    cur = get_segment_info(log, (size_t)s1.segments - 1);
+    CHECK_EQ_U64(header_flags(dir, cur.seq) & HDR_F_LAZY, 0);
+    /* A second sync has nothing pending left. */
+    s0 = get_stats(log);
+    CHECK_OK(raftwal_log_sync(log));
+    CHECK_EQ_U64(get_stats(log).fsyncs, s0.fsyncs);
+
+    /* A durable write after more no-sync rotations syncs them too. */
+    while (get_stats(log).rotations < s1.rotations + 2) {
+        batch_make(&b, m.last + 1, 6, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, RAFTWAL_NOSYNC));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    s0 = get_stats(log);
+    CHECK_OK(raftwal_log_set_metadata(log, "node 7", 6)); /* durable on return */
+    model_set_metadata(&m, "node 7", 6);
+    CHECK(get_stats(log).fsyncs >= s0.fsyncs + 3);
+    cur = get_segment_info(log, (size_t)get_stats(log).segments - 1);
+    CHECK_EQ_U64(header_flags(dir, cur.seq) & HDR_F_LAZY, 0);
+    CHECK_OK(raftwal_log_durable_index(log, &durable));
+    CHECK_EQ_U64(durable, m.last);
+
+    check_segments(log, &m);
+    reopen_log(&log, dir, RAFTWAL_OPEN_NOSYNC, SEG);
+    model_check(log, &m);
+    check_segments(log, &m);
+    CHECK_EQ_U64(get_stats(log).torn_tails, 0);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
+/* A power loss after no-sync rotations: the disk holds what was synced of
+ * segment S (the one current at the last sync) and maybe not the rest of
+ * it, while the segments the rotations activated after it reached the disk
+ * whole (writes land in any order). The lazy flag tells open to verify S
+ * in full: the log ends at S's last whole synced batch, and the segments
+ * after S are removed (a read-only open shows the same and removes
+ * nothing). keep_seal: S's SEAL reached the disk, its footer did not. */
+static void power_loss_with_torn_predecessor(int keep_seal)
+{
+    const char *dir = tu_tmpdir(), *crash = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, SEG);
+    raftwal_log *c;
+    raftwal_segment_info si;
+    raftwal_stats st;
+    uint64_t rot, synced_off, seq, k, last;
+    char path[1024];
+    unsigned char *buf;
+    size_t size;
+    model m, at_sync;
+    batch b;
+    model_init(&m);
+    for (k = 0; k < 6; k++) {
+        batch_make(&b, m.last + 1, 3, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    CHECK_OK(raftwal_log_sync(log));
+    st = get_stats(log);
+    rot = st.rotations;
+    si = get_segment_info(log, (size_t)st.segments - 1);
+    seq = si.seq;
+    synced_off = si.used_bytes;
+    model_copy(&at_sync, &m);
+    while (get_stats(log).rotations < rot + 2) {
+        batch_make(&b, m.last + 1, 2, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    CHECK(get_segment_info(log, (size_t)get_stats(log).segments - 3).seq == seq);
+    CHECK_EQ_U64(header_flags(dir, seq + 1) & HDR_F_LAZY, HDR_F_LAZY);
+    CHECK_EQ_U64(header_flags(dir, seq + 2) & HDR_F_LAZY, HDR_F_LAZY);
+    tu_copy_dir(dir, crash);
+    CHECK_OK(raftwal_log_close(log));
+
+    /* S loses everything written after the sync (but maybe its SEAL). */
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", crash, seq);
+    buf = tu_read_file(path, &size);
+    CHECK(size == SEG && synced_off < size - 64);
+    CHECK(buf[size - 64 + 4] == 11); /* it was sealed: a SEAL record ends it */
+    memset(buf + synced_off, 0, size - synced_off - (keep_seal ? 64 : 0));
+    tu_write_file(path, buf, size);
+    free(buf);
+
+    c = open_log(crash, RAFTWAL_OPEN_READONLY, 0);
+    model_check(c, &at_sync);
+    st = get_stats(c);
+    CHECK_EQ_U64(st.torn_tails, 1);
+    CHECK_EQ_U64(st.segments, seq); /* segments 1..S */
+    CHECK(segment_exists(crash, seq + 1) && segment_exists(crash, seq + 2));
+    CHECK_OK(raftwal_log_close(c));
+
+    c = open_log(crash, RAFTWAL_OPEN_NOSYNC, SEG);
+    model_check(c, &at_sync);
+    st = get_stats(c);
+    CHECK_EQ_U64(st.torn_tails, 1);
+    CHECK_EQ_U64(st.segments, seq);
+    CHECK(!segment_exists(crash, seq + 1) && !segment_exists(crash, seq + 2));
+    /* Life goes on from S, through new segments. */
+    while (get_stats(c).rotations < 2) {
+        batch_make(&b, at_sync.last + 1, 2, 2, MAXP);
+        CHECK_OK(raftwal_log_append(c, b.e, b.n, NULL, 0));
+        model_append(&at_sync, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    CHECK_OK(raftwal_log_close(c));
+    c = open_log(crash, RAFTWAL_OPEN_READONLY, 0);
+    model_check(c, &at_sync);
+    CHECK_EQ_U64(get_stats(c).torn_tails, 0);
+    CHECK_OK(raftwal_log_last_index(c, &last));
+    CHECK(last > seq);
+    CHECK_OK(raftwal_log_close(c));
+    model_free(&at_sync);
+    model_free(&m);
+}
+
+static void test_power_loss_torn_predecessor(void)
+{
+    power_loss_with_torn_predecessor(0);
+}
+
+static void test_power_loss_torn_predecessor_stale_seal(void)
+{
+    power_loss_with_torn_predecessor(1);
+}
+
+/* Damage in a lazily activated segment's predecessor that is not a torn
+ * end stays corruption: a bit flipped in a batch that was synced, with a
+ * later COMMIT (written before the rotation) that says so. Open reports
+ * it, read-only or not, and removes nothing. */
+static void test_corrupt_predecessor_is_reported(void)
+{
+    const char *dir = tu_tmpdir(), *crash = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, SEG);
+    raftwal_log *c;
+    raftwal_options o;
+    raftwal_segment_info si;
+    raftwal_stats st;
+    uint64_t rot, synced_off, seq, k;
+    char path[1024];
+    model m;
+    batch b;
+    model_init(&m);
+    for (k = 0; k < 6; k++) {
+        batch_make(&b, m.last + 1, 3, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    CHECK_OK(raftwal_log_sync(log));
+    st = get_stats(log);
+    rot = st.rotations;
+    si = get_segment_info(log, (size_t)st.segments - 1);
+    seq = si.seq;
+    synced_off = si.used_bytes;
+    /* One no-sync batch in S after the sync (its COMMIT records how far S
+     * was durable), then rotations. */
+    batch_make(&b, m.last + 1, 1, 1, 10);
+    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+    model_append(&m, b.e, b.n, NULL);
+    batch_free(&b);
+    CHECK_EQ_U64(get_stats(log).rotations, rot);
+    while (get_stats(log).rotations < rot + 2) {
+        batch_make(&b, m.last + 1, 2, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    tu_copy_dir(dir, crash); /* a crash now: S+1 and S+2 say lazy */
+    CHECK_OK(raftwal_log_close(log));
+    /* The last synced batch's COMMIT (32 bytes ending at synced_off): its
+     * field a (bytes 16..23) is under the checksum. */
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", crash, seq);
+    tu_flip_bit(path, synced_off - 32 + 16, 3);
+    raftwal_options_init(&o, RAFTWAL_OPTIONS_VERSION);
+    o.flags = RAFTWAL_OPEN_READONLY;
+    CHECK_RC(raftwal_log_open(&c, crash, &o), RAFTWAL_ECORRUPT);
+    CHECK_MSG(strstr(raftwal_errmsg(), "proves these bytes had been durable") != NULL, "%s",
+              raftwal_errmsg());
+    o.flags = RAFTWAL_OPEN_NOSYNC;
+    o.segment_size = SEG;
+    CHECK_RC(raftwal_log_open(&c, crash, &o), RAFTWAL_ECORRUPT);
+    CHECK(segment_exists(crash, seq + 1) && segment_exists(crash, seq + 2));
+    /* The log that synced at close is whole. */
+    c = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
+    model_check(c, &m);
+    CHECK_OK(raftwal_log_close(c));
+    model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_many_segments);
     TU_RUN(argc, argv, test_oversized_batch);
     TU_RUN(argc, argv, test_segment_size_per_handle);
     TU_RUN(argc, argv, test_nosync_rotation_survives_process_crash);
+    TU_RUN(argc, argv, test_nosync_rotations_do_not_sync);
+    TU_RUN(argc, argv, test_power_loss_torn_predecessor);
+    TU_RUN(argc, argv, test_power_loss_torn_predecessor_stale_seal);
+    TU_RUN(argc, argv, test_corrupt_predecessor_is_reported);
     return 0;
 }

@@ -54,7 +54,7 @@ static void test_header_round_trip(void)
     rw_header_encode(tmp, &h);
     CHECK_EQ_U64(rw_header_decode(tmp, sizeof tmp, &d), RW_HDR_FIELDS);
     CHECK(strlen(rw_header_status_str(RW_HDR_CRC)) > 0);
-    /* Flags (bytes 56..59): RECYCLED round-trips; an unknown bit is refused. */
+    /* Flags (bytes 56..59): RECYCLED and LAZY round-trip; an unknown bit is refused. */
     h.salt = 0xdeadbeefull;
     CHECK_EQ_U64(tu_le32(buf + 56), 0);
     h.flags = RW_HDR_F_RECYCLED;
@@ -62,7 +62,12 @@ static void test_header_round_trip(void)
     CHECK_EQ_U64(tu_le32(tmp + 56), 1);
     CHECK_EQ_U64(rw_header_decode(tmp, sizeof tmp, &d), RW_HDR_OK);
     CHECK_EQ_U64(d.flags, RW_HDR_F_RECYCLED);
-    for (bit = 1; bit < 32; bit++) {
+    h.flags = RW_HDR_F_RECYCLED | RW_HDR_F_LAZY; /* LAZY: bit 1 */
+    rw_header_encode(tmp, &h);
+    CHECK_EQ_U64(tu_le32(tmp + 56), 3);
+    CHECK_EQ_U64(rw_header_decode(tmp, sizeof tmp, &d), RW_HDR_OK);
+    CHECK_EQ_U64(d.flags, RW_HDR_F_RECYCLED | RW_HDR_F_LAZY);
+    for (bit = 2; bit < 32; bit++) {
         h.flags = 1u << bit;
         rw_header_encode(tmp, &h);
         CHECK_MSG(rw_header_decode(tmp, sizeof tmp, &d) == RW_HDR_FIELDS, "flag bit %d", bit);

@@ -23,7 +23,7 @@ int wal_parse_header(const unsigned char *buf, size_t size, wal_header *h)
     h->flags = tu_le32(buf + 56);
     h->crc_ok = tu_crc32c(0, buf, 60) == tu_le32(buf + 60);
     return h->magic_ok && h->crc_ok && h->version == 1 &&
-           h->header_size == WAL_HEADER_SIZE && (h->flags & ~1u) == 0;
+           h->header_size == WAL_HEADER_SIZE && (h->flags & ~3u) == 0; /* recycled, lazy */
 }
 
 void wal_reseal_header(unsigned char *buf)
