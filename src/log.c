@@ -191,7 +191,8 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     char spare[24];
     int have_spare = rw_spare_take(log, spare);
     int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL,
-                            have_spare ? spare : NULL, out);
+                            have_spare ? spare : NULL, (log->flags & RAFTWAL_OPEN_NOSYNC) != 0,
+                            out);
     if (rc == 0) {
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
         if (have_spare)

@@ -66,7 +66,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&log->pmu);
         rw_seg *s = NULL;
         int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
-                                &log->prep_stop, have_spare ? spare : NULL, &s);
+                                &log->prep_stop, have_spare ? spare : NULL,
+                                (log->flags & RAFTWAL_OPEN_NOSYNC) != 0, &s);
         pthread_mutex_lock(&log->pmu);
         log->prep_busy = 0;
         if (rc == 0) {

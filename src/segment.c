@@ -144,9 +144,11 @@ void rw_spare_name(char out[24], uint64_t seq)
 
 /* Opens the file a new segment is built in: a spare (recycled: cut or
  * extended to `size`, old bytes left in place) or a fresh zero-filled
- * temporary file. *built is the name it has now. */
+ * temporary file (sparse: only extended, it reads as zeros). *built is the
+ * name it has now. */
 static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64_t size,
-                           mode_t mode, atomic_int *cancel, int *fd_out, const char **built)
+                           mode_t mode, atomic_int *cancel, int sparse, int *fd_out,
+                           const char **built)
 {
     int fd;
     if (spare) {
@@ -169,11 +171,17 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
     if (fd < 0)
         return rw_err_sys(errno, 0, "%s: create", tmp);
     *fd_out = fd;
+    if (sparse) {
+        if (rw_io->ftruncate(fd, (off_t)size) != 0)
+            return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", tmp, size);
+        return 0;
+    }
     return write_zeros(fd, size, tmp, cancel);
 }
 
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, atomic_int *cancel, const char *spare, rw_seg **out)
+                   mode_t mode, atomic_int *cancel, const char *spare, int sparse,
+                   rw_seg **out)
 {
     rw_seg *s = rw_seg_new(dirfd, seq);
     if (!s) {
@@ -184,7 +192,7 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->name);
     const char *built = NULL;
-    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, &s->fd, &built);
+    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built);
     if (rc)
         goto fail_unlink;
     /* A fresh salt: records of the file's earlier life can never validate. */

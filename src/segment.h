@@ -83,9 +83,13 @@ void rw_seg_unref(rw_seg *s);
  * rw_spare_name) the file is recycled instead: no zero-filling, a header
  * with RW_HDR_F_RECYCLED and a fresh salt (so none of its old records can
  * validate), fdatasync, rename to the segment's name, directory fsync. The
- * spare is consumed whatever the outcome (renamed, or unlinked on error). */
+ * spare is consumed whatever the outcome (renamed, or unlinked on error).
+ * With `sparse` a new file is only extended to size (it reads as zeros; no
+ * bytes are written): for logs opened RAFTWAL_OPEN_NOSYNC, whose appends
+ * would otherwise wait for a disk busy writing zeros at each rotation. */
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
-                   mode_t mode, atomic_int *cancel, const char *spare, rw_seg **out);
+                   mode_t mode, atomic_int *cancel, const char *spare, int sparse,
+                   rw_seg **out);
 
 /* The name a purged segment's file is kept under for reuse:
  * "%016llx.spare" of its old sequence number. */

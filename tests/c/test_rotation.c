@@ -464,6 +464,49 @@ static void test_corrupt_predecessor_is_reported(void)
     model_free(&m);
 }
 
+/* Bytes the file system allocated to segment file `seq`. */
+static uint64_t allocated_bytes(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
+    CHECK(stat(path, &st) == 0);
+    return (uint64_t)st.st_blocks * 512;
+}
+
+/* A log opened RAFTWAL_OPEN_NOSYNC prepares its segment files sparse (no
+ * zeros written: they read as zeros all the same); other logs zero-fill
+ * them, so that later fdatasyncs flush data only. */
+static void test_nosync_log_prepares_sparse_files(void)
+{
+    const uint64_t big = 1024 * 1024;
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        const char *dir = tu_tmpdir();
+        unsigned int flags = RAFTWAL_OPEN_CREATE | (pass ? RAFTWAL_OPEN_NOSYNC : 0);
+        raftwal_log *log = open_log(dir, flags, big);
+        model m;
+        batch b;
+        model_init(&m);
+        batch_make(&b, 1, 4, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+        CHECK_OK(raftwal_log_sync(log));
+        CHECK_EQ_U64(get_segment_info(log, 0).file_bytes, big);
+        if (pass)
+            CHECK_MSG(allocated_bytes(dir, 1) < big / 4, "%" PRIu64 " bytes allocated",
+                      allocated_bytes(dir, 1));
+        else
+            CHECK(allocated_bytes(dir, 1) >= big);
+        reopen_log(&log, dir, flags & ~RAFTWAL_OPEN_CREATE, big);
+        model_check(log, &m);
+        CHECK_EQ_U64(get_stats(log).torn_tails, 0);
+        CHECK_OK(raftwal_log_close(log));
+        model_free(&m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_many_segments);
@@ -474,5 +517,6 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_power_loss_torn_predecessor);
     TU_RUN(argc, argv, test_power_loss_torn_predecessor_stale_seal);
     TU_RUN(argc, argv, test_corrupt_predecessor_is_reported);
+    TU_RUN(argc, argv, test_nosync_log_prepares_sparse_files);
     return 0;
 }
