@@ -68,7 +68,12 @@
  * storage (fdatasync of the data, fsync of the directory when a file was
  * created, renamed or deleted), unless the caller passed RAFTWAL_NOSYNC or
  * opened the log with RAFTWAL_OPEN_NOSYNC; such changes become durable at
- * the next raftwal_log_sync() or the next durable write. After an fsync or
+ * the next raftwal_log_sync() or the next durable write. A no-sync change
+ * returns once written to the OS, rotations included (they wait for no
+ * disk): it survives a crash of the process (kill -9) and may be lost on a
+ * power loss, in which case the log reopens to a consistent prefix. After
+ * such a crash, open verifies every segment written since the last sync in
+ * full, so it costs O(unsynced data). After an fsync or
  * write failure the handle is failed: every later change returns
  * RAFTWAL_EIO (reads keep working) until the log is closed and reopened,
  * which recovers the durable state. A failed fsync is never retried.
