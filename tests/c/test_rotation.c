@@ -464,6 +464,46 @@ static void test_corrupt_predecessor_is_reported(void)
     model_free(&m);
 }
 
+/* At most 256 segments wait for a sync (each keeps an fd open): the
+ * rotation after that syncs them all and the segment it activates is not
+ * lazy; then no-sync rotations go on without syncs. */
+static void test_pending_segments_are_bounded(void)
+{
+    const char *dir = tu_tmpdir(), *crash = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, SEG);
+    raftwal_log *c;
+    raftwal_stats st;
+    uint64_t f0, seq;
+    model m;
+    batch b;
+    model_init(&m);
+    f0 = get_stats(log).fsyncs;
+    while ((st = get_stats(log)).rotations < 256) {
+        batch_make(&b, m.last + 1, 6, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    CHECK_EQ_U64(st.fsyncs, f0);
+    while ((st = get_stats(log)).rotations < 259) {
+        batch_make(&b, m.last + 1, 6, 1, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+        model_append(&m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+    /* Rotation 257: 256 pending + the one it sealed. */
+    CHECK_EQ_U64(st.fsyncs, f0 + 257);
+    seq = get_segment_info(log, 257).seq;
+    CHECK_EQ_U64(header_flags(dir, seq) & HDR_F_LAZY, 0);
+    CHECK_EQ_U64(header_flags(dir, seq + 1) & HDR_F_LAZY, HDR_F_LAZY);
+    tu_copy_dir(dir, crash);
+    c = open_log(crash, RAFTWAL_OPEN_NOSYNC, SEG);
+    model_check(c, &m);
+    CHECK_OK(raftwal_log_close(c));
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
 /* Bytes the file system allocated to segment file `seq`. */
 static uint64_t allocated_bytes(const char *dir, uint64_t seq)
 {
@@ -517,6 +557,7 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_power_loss_torn_predecessor);
     TU_RUN(argc, argv, test_power_loss_torn_predecessor_stale_seal);
     TU_RUN(argc, argv, test_corrupt_predecessor_is_reported);
+    TU_RUN(argc, argv, test_pending_segments_are_bounded);
     TU_RUN(argc, argv, test_nosync_log_prepares_sparse_files);
     return 0;
 }
