@@ -1,6 +1,7 @@
 /* gen_seeds.c -- writes seed corpora for the fuzz targets, made by the
  * engine itself: real logs (rotations, truncation, purge, snapshot,
- * metadata, reopen epochs, a torn tail, an empty log) cut into the inputs
+ * metadata, reopen epochs, a torn tail, an empty log, no-sync rotations
+ * with lazy headers) cut into the inputs
  * each target expects (see each fuzz_*.c for its input layout).
  *   gen_seeds <out-dir>   creates <out-dir>/<target>/seed-*  */
 #include <dirent.h>
@@ -126,6 +127,22 @@ static void make_torn_log(const char *dir)
     free(p);
 }
 
+static void seeds_from(const char *dir);
+
+/* Log 4: no-sync appends through rotations, cut into seeds before the
+ * close syncs: segments whose headers have the lazy flag, their
+ * predecessors sealed but pending (what a process crash leaves). */
+static void make_lazy_log(const char *dir)
+{
+    raftwal_log *log = open_log(dir);
+    uint64_t i = 1;
+    append(log, i++, 1, 500, 0);
+    for (; i <= 70; i++) /* three segments: the newest three are all of them */
+        append(log, i, 1, 500, RAFTWAL_NOSYNC);
+    seeds_from(dir);
+    raftwal_log_close(log);
+}
+
 static int cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -240,17 +257,20 @@ int main(int argc, char **argv)
     char base[] = "/tmp/raftwal-gen-seeds-XXXXXX";
     if (!mkdtemp(base))
         die("mkdtemp");
-    const char *kinds[] = {"busy", "torn", "empty"};
-    for (int k = 0; k < 3; k++) {
+    const char *kinds[] = {"busy", "torn", "empty", "lazy"};
+    for (int k = 0; k < 4; k++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", base, kinds[k]);
         if (k == 0)
             make_busy_log(dir);
         else if (k == 1)
             make_torn_log(dir);
-        else
+        else if (k == 2)
             raftwal_log_close(open_log(dir));
-        seeds_from(dir);
+        else
+            make_lazy_log(dir); /* cuts its seeds itself, before the close */
+        if (k != 3)
+            seeds_from(dir);
         char cmd[4200];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0)
