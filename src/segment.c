@@ -515,7 +515,7 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
         goto out; /* not sealed */
     uint64_t seal_off = s->file_size - RW_SEAL_SIZE;
     if (seal.footer_off < RW_HEADER_SIZE || (seal.footer_off & 7) ||
-        seal.footer_off + RW_REC_HEADER > seal_off ||
+        seal.footer_off > seal_off - RW_REC_HEADER || /* not footer_off + 32: it may wrap */
         seal.count > (seal_off - RW_HEADER_SIZE) / RW_REC_HEADER ||
         (seal.count && seal.first == 0)) {
         rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": seal fields out of range",
