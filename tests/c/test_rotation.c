@@ -12,6 +12,20 @@
 #define MAXP 600
 
 /* Checks the segment table against the model's bounds. */
+/* Appends batches of n entries of term `term` (with `flags`) to log and
+ * model m until the log has made `rotations` rotations since its open. */
+static void append_until_rotations(raftwal_log *log, model *m, uint64_t rotations, size_t n,
+                                   uint64_t term, unsigned int flags)
+{
+    batch b;
+    while (get_stats(log).rotations < rotations) {
+        batch_make(&b, m->last + 1, n, term, MAXP);
+        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, flags));
+        model_append(m, b.e, b.n, NULL);
+        batch_free(&b);
+    }
+}
+
 static void check_segments(raftwal_log *log, const model *m)
 {
     raftwal_stats s = get_stats(log);
@@ -186,14 +200,8 @@ static void test_nosync_rotation_survives_process_crash(void)
     raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, SEG);
     raftwal_log *c;
     model m;
-    batch b;
     model_init(&m);
-    while (get_stats(log).rotations < 4) {
-        batch_make(&b, m.last + 1, 6, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, 4, 6, 1, 0);
     tu_copy_dir(dir, crash);
     c = open_log(crash, RAFTWAL_OPEN_NOSYNC, SEG);
     model_check(c, &m);
@@ -249,12 +257,7 @@ static void test_nosync_rotations_do_not_sync(void)
     CHECK_OK(raftwal_log_sync(log));
     s0 = get_stats(log);
     CHECK_EQ_U64(header_flags(dir, get_segment_info(log, 0).seq) & HDR_F_LAZY, 0);
-    while (get_stats(log).rotations < s0.rotations + 4) {
-        batch_make(&b, m.last + 1, 6, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, s0.rotations + 4, 6, 1, 0);
     s1 = get_stats(log);
     CHECK_EQ_U64(s1.fsyncs, s0.fsyncs); /* four rotations, no fdatasync */
     CHECK_EQ_U64(s1.segments, s0.segments + 4);
@@ -279,12 +282,7 @@ static void test_nosync_rotations_do_not_sync(void)
     CHECK_EQ_U64(get_stats(log).fsyncs, s0.fsyncs);
 
     /* A durable write after more no-sync rotations syncs them too. */
-    while (get_stats(log).rotations < s1.rotations + 2) {
-        batch_make(&b, m.last + 1, 6, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, RAFTWAL_NOSYNC));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, s1.rotations + 2, 6, 1, RAFTWAL_NOSYNC);
     s0 = get_stats(log);
     CHECK_OK(raftwal_log_set_metadata(log, "node 7", 6)); /* durable on return */
     model_set_metadata(&m, "node 7", 6);
@@ -337,12 +335,7 @@ static void power_loss_with_torn_predecessor(int keep_seal)
     seq = si.seq;
     synced_off = si.used_bytes;
     model_copy(&at_sync, &m);
-    while (get_stats(log).rotations < rot + 2) {
-        batch_make(&b, m.last + 1, 2, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, rot + 2, 2, 1, 0);
     CHECK(get_segment_info(log, (size_t)get_stats(log).segments - 3).seq == seq);
     CHECK_EQ_U64(header_flags(dir, seq + 1) & HDR_F_LAZY, HDR_F_LAZY);
     CHECK_EQ_U64(header_flags(dir, seq + 2) & HDR_F_LAZY, HDR_F_LAZY);
@@ -373,12 +366,7 @@ static void power_loss_with_torn_predecessor(int keep_seal)
     CHECK_EQ_U64(st.segments, seq);
     CHECK(!segment_exists(crash, seq + 1) && !segment_exists(crash, seq + 2));
     /* Life goes on from S, through new segments. */
-    while (get_stats(c).rotations < 2) {
-        batch_make(&b, at_sync.last + 1, 2, 2, MAXP);
-        CHECK_OK(raftwal_log_append(c, b.e, b.n, NULL, 0));
-        model_append(&at_sync, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(c, &at_sync, 2, 2, 2, 0);
     CHECK_OK(raftwal_log_close(c));
     c = open_log(crash, RAFTWAL_OPEN_READONLY, 0);
     model_check(c, &at_sync);
@@ -436,12 +424,7 @@ static void test_corrupt_predecessor_is_reported(void)
     model_append(&m, b.e, b.n, NULL);
     batch_free(&b);
     CHECK_EQ_U64(get_stats(log).rotations, rot);
-    while (get_stats(log).rotations < rot + 2) {
-        batch_make(&b, m.last + 1, 2, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, rot + 2, 2, 1, 0);
     tu_copy_dir(dir, crash); /* a crash now: S+1 and S+2 say lazy */
     CHECK_OK(raftwal_log_close(log));
     /* The last synced batch's COMMIT (32 bytes ending at synced_off): its
@@ -475,22 +458,13 @@ static void test_pending_segments_are_bounded(void)
     raftwal_stats st;
     uint64_t f0, seq;
     model m;
-    batch b;
     model_init(&m);
     f0 = get_stats(log).fsyncs;
-    while ((st = get_stats(log)).rotations < 256) {
-        batch_make(&b, m.last + 1, 6, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, 256, 6, 1, 0);
+    st = get_stats(log);
     CHECK_EQ_U64(st.fsyncs, f0);
-    while ((st = get_stats(log)).rotations < 259) {
-        batch_make(&b, m.last + 1, 6, 1, MAXP);
-        CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-        model_append(&m, b.e, b.n, NULL);
-        batch_free(&b);
-    }
+    append_until_rotations(log, &m, 259, 6, 1, 0);
+    st = get_stats(log);
     /* Rotation 257: 256 pending + the one it sealed. */
     CHECK_EQ_U64(st.fsyncs, f0 + 257);
     seq = get_segment_info(log, 257).seq;
