@@ -182,6 +182,33 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
     return 0;
 }
 
+/* Average bytes per fdatasync at or above which a new segment file is
+ * prepared sparse instead of zero-filled. Zero-filling costs disk
+ * bandwidth: in a log that grows, the preparer's zeros compete with the
+ * appends for the disk. A sparse file costs a journal commit in every
+ * fdatasync that writes into a hole (the filesystem allocates the blocks
+ * then). Measured on the bench disk (bench/README.md): at 16-40 KiB per
+ * commit zero-filled files are 1.7-2x faster; at 256 KiB the sparse file
+ * is as fast or faster and the commit p99 falls from ~10 ms to ~0.7 ms; at
+ * 4 MiB sparse is 1.5x faster. */
+#define RW_SPARSE_MIN_BYTES_PER_SYNC (256u << 10)
+
+/* How the next new segment file is made: sparse for a log opened
+ * RAFTWAL_OPEN_NOSYNC, or when the active segment's appends have not
+ * synced at all, or have synced RW_SPARSE_MIN_BYTES_PER_SYNC or more each
+ * on average; else zero-filled (also for a segment with no appends yet:
+ * nothing is known). Called under wmu. */
+static int next_file_sparse(raftwal_log *log)
+{
+    if (log->flags & RAFTWAL_OPEN_NOSYNC)
+        return 1;
+    uint64_t written = atomic_load(&log->stats.written_bytes) - log->seg_written0;
+    uint64_t syncs = atomic_load(&log->stats.fsyncs) - log->seg_fsyncs0;
+    if (syncs == 0)
+        return written > 0;
+    return written / syncs >= RW_SPARSE_MIN_BYTES_PER_SYNC;
+}
+
 static int take_prepared(raftwal_log *log, rw_seg **out)
 {
     uint64_t seq = log->nsegs ? log->segs[log->nsegs - 1]->seq + 1 : 1;
@@ -191,8 +218,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     char spare[24];
     int have_spare = rw_spare_take(log, spare);
     int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL,
-                            have_spare ? spare : NULL, (log->flags & RAFTWAL_OPEN_NOSYNC) != 0,
-                            out);
+                            have_spare ? spare : NULL, next_file_sparse(log), out);
     if (rc == 0) {
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
         if (have_spare)
@@ -236,6 +262,8 @@ int rw_log_start_segment(raftwal_log *log, int sync, int lazy)
         return rw_log_fail(log, rc);
     }
     atomic_fetch_add(&log->stats.written_bytes, s->used);
+    log->seg_written0 = atomic_load(&log->stats.written_bytes);
+    log->seg_fsyncs0 = atomic_load(&log->stats.fsyncs);
     log->wsalt = salt;
     log->need_epoch = 0;
     if (lazy) {
@@ -347,7 +375,7 @@ void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {
     if (!log->prep_requested && active->used > active->file_size / 2) {
         log->prep_requested = 1;
-        rw_prepare_request(log, active->seq + 1);
+        rw_prepare_request(log, active->seq + 1, next_file_sparse(log));
     }
 }
 

@@ -64,8 +64,13 @@ struct raftwal_log {
     int prep_started, prep_busy;
     atomic_int prep_stop;
     uint64_t prep_want;   /* sequence number to prepare next, 0 = none */
+    int prep_sparse;      /* ... as a sparse file (log.c: next_file_sparse) */
     uint64_t prep_floor;  /* highest sequence handed out: never prepare <= it */
     int prep_requested;   /* the active segment's successor was asked for (wmu) */
+    /* stats.written_bytes and stats.fsyncs when the active segment began
+     * (wmu): what its appends cost in syncs decides how the next file is
+     * prepared. */
+    uint64_t seg_written0, seg_fsyncs0;
     rw_seg *prepared;     /* the next segment file, ready */
     /* Purged segments' files kept for reuse ("%016llx.spare" of these old
      * sequence numbers), oldest first; under pmu. */
@@ -210,8 +215,9 @@ void rw_log_unref(raftwal_log *log);
 /* ---- background segment preparation (prepare.c) ---- */
 extern int rw_prepare_in_background; /* tests set 0 for deterministic I/O */
 void rw_prepare_start(raftwal_log *log);
-/* Asks for segment file `seq` to be prepared. */
-void rw_prepare_request(raftwal_log *log, uint64_t seq);
+/* Asks for segment file `seq` to be prepared (a new file sparse rather
+ * than zero-filled if `sparse`). */
+void rw_prepare_request(raftwal_log *log, uint64_t seq, int sparse);
 /* Takes the prepared segment if it is `seq` (waits for a running one). */
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
 /* Stops the worker and drops a prepared segment (its file stays). */

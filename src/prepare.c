@@ -1,8 +1,8 @@
 /* prepare.c -- the background worker that creates the next segment file
- * (a purged segment's file reused, or a new one zero-filled; synced, renamed
- * into place, directory synced) while the current one fills (it is asked
- * once the active segment is half full), so rotation never pays for file
- * creation or growth on the append path. Rotation falls back to preparing
+ * (a purged segment's file reused, or a new one zero-filled or sparse as
+ * the writer asked; synced, renamed into place, directory synced) while the
+ * current one fills (it is asked once the active segment is half full), so
+ * rotation never pays for file creation or growth on the append path. Rotation falls back to preparing
  * synchronously when the worker has nothing ready (or failed: then the
  * error is reported there). Also keeps the pool of spare files. */
 #include <errno.h>
@@ -61,13 +61,13 @@ static void *worker(void *arg)
         }
         log->prep_busy = 1;
         log->prep_want = 0; /* one attempt per request: no retry loop on errors */
+        int sparse = log->prep_sparse;
         char spare[24];
         int have_spare = take_spare_locked(log, spare);
         pthread_mutex_unlock(&log->pmu);
         rw_seg *s = NULL;
         int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
-                                &log->prep_stop, have_spare ? spare : NULL,
-                                (log->flags & RAFTWAL_OPEN_NOSYNC) != 0, &s);
+                                &log->prep_stop, have_spare ? spare : NULL, sparse, &s);
         pthread_mutex_lock(&log->pmu);
         log->prep_busy = 0;
         if (rc == 0) {
@@ -93,10 +93,11 @@ void rw_prepare_start(raftwal_log *log)
         log->prep_started = 1;
 }
 
-void rw_prepare_request(raftwal_log *log, uint64_t seq)
+void rw_prepare_request(raftwal_log *log, uint64_t seq, int sparse)
 {
     pthread_mutex_lock(&log->pmu);
     log->prep_want = seq;
+    log->prep_sparse = sparse;
     pthread_cond_broadcast(&log->pcond);
     pthread_mutex_unlock(&log->pmu);
 }

@@ -521,6 +521,67 @@ static void test_nosync_log_prepares_sparse_files(void)
     }
 }
 
+/* Appends durable batches of `n` entries of `size` bytes each (flags as
+ * given) to log and model m until the log has rotated once. */
+static void append_sized_until_rotation(raftwal_log *log, model *m, size_t n, size_t size,
+                                        unsigned int flags)
+{
+    unsigned char *data = malloc(size);
+    raftwal_entry *e = calloc(n, sizeof *e);
+    CHECK(data && e);
+    memset(data, 0xa5, size);
+    while (get_stats(log).rotations < 1) {
+        for (size_t i = 0; i < n; i++)
+            e[i] = (raftwal_entry){.index = m->last + 1 + i, .term = 1, .data = data, .size = size};
+        CHECK_OK(raftwal_log_append(log, e, n, NULL, flags));
+        model_append(m, e, n, NULL);
+    }
+    free(e);
+    free(data);
+}
+
+/* Other logs choose per segment: the next file is zero-filled while the
+ * active segment's appends sync small amounts (a journal commit per
+ * fdatasync into a hole would cost more than the zeros), sparse when they
+ * sync 256 KiB or more at a time (the zeros would halve the disk's
+ * bandwidth) or do not sync at all. */
+static void test_next_file_follows_bytes_per_sync(void)
+{
+    const uint64_t big = 4 * 1024 * 1024;
+    static const struct {
+        size_t n, size;
+        unsigned int flags;
+        int sparse;
+    } cases[] = {
+        {4, 4096, 0, 0},            /* 16 KiB per sync: zero-filled */
+        {4, 128 * 1024, 0, 1},      /* 512 KiB per sync: sparse */
+        {4, 4096, RAFTWAL_NOSYNC, 1}, /* no syncs: sparse */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *dir = tu_tmpdir();
+        raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, big);
+        model m;
+        model_init(&m);
+        append_sized_until_rotation(log, &m, cases[k].n, cases[k].size, cases[k].flags);
+        CHECK_OK(raftwal_log_sync(log));
+        raftwal_segment_info next = get_segment_info(log, 1);
+        CHECK_EQ_U64(next.file_bytes, big);
+        /* What the appends wrote into it so far is at most one batch. */
+        CHECK(next.used_bytes < big / 4);
+        uint64_t got = allocated_bytes(dir, next.seq);
+        if (cases[k].sparse)
+            CHECK_MSG(got < big / 2, "case %zu: %" PRIu64 " bytes allocated, sparse expected", k, got);
+        else
+            CHECK_MSG(got >= big, "case %zu: %" PRIu64 " bytes allocated, zero-filled expected", k,
+                      got);
+        reopen_log(&log, dir, 0, big);
+        model_check(log, &m);
+        CHECK_EQ_U64(get_stats(log).torn_tails, 0);
+        CHECK_OK(raftwal_log_close(log));
+        model_free(&m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_many_segments);
@@ -533,5 +594,6 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_corrupt_predecessor_is_reported);
     TU_RUN(argc, argv, test_pending_segments_are_bounded);
     TU_RUN(argc, argv, test_nosync_log_prepares_sparse_files);
+    TU_RUN(argc, argv, test_next_file_follows_bytes_per_sync);
     return 0;
 }
