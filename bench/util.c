@@ -117,7 +117,7 @@ void bench_note(const char *fmt, ...)
 
 /* ---- files ----------------------------------------------------------------- */
 
-void bench_rmtree(const char *path)
+static void rmtree(const char *path)
 {
     DIR *d = opendir(path);
     if (!d) {
@@ -132,12 +132,36 @@ void bench_rmtree(const char *path)
         snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
         struct stat st;
         if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            bench_rmtree(sub);
+            rmtree(sub);
         else
             unlink(sub);
     }
     closedir(d);
     rmdir(path);
+}
+
+/* Removes path and everything under it, then commits the removal to the
+ * disk (syncfs): otherwise the file system's journal carries the deletion
+ * (and, on a file system mounted with `discard`, the discards of every
+ * freed block) into the next contender's first fdatasync that commits
+ * metadata. Such an fdatasync is one raw never makes (its file is
+ * pre-zeroed) but a log that creates, renames or grows files does, so a
+ * contender following a big one paid for its deletion. */
+void bench_rmtree(const char *path)
+{
+    rmtree(path);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = 0;
+    else
+        snprintf(parent, sizeof parent, "%s", slash ? "/" : ".");
+    int fd = open(parent, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
 }
 
 int bench_fresh_dir(const char *dir, const char *name, char *out, size_t outlen)
