@@ -92,6 +92,8 @@ typedef struct contender {
 } contender;
 
 extern const contender bench_raw;
+/* The same loop into a new file that grows (raw.c). */
+extern const contender bench_raw_grow;
 extern const contender bench_raftwal;
 /* raftwal in steady state: warmed up through a few rotations and purges
  * before the clock, purging behind every rotation inside it (wal.c). */

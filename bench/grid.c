@@ -1,6 +1,6 @@
 /* grid.c -- the append grid: payload 128 B / 1 KiB / 16 KiB x batch 1 / 16
- * / 256, durable (raw, raftwal, raftwal-steady, peers) and no-sync (raw,
- * raftwal, raftwal-steady).
+ * / 256, durable (raw, raftwal, raftwal-steady, raw-grow, peers) and
+ * no-sync (raw, raftwal, raftwal-steady, raw-grow).
  *
  * Within a cell the runs of the contenders alternate (run r starts with
  * contender r mod n), so that a drift of the machine (other jobs, the
@@ -111,8 +111,8 @@ int bench_phase_durable(const bench_opts *o)
     /* raw first: it is the reference every ratio divides by. */
     grid g = {.phase = "durable",
               .mode = BENCH_DURABLE,
-              .list = {&bench_raw, &bench_raftwal, &bench_raftwal_steady},
-              .n = 3};
+              .list = {&bench_raw, &bench_raftwal, &bench_raftwal_steady, &bench_raw_grow},
+              .n = 4};
     if (!o->no_peers)
         for (size_t i = 0; i < bench_npeers && g.n < MAX_CONTENDERS; i++)
             g.list[g.n++] = bench_peers[i];
@@ -123,7 +123,7 @@ int bench_phase_nosync(const bench_opts *o)
 {
     grid g = {.phase = "nosync",
               .mode = BENCH_NOSYNC,
-              .list = {&bench_raw, &bench_raftwal, &bench_raftwal_steady},
-              .n = 3};
+              .list = {&bench_raw, &bench_raftwal, &bench_raftwal_steady, &bench_raw_grow},
+              .n = 4};
     return run_grid(o, &g);
 }

@@ -18,7 +18,7 @@ import json, sys
 src, tmp = sys.argv[1], sys.argv[2]
 rows = [json.loads(l) for l in open(src) if l.startswith("{")]
 meta = next((r for r in rows if r.get("phase") == "meta"), {})
-who = ["raw", "raftwal", "raftwal-steady", "sqlite", "lmdb", "rocksdb"]
+who = ["raw", "raftwal", "raftwal-steady", "raw-grow", "sqlite", "lmdb", "rocksdb"]
 cells = {}
 for r in rows:
     if r.get("phase") == "durable":
