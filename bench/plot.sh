@@ -51,7 +51,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set key top left horizontal
+set key top left horizontal samplen 2 width -3
 set grid ytics
 set xtics rotate by -20
 set logscale y
