@@ -141,12 +141,13 @@ static void rmtree(const char *path)
 }
 
 /* Removes path and everything under it, then commits the removal to the
- * disk (syncfs): otherwise the file system's journal carries the deletion
- * (and, on a file system mounted with `discard`, the discards of every
- * freed block) into the next contender's first fdatasync that commits
- * metadata. Such an fdatasync is one raw never makes (its file is
- * pre-zeroed) but a log that creates, renames or grows files does, so a
- * contender following a big one paid for its deletion. */
+ * disk (syncfs), outside any clock. Otherwise the file system's journal
+ * would carry the deletion (and, on a file system mounted with `discard`,
+ * the discards of every freed block) into the next contender's first
+ * fdatasync that commits metadata: one raw never makes (its file is
+ * pre-zeroed) but a log that creates, renames or grows files does. A
+ * precaution: it did not change the spread of the 16 KiB x 256 growing-log
+ * runs, which comes from elsewhere (bench/README.md, 3). */
 void bench_rmtree(const char *path)
 {
     rmtree(path);
