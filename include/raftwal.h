@@ -486,7 +486,7 @@ RAFTWAL_API void raftwal_iter_close(raftwal_iter *it);
  *                      (deleted, or kept as spares for reuse)
  *   open_ns            time raftwal_log_open() took
  *   segments_recycled  new segments made from a purged segment's file
- *                      instead of zero-filling a new one */
+ *                      instead of preparing a new one */
 typedef struct raftwal_stats {
     uint32_t size;
     uint32_t reserved;
@@ -525,7 +525,9 @@ RAFTWAL_API int raftwal_log_stats(raftwal_log *log, raftwal_stats *out);
  *                "%016llx.wal" of it)
  *   first_index  the first live entry in it; last_index the last; a segment
  *   last_index   without live entries has last_index = first_index - 1
- *   file_bytes   the file's size (segments are preallocated)
+ *   file_bytes   the file's size (segments are created at full size:
+ *                zero-filled, or sparse for appends that sync 192 KiB or
+ *                more at a time or never; see the README)
  *   used_bytes   bytes holding records
  *   sealed       1 if the segment is full and carries its index footer */
 typedef struct raftwal_segment_info {

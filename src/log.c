@@ -187,17 +187,20 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
  * bandwidth: in a log that grows, the preparer's zeros compete with the
  * appends for the disk. A sparse file costs a journal commit in every
  * fdatasync that writes into a hole (the filesystem allocates the blocks
- * then). Measured on the bench disk (bench/README.md): at 16-40 KiB per
+ * then). Measured on the bench disk (bench/README.md, 1): at 16-40 KiB per
  * commit zero-filled files are 1.7-2x faster; at 256 KiB the sparse file
  * is as fast or faster and the commit p99 falls from ~10 ms to ~0.7 ms; at
- * 4 MiB sparse is 1.5x faster. */
-#define RW_SPARSE_MIN_BYTES_PER_SYNC (256u << 10)
+ * 4 MiB sparse is 1.5x faster. Nothing was measured between 40 and 256
+ * KiB: the threshold sits below 256 KiB so that commits of that size (the
+ * bench's 16 KiB x 16 is 262,688 bytes) do not sit on the edge. */
+#define RW_SPARSE_MIN_BYTES_PER_SYNC (192u << 10)
 
 /* How the next new segment file is made: sparse for a log opened
  * RAFTWAL_OPEN_NOSYNC, or when the active segment's appends have not
  * synced at all, or have synced RW_SPARSE_MIN_BYTES_PER_SYNC or more each
  * on average; else zero-filled (also for a segment with no appends yet:
- * nothing is known). Called under wmu. */
+ * nothing is known). Called under wmu, or at open before the handle is
+ * published. */
 static int next_file_sparse(raftwal_log *log)
 {
     if (log->flags & RAFTWAL_OPEN_NOSYNC)
@@ -373,6 +376,11 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
  * use, and that its writes do not compete with the first appends. */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {
+    /* Not before this handle has written anything: at open the tail may be
+     * past half already, and how the next file is made depends on the
+     * appends to come (next_file_sparse); the first append asks. */
+    if (atomic_load(&log->stats.written_bytes) == log->seg_written0)
+        return;
     if (!log->prep_requested && active->used > active->file_size / 2) {
         log->prep_requested = 1;
         rw_prepare_request(log, active->seq + 1, next_file_sparse(log));

@@ -67,9 +67,9 @@ struct raftwal_log {
     int prep_sparse;      /* ... as a sparse file (log.c: next_file_sparse) */
     uint64_t prep_floor;  /* highest sequence handed out: never prepare <= it */
     int prep_requested;   /* the active segment's successor was asked for (wmu) */
-    /* stats.written_bytes and stats.fsyncs when the active segment began
-     * (wmu): what its appends cost in syncs decides how the next file is
-     * prepared. */
+    /* stats.written_bytes and stats.fsyncs when the active segment began,
+     * or 0 (the counters' start) for a tail resumed at open; wmu: what the
+     * appends since cost in syncs decides how the next file is prepared. */
     uint64_t seg_written0, seg_fsyncs0;
     rw_seg *prepared;     /* the next segment file, ready */
     /* Purged segments' files kept for reuse ("%016llx.spare" of these old

@@ -2,9 +2,10 @@
  * (a purged segment's file reused, or a new one zero-filled or sparse as
  * the writer asked; synced, renamed into place, directory synced) while the
  * current one fills (it is asked once the active segment is half full), so
- * rotation never pays for file creation or growth on the append path. Rotation falls back to preparing
- * synchronously when the worker has nothing ready (or failed: then the
- * error is reported there). Also keeps the pool of spare files. */
+ * rotation never pays for file creation or growth on the append path.
+ * Rotation falls back to preparing synchronously when the worker has
+ * nothing ready (or failed: then the error is reported there). Also keeps
+ * the pool of spare files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -543,7 +543,7 @@ static void append_sized_until_rotation(raftwal_log *log, model *m, size_t n, si
 /* Other logs choose per segment: the next file is zero-filled while the
  * active segment's appends sync small amounts (a journal commit per
  * fdatasync into a hole would cost more than the zeros), sparse when they
- * sync 256 KiB or more at a time (the zeros would halve the disk's
+ * sync 192 KiB or more at a time (the zeros would halve the disk's
  * bandwidth) or do not sync at all. */
 static void test_next_file_follows_bytes_per_sync(void)
 {
@@ -582,6 +582,46 @@ static void test_next_file_follows_bytes_per_sync(void)
     }
 }
 
+/* A log reopened with its tail past half full decides how to make the next
+ * file from what this handle appends, not at open (when nothing is known
+ * yet): big durable batches after the reopen get a sparse file. */
+static void test_reopened_tail_decides_after_first_append(void)
+{
+    const uint64_t big = 4 * 1024 * 1024;
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, big);
+    model m;
+    model_init(&m);
+    unsigned char *data = malloc(128 * 1024);
+    CHECK(data != NULL);
+    memset(data, 0x5a, 128 * 1024);
+    /* Small batches (zero-filled territory) until the tail is past half. */
+    while (get_segment_info(log, 0).used_bytes <= big / 2 + 64 * 1024) {
+        raftwal_entry e = {.index = m.last + 1, .term = 1, .data = data, .size = 16 * 1024};
+        CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+        model_append(&m, &e, 1, NULL);
+    }
+    CHECK_EQ_U64(get_stats(log).rotations, 0);
+    CHECK_OK(raftwal_log_close(log));
+    /* The handle asked for the next file (zero-filled) at half; whether its
+     * preparer finished before the close is timing. Remove it if it did, as
+     * if the process had died before its preparer got there. */
+    char next_path[1024];
+    snprintf(next_path, sizeof next_path, "%s/%016" PRIx64 ".wal", dir, (uint64_t)2);
+    CHECK(unlink(next_path) == 0 || errno == ENOENT);
+    log = open_log(dir, 0, big);
+    append_sized_until_rotation(log, &m, 4, 128 * 1024, 0);
+    CHECK_OK(raftwal_log_sync(log));
+    raftwal_segment_info next = get_segment_info(log, 1);
+    uint64_t got = allocated_bytes(dir, next.seq);
+    CHECK_MSG(got < big / 2, "%" PRIu64 " bytes allocated, sparse expected", got);
+    reopen_log(&log, dir, 0, big);
+    model_check(log, &m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+    free(data);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_many_segments);
@@ -595,5 +635,6 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_pending_segments_are_bounded);
     TU_RUN(argc, argv, test_nosync_log_prepares_sparse_files);
     TU_RUN(argc, argv, test_next_file_follows_bytes_per_sync);
+    TU_RUN(argc, argv, test_reopened_tail_decides_after_first_append);
     return 0;
 }
