@@ -376,12 +376,12 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
  * use, and that its writes do not compete with the first appends. */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {
+    if (log->prep_requested || active->used <= active->file_size / 2)
+        return; /* every append ends here until the segment is half full */
     /* Not before this handle has written anything: at open the tail may be
      * past half already, and how the next file is made depends on the
      * appends to come (next_file_sparse); the first append asks. */
-    if (atomic_load(&log->stats.written_bytes) == log->seg_written0)
-        return;
-    if (!log->prep_requested && active->used > active->file_size / 2) {
+    if (atomic_load(&log->stats.written_bytes) != log->seg_written0) {
         log->prep_requested = 1;
         rw_prepare_request(log, active->seq + 1, next_file_sparse(log));
     }

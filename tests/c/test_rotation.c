@@ -592,9 +592,9 @@ static void test_reopened_tail_decides_after_first_append(void)
     raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, big);
     model m;
     model_init(&m);
-    unsigned char *data = malloc(128 * 1024);
+    unsigned char *data = malloc(16 * 1024);
     CHECK(data != NULL);
-    memset(data, 0x5a, 128 * 1024);
+    memset(data, 0x5a, 16 * 1024);
     /* Small batches (zero-filled territory) until the tail is past half. */
     while (get_segment_info(log, 0).used_bytes <= big / 2 + 64 * 1024) {
         raftwal_entry e = {.index = m.last + 1, .term = 1, .data = data, .size = 16 * 1024};
