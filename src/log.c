@@ -195,21 +195,26 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
  * bench's 16 KiB x 16 is 262,688 bytes) do not sit on the edge. */
 #define RW_SPARSE_MIN_BYTES_PER_SYNC (192u << 10)
 
-/* How the next new segment file is made: sparse for a log opened
- * RAFTWAL_OPEN_NOSYNC, or when the active segment's appends have not
- * synced at all, or have synced RW_SPARSE_MIN_BYTES_PER_SYNC or more each
- * on average; else zero-filled (also for a segment with no appends yet:
- * nothing is known). Called under wmu, or at open before the handle is
- * published. */
-static int next_file_sparse(raftwal_log *log)
+/* How the next new segment file is made: warmed (sparse, then zeros in its
+ * page cache: prepare.c, warm) when the active segment's writes have not
+ * synced at all and none asked to; sparse for a log opened
+ * RAFTWAL_OPEN_NOSYNC, or when they have synced RW_SPARSE_MIN_BYTES_PER_SYNC
+ * or more each on average; else zero-filled (also for a segment with no
+ * appends yet: nothing is known). Called under wmu, or at open before the
+ * handle is published. */
+static enum rw_file_kind next_file_kind(raftwal_log *log)
 {
-    if (log->flags & RAFTWAL_OPEN_NOSYNC)
-        return 1;
     uint64_t written = atomic_load(&log->stats.written_bytes) - log->seg_written0;
     uint64_t syncs = atomic_load(&log->stats.fsyncs) - log->seg_fsyncs0;
-    if (syncs == 0)
-        return written > 0;
-    return written / syncs >= RW_SPARSE_MIN_BYTES_PER_SYNC;
+    if (syncs == 0 && log->seg_durable_write)
+        syncs = 1; /* the write that asked runs its fdatasync after this */
+    if (syncs == 0 && written > 0)
+        return RW_FILE_WARM;
+    if (log->flags & RAFTWAL_OPEN_NOSYNC)
+        return RW_FILE_SPARSE;
+    if (syncs && written / syncs >= RW_SPARSE_MIN_BYTES_PER_SYNC)
+        return RW_FILE_SPARSE;
+    return RW_FILE_ZEROED;
 }
 
 static int take_prepared(raftwal_log *log, rw_seg **out)
@@ -221,7 +226,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
     char spare[24];
     int have_spare = rw_spare_take(log, spare);
     int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode, NULL,
-                            have_spare ? spare : NULL, next_file_sparse(log), out);
+                            have_spare ? spare : NULL, next_file_kind(log) != RW_FILE_ZEROED, out);
     if (rc == 0) {
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
         if (have_spare)
@@ -267,6 +272,7 @@ int rw_log_start_segment(raftwal_log *log, int sync, int lazy)
     atomic_fetch_add(&log->stats.written_bytes, s->used);
     log->seg_written0 = atomic_load(&log->stats.written_bytes);
     log->seg_fsyncs0 = atomic_load(&log->stats.fsyncs);
+    log->seg_durable_write = 0;
     log->wsalt = salt;
     log->need_epoch = 0;
     if (lazy) {
@@ -380,10 +386,10 @@ void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
         return; /* every append ends here until the segment is half full */
     /* Not before this handle has written anything: at open the tail may be
      * past half already, and how the next file is made depends on the
-     * appends to come (next_file_sparse); the first append asks. */
+     * appends to come (next_file_kind); the first append asks. */
     if (atomic_load(&log->stats.written_bytes) != log->seg_written0) {
         log->prep_requested = 1;
-        rw_prepare_request(log, active->seq + 1, next_file_sparse(log));
+        rw_prepare_request(log, active->seq + 1, next_file_kind(log));
     }
 }
 
@@ -655,6 +661,8 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     rc = reserve_buf(log, size);
     if (rc)
         return rc;
+    if (!nosync)
+        log->seg_durable_write = 1;
     uint64_t epoch_salt;
     size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt);
     int e = rw_pwrite_all(seg->fd, log->buf, n, seg->used);

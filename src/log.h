@@ -64,13 +64,21 @@ struct raftwal_log {
     int prep_started, prep_busy;
     atomic_int prep_stop;
     uint64_t prep_want;   /* sequence number to prepare next, 0 = none */
-    int prep_sparse;      /* ... as a sparse file (log.c: next_file_sparse) */
+    int prep_kind;        /* ... made this way (rw_file_kind; log.c: next_file_kind) */
+    /* The worker is writing zeros into log->prepared's page cache
+     * (RW_FILE_WARM); rw_prepare_take sets warm_cancel and waits for it to
+     * stop before it hands the file out. */
+    int prep_warming;
+    atomic_int warm_cancel;
     uint64_t prep_floor;  /* highest sequence handed out: never prepare <= it */
     int prep_requested;   /* the active segment's successor was asked for (wmu) */
     /* stats.written_bytes and stats.fsyncs when the active segment began,
      * or 0 (the counters' start) for a tail resumed at open; wmu: what the
      * appends since cost in syncs decides how the next file is prepared. */
     uint64_t seg_written0, seg_fsyncs0;
+    /* A write since then asked to be durable (wmu): its own fdatasync runs
+     * after the write, so the counters alone would not show it yet. */
+    int seg_durable_write;
     rw_seg *prepared;     /* the next segment file, ready */
     /* Purged segments' files kept for reuse ("%016llx.spare" of these old
      * sequence numbers), oldest first; under pmu. */
@@ -215,11 +223,26 @@ void rw_log_unref(raftwal_log *log);
 /* ---- background segment preparation (prepare.c) ---- */
 extern int rw_prepare_in_background; /* tests set 0 for deterministic I/O */
 void rw_prepare_start(raftwal_log *log);
-/* Asks for segment file `seq` to be prepared (a new file sparse rather
- * than zero-filled if `sparse`). */
-void rw_prepare_request(raftwal_log *log, uint64_t seq, int sparse);
-/* Takes the prepared segment if it is `seq` (waits for a running one). */
+/* How a new (not recycled) segment file is made. */
+enum rw_file_kind {
+    RW_FILE_ZEROED, /* zero-filled and synced: fdatasyncs then flush data only */
+    RW_FILE_SPARSE, /* only extended: no bytes written */
+    /* Sparse, then, once it is ready and until rotation takes it, zeros
+     * written into it by the worker without a sync: for appends that do not
+     * sync, which then overwrite cached, allocated pages instead of
+     * allocating new ones on the append path. */
+    RW_FILE_WARM,
+};
+/* Asks for segment file `seq` to be prepared, a new file as `kind` says. */
+void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind);
+/* Takes the prepared segment if it is `seq` (waits for a running
+ * preparation, and stops a warming one: the caller owns the file's bytes
+ * from then on). */
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
+/* Waits until the worker has nothing running or asked for (tests). */
+void rw_prepare_wait_idle(raftwal_log *log);
+/* Tests only: called by the worker between two chunks of warming zeros. */
+extern void (*rw_prepare_warm_hook)(raftwal_log *log);
 /* Stops the worker and drops a prepared segment (its file stays). */
 void rw_prepare_stop(raftwal_log *log);
 /* Spare files (purged segments kept for reuse instead of zero-filling new

@@ -2,7 +2,9 @@
  * (a purged segment's file reused, or a new one zero-filled or sparse as
  * the writer asked; synced, renamed into place, directory synced) while the
  * current one fills (it is asked once the active segment is half full), so
- * rotation never pays for file creation or growth on the append path.
+ * rotation never pays for file creation or growth on the append path. For
+ * appends that do not sync it then warms the sparse file: zeros written into
+ * its page cache, never synced, until rotation takes it (see warm()).
  * Rotation falls back to preparing synchronously when the worker has
  * nothing ready (or failed: then the error is reported there). Also keeps
  * the pool of spare files. */
@@ -11,10 +13,15 @@
 #include <string.h>
 
 #include "error.h"
+#include "format.h"
 #include "io.h"
 #include "log.h"
 
 int rw_prepare_in_background = 1;
+void (*rw_prepare_warm_hook)(raftwal_log *log);
+
+/* Warming writes this much at a time: rotation waits for at most one chunk. */
+#define WARM_CHUNK (64u << 10)
 
 static int take_spare_locked(raftwal_log *log, char name[24])
 {
@@ -50,6 +57,34 @@ void rw_spare_add(raftwal_log *log, uint64_t old_seq)
     pthread_mutex_unlock(&log->pmu);
 }
 
+/* Writes zeros over the sparse file's holes after its header, without a
+ * sync, until done, cancelled (rotation takes the file) or stopped (close).
+ * Appends that do not sync then overwrite cached pages whose blocks the
+ * file system has already reserved, as the raw write loop does, instead of
+ * allocating both on the append path (measured in bench/README.md, 1). The
+ * zeros change nothing the file reads as, so a crash at any point leaves
+ * the same log; a failed write only ends the warming early. A sync of the
+ * file later flushes the zeros not yet overwritten: the kind is chosen only
+ * for segments whose appends did not sync (log.c, next_file_kind). */
+static void warm(raftwal_log *log, int fd, uint64_t size)
+{
+    void *zeros = calloc(1, WARM_CHUNK);
+    if (!zeros)
+        return;
+    for (uint64_t off = RW_HEADER_SIZE; off < size; off += WARM_CHUNK - off % WARM_CHUNK) {
+        if (rw_prepare_warm_hook)
+            rw_prepare_warm_hook(log);
+        if (atomic_load(&log->warm_cancel) || atomic_load(&log->prep_stop))
+            break;
+        uint64_t n = WARM_CHUNK - off % WARM_CHUNK;
+        if (n > size - off)
+            n = size - off;
+        if (rw_pwrite_all(fd, zeros, (size_t)n, off) != 0)
+            break;
+    }
+    free(zeros);
+}
+
 static void *worker(void *arg)
 {
     raftwal_log *log = arg;
@@ -62,13 +97,14 @@ static void *worker(void *arg)
         }
         log->prep_busy = 1;
         log->prep_want = 0; /* one attempt per request: no retry loop on errors */
-        int sparse = log->prep_sparse;
+        enum rw_file_kind kind = (enum rw_file_kind)log->prep_kind;
         char spare[24];
         int have_spare = take_spare_locked(log, spare);
         pthread_mutex_unlock(&log->pmu);
         rw_seg *s = NULL;
         int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
-                                &log->prep_stop, have_spare ? spare : NULL, sparse, &s);
+                                &log->prep_stop, have_spare ? spare : NULL,
+                                kind != RW_FILE_ZEROED, &s);
         pthread_mutex_lock(&log->pmu);
         log->prep_busy = 0;
         if (rc == 0) {
@@ -81,6 +117,18 @@ static void *worker(void *arg)
             rw_seg_unref(s); /* created but its directory entry not synced: redo it later */
         }
         pthread_cond_broadcast(&log->pcond);
+        if (rc == 0 && kind == RW_FILE_WARM && !have_spare) {
+            /* Ready for rotation already; s stays valid until rw_prepare_take
+             * (which waits for prep_warming to clear) or the join in
+             * rw_prepare_stop. */
+            log->prep_warming = 1;
+            atomic_store(&log->warm_cancel, 0);
+            pthread_mutex_unlock(&log->pmu);
+            warm(log, s->fd, s->file_size);
+            pthread_mutex_lock(&log->pmu);
+            log->prep_warming = 0;
+            pthread_cond_broadcast(&log->pcond);
+        }
     }
     pthread_mutex_unlock(&log->pmu);
     return NULL;
@@ -94,11 +142,11 @@ void rw_prepare_start(raftwal_log *log)
         log->prep_started = 1;
 }
 
-void rw_prepare_request(raftwal_log *log, uint64_t seq, int sparse)
+void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind)
 {
     pthread_mutex_lock(&log->pmu);
     log->prep_want = seq;
-    log->prep_sparse = sparse;
+    log->prep_kind = (int)kind;
     pthread_cond_broadcast(&log->pcond);
     pthread_mutex_unlock(&log->pmu);
 }
@@ -109,6 +157,11 @@ rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
     pthread_mutex_lock(&log->pmu);
     while (log->prep_busy)
         pthread_cond_wait(&log->pcond, &log->pmu);
+    if (log->prep_warming) {
+        atomic_store(&log->warm_cancel, 1);
+        while (log->prep_warming)
+            pthread_cond_wait(&log->pcond, &log->pmu);
+    }
     /* From now on `seq` is the caller's: a request for it that the worker
      * has not started yet must never be served (it would replace the file
      * the caller is about to write into). */
@@ -124,6 +177,16 @@ rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
     }
     pthread_mutex_unlock(&log->pmu);
     return s;
+}
+
+void rw_prepare_wait_idle(raftwal_log *log)
+{
+    pthread_mutex_lock(&log->pmu);
+    while (log->prep_started && (log->prep_busy || log->prep_warming ||
+                                 (log->prep_want && log->prep_want > log->prep_floor &&
+                                  !(log->prepared && log->prepared->seq == log->prep_want))))
+        pthread_cond_wait(&log->pcond, &log->pmu);
+    pthread_mutex_unlock(&log->pmu);
 }
 
 void rw_prepare_stop(raftwal_log *log)
