@@ -4,7 +4,8 @@
  * zeros written into its page cache after its header, so the file system
  * has reserved its blocks (st_blocks) while it still reads as a valid,
  * empty segment; rotation taking the file stops the warming before it
- * returns, and nothing is written into the file after that.
+ * returns, and nothing is written into the file after that. Appends that
+ * do not sync ask for it early.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -143,10 +144,48 @@ static void test_take_stops_warming(void)
     CHECK_OK(raftwal_log_close(log));
 }
 
+static int file_exists(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
+    return stat(path, &st) == 0;
+}
+
+/* Appends that do not sync ask for their (warmed) next file once the
+ * active segment is 1/8 full, to give the worker time to warm it; durable
+ * ones still ask at half. */
+static void test_unsynced_appends_ask_early(void)
+{
+    for (int durable = 0; durable < 2; durable++) {
+        const char *dir = tu_tmpdir();
+        raftwal_options o = RAFTWAL_OPTIONS_INIT;
+        o.flags = RAFTWAL_OPEN_CREATE | (durable ? 0 : RAFTWAL_OPEN_NOSYNC);
+        o.segment_size = SEG_SIZE;
+        raftwal_log *log = NULL;
+        CHECK_OK(raftwal_log_open(&log, dir, &o));
+        static unsigned char data[4096];
+        raftwal_segment_info info = {.size = sizeof info};
+        uint64_t i = 0;
+        do {
+            raftwal_entry e = {.index = ++i, .term = 1, .data = data, .size = sizeof data};
+            CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+            CHECK_OK(raftwal_log_segment_info(log, 0, &info));
+        } while (info.used_bytes <= SEG_SIZE / 8 + sizeof data);
+        CHECK(info.used_bytes < SEG_SIZE / 2);
+        rw_prepare_wait_idle(log);
+        CHECK_MSG(file_exists(dir, 2) == !durable, "%s appends at %" PRIu64 " bytes: next file %s",
+                  durable ? "durable" : "unsynced", info.used_bytes,
+                  file_exists(dir, 2) ? "prepared" : "not prepared");
+        CHECK_OK(raftwal_log_close(log));
+    }
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_warming_reserves_the_whole_file);
     TU_RUN(argc, argv, test_sparse_is_not_warmed);
     TU_RUN(argc, argv, test_take_stops_warming);
+    TU_RUN(argc, argv, test_unsynced_appends_ask_early);
     return 0;
 }
