@@ -382,7 +382,7 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
  * use, and that its writes do not compete with the first appends. Appends
  * that have not synced ask at 1/8 already: their file is warmed
  * (next_file_kind), and the worker needs the time to keep ahead of them
- * (the no-sync cells of bench/README.md, 1: at 1/2, 1 KiB x 256 made 0.36
+ * (the no-sync cells of bench/README.md, 3: at 1/2, 1 KiB x 256 made 0.36
  * of raw, at 1/8 0.44). */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {

@@ -1,7 +1,8 @@
 /* prepare.c -- the background worker that creates the next segment file
  * (a purged segment's file reused, or a new one zero-filled or sparse as
  * the writer asked; synced, renamed into place, directory synced) while the
- * current one fills (it is asked once the active segment is half full), so
+ * current one fills (it is asked once the active segment is half full, or
+ * 1/8 full for appends that do not sync: log.c, rw_log_maybe_prepare), so
  * rotation never pays for file creation or growth on the append path. For
  * appends that do not sync it then warms the sparse file: zeros written into
  * its page cache, never synced, until rotation takes it (see warm()).
@@ -61,7 +62,7 @@ void rw_spare_add(raftwal_log *log, uint64_t old_seq)
  * sync, until done, cancelled (rotation takes the file) or stopped (close).
  * Appends that do not sync then overwrite cached pages whose blocks the
  * file system has already reserved, as the raw write loop does, instead of
- * allocating both on the append path (measured in bench/README.md, 1). The
+ * allocating both on the append path (measured in bench/README.md, 3). The
  * zeros change nothing the file reads as, so a crash at any point leaves
  * the same log; a failed write only ends the warming early. A sync of the
  * file later flushes the zeros not yet overwritten: the kind is chosen only
