@@ -195,24 +195,39 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
  * bench's 16 KiB x 16 is 262,688 bytes) do not sit on the edge. */
 #define RW_SPARSE_MIN_BYTES_PER_SYNC (192u << 10)
 
+/* Has this handle written 1/8 of a segment into the active one with no
+ * fdatasync and no write asking for one? Then it is an unsynced writer: a
+ * warmed file pays off, and it asks for it early (rw_log_maybe_prepare).
+ * Less is no evidence (a group-commit writer's appends are unsynced until
+ * its waiters sync), and a warmed file would cost a durable writer its
+ * zeros in the next segment's first fdatasync. wmu. */
+static int writes_unsynced(raftwal_log *log)
+{
+    uint64_t written = atomic_load(&log->stats.written_bytes) - log->seg_written0;
+    return written >= log->segment_size / 8 && !log->seg_durable_write &&
+           atomic_load(&log->stats.fsyncs) == log->seg_fsyncs0;
+}
+
 /* How the next new segment file is made: warmed (sparse, then zeros in its
- * page cache: prepare.c, warm) when the active segment's writes have not
- * synced at all and none asked to; sparse for a log opened
- * RAFTWAL_OPEN_NOSYNC, or when they have synced RW_SPARSE_MIN_BYTES_PER_SYNC
- * or more each on average; else zero-filled (also for a segment with no
- * appends yet: nothing is known). Called under wmu, or at open before the
- * handle is published. */
+ * page cache: prepare.c, warm) for an unsynced writer (writes_unsynced);
+ * sparse for a log opened RAFTWAL_OPEN_NOSYNC, or when the active
+ * segment's writes have not synced yet, or have synced
+ * RW_SPARSE_MIN_BYTES_PER_SYNC or more each on average; else zero-filled
+ * (also for a segment with no appends yet: nothing is known). Called under
+ * wmu, or at open before the handle is published. */
 static enum rw_file_kind next_file_kind(raftwal_log *log)
 {
     uint64_t written = atomic_load(&log->stats.written_bytes) - log->seg_written0;
     uint64_t syncs = atomic_load(&log->stats.fsyncs) - log->seg_fsyncs0;
+    if (writes_unsynced(log))
+        return RW_FILE_WARM;
     if (syncs == 0 && log->seg_durable_write)
         syncs = 1; /* the write that asked runs its fdatasync after this */
-    if (syncs == 0 && written > 0)
-        return RW_FILE_WARM;
     if (log->flags & RAFTWAL_OPEN_NOSYNC)
         return RW_FILE_SPARSE;
-    if (syncs && written / syncs >= RW_SPARSE_MIN_BYTES_PER_SYNC)
+    if (syncs == 0)
+        return written > 0 ? RW_FILE_SPARSE : RW_FILE_ZEROED;
+    if (written / syncs >= RW_SPARSE_MIN_BYTES_PER_SYNC)
         return RW_FILE_SPARSE;
     return RW_FILE_ZEROED;
 }
@@ -379,17 +394,17 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
 /* Asks the background worker for the next segment once the active one is
  * half full: early enough to be ready for the rotation, late enough that
  * small or short-lived logs never pay for zero-filling a file they will not
- * use, and that its writes do not compete with the first appends. Appends
- * that have not synced ask at 1/8 already: their file is warmed
- * (next_file_kind), and the worker needs the time to keep ahead of them
+ * use, and that its writes do not compete with the first appends. An
+ * unsynced writer asks as soon as it has written 1/8 of a segment into this
+ * one: its file is warmed (next_file_kind), and the worker needs the time
+ * to keep ahead of it
  * (the no-sync cells of bench/README.md, 3: at 1/2, 1 KiB x 256 made 0.36
  * of raw, at 1/8 0.44). */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {
     if (log->prep_requested || active->used <= active->file_size / 8)
         return; /* every append ends here until the segment is 1/8 full */
-    if (active->used <= active->file_size / 2 &&
-        (log->seg_durable_write || atomic_load(&log->stats.fsyncs) != log->seg_fsyncs0))
+    if (active->used <= active->file_size / 2 && !writes_unsynced(log))
         return;
     /* Not before this handle has written anything: at open the tail may be
      * past half already, and how the next file is made depends on the

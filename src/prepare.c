@@ -122,10 +122,12 @@ static void *worker(void *arg)
             /* Ready for rotation already; s stays valid until rw_prepare_take
              * (which waits for prep_warming to clear) or the join in
              * rw_prepare_stop. */
+            int fd = s->fd;
+            uint64_t size = s->file_size;
             log->prep_warming = 1;
             atomic_store(&log->warm_cancel, 0);
             pthread_mutex_unlock(&log->pmu);
-            warm(log, s->fd, s->file_size);
+            warm(log, fd, size);
             pthread_mutex_lock(&log->pmu);
             log->prep_warming = 0;
             pthread_cond_broadcast(&log->pcond);

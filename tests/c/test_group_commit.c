@@ -46,7 +46,11 @@ static _Thread_local struct last_write {
 static ssize_t w_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
     ssize_t r = rw_io_posix.pwrite(fd, buf, n, off);
-    if (r > 0 && fd >= 0 && fd < MAX_FD) {
+    /* Committers' writes only: the background worker's (a header, or zeros
+     * warming a prepared file) would raise written_hi past what any
+     * committer wrote, and the next fdatasync would then seem to cover
+     * writes made after it started. */
+    if (r > 0 && my_write.is_committer && fd >= 0 && fd < MAX_FD) {
         uint64_t end = (uint64_t)off + (uint64_t)r;
         pthread_mutex_lock(&io_mu);
         if (end > written_hi[fd])
