@@ -203,8 +203,10 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
  * zeros in the next segment's first fdatasync. wmu. */
 static int writes_unsynced(raftwal_log *log)
 {
+    if (log->seg_durable_write) /* first: it ends the check for durable writers */
+        return 0;
     uint64_t written = atomic_load(&log->stats.written_bytes) - log->seg_written0;
-    return written >= log->segment_size / 8 && !log->seg_durable_write &&
+    return written >= log->segment_size / 8 &&
            atomic_load(&log->stats.fsyncs) == log->seg_fsyncs0;
 }
 
@@ -397,9 +399,8 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
  * use, and that its writes do not compete with the first appends. An
  * unsynced writer asks as soon as it has written 1/8 of a segment into this
  * one: its file is warmed (next_file_kind), and the worker needs the time
- * to keep ahead of it
- * (the no-sync cells of bench/README.md, 3: at 1/2, 1 KiB x 256 made 0.36
- * of raw, at 1/8 0.44). */
+ * to keep ahead of it (the no-sync cells of bench/README.md, 3: asked at
+ * 1/2, 1 KiB x 256 made 0.36 of raw, at 1/8 0.44). */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {
     if (log->prep_requested || active->used <= active->file_size / 8)

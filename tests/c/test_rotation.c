@@ -217,20 +217,12 @@ static uint32_t header_flags(const char *dir, uint64_t seq)
     unsigned char *buf;
     size_t size;
     uint32_t flags;
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
+    tu_segment_path(path, dir, seq);
     buf = tu_read_file(path, &size);
     CHECK(size >= 64);
     flags = tu_le32(buf + 56);
     free(buf);
     return flags;
-}
-
-static int segment_exists(const char *dir, uint64_t seq)
-{
-    char path[1024];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
-    return stat(path, &st) == 0;
 }
 
 #define HDR_F_LAZY 2u /* docs/format.md section 2 */
@@ -343,7 +335,7 @@ static void power_loss_with_torn_predecessor(int keep_seal)
     CHECK_OK(raftwal_log_close(log));
 
     /* S loses everything written after the sync (but maybe its SEAL). */
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", crash, seq);
+    tu_segment_path(path, crash, seq);
     buf = tu_read_file(path, &size);
     CHECK(size == SEG && synced_off < size - 64);
     CHECK(buf[size - 64 + 4] == 11); /* it was sealed: a SEAL record ends it */
@@ -356,7 +348,7 @@ static void power_loss_with_torn_predecessor(int keep_seal)
     st = get_stats(c);
     CHECK_EQ_U64(st.torn_tails, 1);
     CHECK_EQ_U64(st.segments, seq); /* segments 1..S */
-    CHECK(segment_exists(crash, seq + 1) && segment_exists(crash, seq + 2));
+    CHECK(tu_segment_exists(crash, seq + 1) && tu_segment_exists(crash, seq + 2));
     CHECK_OK(raftwal_log_close(c));
 
     c = open_log(crash, RAFTWAL_OPEN_NOSYNC, SEG);
@@ -364,7 +356,7 @@ static void power_loss_with_torn_predecessor(int keep_seal)
     st = get_stats(c);
     CHECK_EQ_U64(st.torn_tails, 1);
     CHECK_EQ_U64(st.segments, seq);
-    CHECK(!segment_exists(crash, seq + 1) && !segment_exists(crash, seq + 2));
+    CHECK(!tu_segment_exists(crash, seq + 1) && !tu_segment_exists(crash, seq + 2));
     /* Life goes on from S, through new segments. */
     append_until_rotations(c, &at_sync, 2, 2, 2, 0);
     CHECK_OK(raftwal_log_close(c));
@@ -429,7 +421,7 @@ static void test_corrupt_predecessor_is_reported(void)
     CHECK_OK(raftwal_log_close(log));
     /* The last synced batch's COMMIT (32 bytes ending at synced_off): its
      * field a (bytes 16..23) is under the checksum. */
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", crash, seq);
+    tu_segment_path(path, crash, seq);
     tu_flip_bit(path, synced_off - 32 + 16, 3);
     raftwal_options_init(&o, RAFTWAL_OPTIONS_VERSION);
     o.flags = RAFTWAL_OPEN_READONLY;
@@ -439,7 +431,7 @@ static void test_corrupt_predecessor_is_reported(void)
     o.flags = RAFTWAL_OPEN_NOSYNC;
     o.segment_size = SEG;
     CHECK_RC(raftwal_log_open(&c, crash, &o), RAFTWAL_ECORRUPT);
-    CHECK(segment_exists(crash, seq + 1) && segment_exists(crash, seq + 2));
+    CHECK(tu_segment_exists(crash, seq + 1) && tu_segment_exists(crash, seq + 2));
     /* The log that synced at close is whole. */
     c = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
     model_check(c, &m);
@@ -478,16 +470,6 @@ static void test_pending_segments_are_bounded(void)
     model_free(&m);
 }
 
-/* Bytes the file system allocated to segment file `seq`. */
-static uint64_t allocated_bytes(const char *dir, uint64_t seq)
-{
-    char path[1024];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
-    CHECK(stat(path, &st) == 0);
-    return (uint64_t)st.st_blocks * 512;
-}
-
 /* A log opened RAFTWAL_OPEN_NOSYNC prepares its segment files sparse (no
  * zeros written: they read as zeros all the same); other logs zero-fill
  * them, so that later fdatasyncs flush data only. */
@@ -509,10 +491,10 @@ static void test_nosync_log_prepares_sparse_files(void)
         CHECK_OK(raftwal_log_sync(log));
         CHECK_EQ_U64(get_segment_info(log, 0).file_bytes, big);
         if (pass)
-            CHECK_MSG(allocated_bytes(dir, 1) < big / 4, "%" PRIu64 " bytes allocated",
-                      allocated_bytes(dir, 1));
+            CHECK_MSG(tu_segment_allocated(dir, 1) < big / 4, "%" PRIu64 " bytes allocated",
+                      tu_segment_allocated(dir, 1));
         else
-            CHECK(allocated_bytes(dir, 1) >= big);
+            CHECK(tu_segment_allocated(dir, 1) >= big);
         reopen_log(&log, dir, flags & ~RAFTWAL_OPEN_CREATE, big);
         model_check(log, &m);
         CHECK_EQ_U64(get_stats(log).torn_tails, 0);
@@ -571,7 +553,7 @@ static void test_next_file_follows_bytes_per_sync(void)
         CHECK_EQ_U64(next.file_bytes, big);
         /* What the appends wrote into it so far is at most one batch. */
         CHECK(next.used_bytes < big / 4);
-        uint64_t got = allocated_bytes(dir, next.seq);
+        uint64_t got = tu_segment_allocated(dir, next.seq);
         if (cases[k].sparse < 0)
             ; /* warmed: anything from sparse to allocated */
         else if (cases[k].sparse)
@@ -612,13 +594,13 @@ static void test_reopened_tail_decides_after_first_append(void)
      * preparer finished before the close is timing. Remove it if it did, as
      * if the process had died before its preparer got there. */
     char next_path[1024];
-    snprintf(next_path, sizeof next_path, "%s/%016" PRIx64 ".wal", dir, (uint64_t)2);
+    tu_segment_path(next_path, dir, 2);
     CHECK(unlink(next_path) == 0 || errno == ENOENT);
     log = open_log(dir, 0, big);
     append_sized_until_rotation(log, &m, 4, 128 * 1024, 0);
     CHECK_OK(raftwal_log_sync(log));
     raftwal_segment_info next = get_segment_info(log, 1);
-    uint64_t got = allocated_bytes(dir, next.seq);
+    uint64_t got = tu_segment_allocated(dir, next.seq);
     CHECK_MSG(got < big / 2, "%" PRIu64 " bytes allocated, sparse expected", got);
     reopen_log(&log, dir, 0, big);
     model_check(log, &m);

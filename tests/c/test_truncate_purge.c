@@ -28,15 +28,6 @@ static void check_and_reopen(raftwal_log **log, const char *dir, const model *m)
     model_check(*log, m);
 }
 
-/* 1 if the segment file of sequence number seq exists in dir. */
-static int segment_file_exists(const char *dir, uint64_t seq)
-{
-    char name[64], path[1024];
-    struct stat st;
-    snprintf(name, sizeof name, "%016" PRIx64 ".wal", seq);
-    return stat(tu_path(path, dir, name), &st) == 0;
-}
-
 static void fill(raftwal_log *log, model *m, size_t batches, uint64_t term)
 {
     size_t i;
@@ -149,7 +140,7 @@ static void test_purge(void)
     /* Past the third segment's end: the first three files go. */
     for (i = 0; i < 3; i++) {
         si[i] = get_segment_info(log, i);
-        CHECK(segment_file_exists(dir, si[i].seq));
+        CHECK(tu_segment_exists(dir, si[i].seq));
     }
     CHECK_OK(raftwal_log_purge(log, si[2].last_index));
     model_purge(&m, si[2].last_index);
@@ -157,7 +148,7 @@ static void test_purge(void)
     CHECK_EQ_U64(s1.segments, s0.segments - 3);
     CHECK_EQ_U64(s1.segments_deleted, 3);
     for (i = 0; i < 3; i++)
-        CHECK_MSG(!segment_file_exists(dir, si[i].seq),
+        CHECK_MSG(!tu_segment_exists(dir, si[i].seq),
                   "segment %" PRIu64 " still exists", si[i].seq);
     CHECK_EQ_U64(get_segment_info(log, 0).seq, si[2].seq + 1);
     CHECK_EQ_U64(get_segment_info(log, 0).first_index, m.first);

@@ -8,6 +8,7 @@
  *                                     (RAFTWAL_TEST_SEED overrides the seed);
  *   tu_tmpdir()                       a fresh directory removed at exit
  *                                     (RAFTWAL_TEST_KEEP=1 keeps it);
+ *   tu_segment_path/exists/allocated  a segment file by sequence number;
  *   tu_payload_*()                    deterministic entry payloads, so any
  *                                     reader can tell a torn entry;
  *   tu_crc32c()                       a bitwise CRC32C independent of src/;
@@ -216,6 +217,31 @@ static TU_UNUSED char *tu_path(char *out, const char *dir, const char *name)
 {
     snprintf(out, 1024, "%s/%s", dir, name);
     return out;
+}
+
+/* The path of segment file `seq` ("%016llx.wal") in dir, as tu_path. */
+static TU_UNUSED char *tu_segment_path(char *out, const char *dir, uint64_t seq)
+{
+    snprintf(out, 1024, "%s/%016" PRIx64 ".wal", dir, seq);
+    return out;
+}
+
+/* 1 if segment file `seq` exists in dir. */
+static TU_UNUSED int tu_segment_exists(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    struct stat st;
+    return stat(tu_segment_path(path, dir, seq), &st) == 0;
+}
+
+/* Bytes the file system allocated (or reserved) to segment file `seq`. */
+static TU_UNUSED uint64_t tu_segment_allocated(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    struct stat st;
+    if (stat(tu_segment_path(path, dir, seq), &st) != 0)
+        tu_fail(__FILE__, __LINE__, "stat %s: %s", path, strerror(errno));
+    return (uint64_t)st.st_blocks * 512;
 }
 
 /* ---------------------------------------------------------------------- */

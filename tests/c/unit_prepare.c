@@ -32,15 +32,6 @@ static raftwal_log *open_nosync(const char *dir)
     return log;
 }
 
-static uint64_t allocated_bytes(const char *dir, uint64_t seq)
-{
-    char path[1024];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
-    CHECK(stat(path, &st) == 0);
-    return (uint64_t)st.st_blocks * 512;
-}
-
 /* Appends 4 KiB entries until the log has rotated once, then checks every
  * entry through a reopen. */
 static void fill_into_next_and_check(raftwal_log **log, const char *dir)
@@ -81,10 +72,10 @@ static void test_warming_reserves_the_whole_file(void)
 {
     const char *dir = tu_tmpdir();
     raftwal_log *log = open_nosync(dir);
-    CHECK(allocated_bytes(dir, 1) < SEG_SIZE / 2); /* sparse, made at open */
+    CHECK(tu_segment_allocated(dir, 1) < SEG_SIZE / 2); /* sparse, made at open */
     rw_prepare_request(log, 2, RW_FILE_WARM);
     rw_prepare_wait_idle(log);
-    uint64_t got = allocated_bytes(dir, 2);
+    uint64_t got = tu_segment_allocated(dir, 2);
     CHECK_MSG(got >= SEG_SIZE - 4096, "%" PRIu64 " bytes allocated after warming", got);
     fill_into_next_and_check(&log, dir);
 }
@@ -96,7 +87,7 @@ static void test_sparse_is_not_warmed(void)
     raftwal_log *log = open_nosync(dir);
     rw_prepare_request(log, 2, RW_FILE_SPARSE);
     rw_prepare_wait_idle(log);
-    uint64_t got = allocated_bytes(dir, 2);
+    uint64_t got = tu_segment_allocated(dir, 2);
     CHECK_MSG(got < SEG_SIZE / 2, "%" PRIu64 " bytes allocated, sparse expected", got);
     fill_into_next_and_check(&log, dir);
 }
@@ -129,7 +120,7 @@ static void test_take_stops_warming(void)
         sched_yield();
     rw_seg *s = rw_prepare_take(log, 2);
     CHECK(s != NULL);
-    uint64_t got = allocated_bytes(dir, 2);
+    uint64_t got = tu_segment_allocated(dir, 2);
     CHECK_MSG(got < SEG_SIZE / 2, "%" PRIu64 " bytes allocated after a cancelled warming", got);
     /* The new owner's bytes, past the part that was warmed. */
     unsigned char mark[4096], back[4096];
@@ -142,14 +133,6 @@ static void test_take_stops_warming(void)
     rw_prepare_warm_hook = NULL;
     rw_seg_unref(s);
     CHECK_OK(raftwal_log_close(log));
-}
-
-static int file_exists(const char *dir, uint64_t seq)
-{
-    char path[1024];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%016" PRIx64 ".wal", dir, seq);
-    return stat(path, &st) == 0;
 }
 
 /* Appends that do not sync ask for their (warmed) next file once the
@@ -174,9 +157,9 @@ static void test_unsynced_appends_ask_early(void)
         } while (info.used_bytes <= SEG_SIZE / 8 + sizeof data);
         CHECK(info.used_bytes < SEG_SIZE / 2);
         rw_prepare_wait_idle(log);
-        CHECK_MSG(file_exists(dir, 2) == !durable, "%s appends at %" PRIu64 " bytes: next file %s",
+        CHECK_MSG(tu_segment_exists(dir, 2) == !durable, "%s appends at %" PRIu64 " bytes: next file %s",
                   durable ? "durable" : "unsynced", info.used_bytes,
-                  file_exists(dir, 2) ? "prepared" : "not prepared");
+                  tu_segment_exists(dir, 2) ? "prepared" : "not prepared");
         CHECK_OK(raftwal_log_close(log));
     }
 }
