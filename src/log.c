@@ -661,6 +661,19 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
     return 0;
 }
 
+/* May a batch that does not fit into what is left of the active segment
+ * still go into it, growing the file past its prepared size? Yes while the
+ * segment is at most 3/4 full (with the footer it will need), so only a
+ * batch bigger than a quarter of a segment ever overflows. Rotating would
+ * leave that quarter or more of the file unused and, with batches of a
+ * few MiB, cost a rotation (an extra fdatasync) every commit or two. The
+ * tail, which open reads whole, stays under 3/4 of a segment plus one
+ * batch: at the 8 MiB default, 4 MiB batches go two to a segment. */
+static int may_overflow(const rw_seg *seg, uint64_t footer)
+{
+    return seg->used + footer <= seg->file_size - seg->file_size / 4;
+}
+
 /* nosync: the caller will not sync this batch (a rotation it causes is
  * lazy: see rotate). */
 static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg **seg_out,
@@ -674,7 +687,8 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     size_t size = batch_size(log, b, trunc_from);
     uint64_t live = seg->count + b->n;
     uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
-    if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end) {
+    if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end &&
+        !may_overflow(seg, footer)) {
         rc = rotate(log, nosync);
         if (rc)
             return rc;

@@ -161,7 +161,7 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
         if (rw_io->fstat(fd, &st) != 0)
             return rw_err_sys(errno, 0, "%s: fstat", spare);
         /* A spare never holds fewer bytes than a segment (see
-         * log.c:keep_as_spare); a longer one (a batch grew it) is cut. */
+         * log.c:remove_purged_file); a longer one (a batch grew it) is cut. */
         if ((uint64_t)st.st_size != size && rw_io->ftruncate(fd, (off_t)size) != 0)
             return rw_err_sys(errno, 0, "%s: resize to %" PRIu64 " bytes", spare, size);
         return 0;

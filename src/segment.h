@@ -86,8 +86,8 @@ void rw_seg_unref(rw_seg *s);
  * spare is consumed whatever the outcome (renamed, or unlinked on error).
  * With `sparse` a new file is only extended to size (it reads as zeros; no
  * bytes are written): for appends that rarely sync, or sync a lot at a
- * time, which would otherwise share the disk with 16 MiB of zeros per
- * segment (the caller decides: log.c, next_file_kind). */
+ * time, which would otherwise share the disk with the preparer's zeros
+ * (the caller decides: log.c, next_file_kind). */
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
                    mode_t mode, atomic_int *cancel, const char *spare, int sparse,
                    rw_seg **out);

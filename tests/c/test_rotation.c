@@ -3,7 +3,8 @@
  * rotates through many segments; raftwal_log_segment_info() and the stats
  * describe them consistently (consecutive sequence numbers, contiguous
  * live ranges, every segment but the last sealed), before and after a
- * reopen; a batch larger than a segment still fits (an oversized segment).
+ * reopen; a batch larger than a segment still fits (an oversized segment),
+ * and a big batch grows a segment at most 3/4 full instead of rotating.
  */
 #include "model.h"
 #include "test_util.h"
@@ -141,6 +142,68 @@ static void test_oversized_batch(void)
     CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
     model_append(&m, b.e, b.n, NULL);
     batch_free(&b);
+
+    model_check(log, &m);
+    check_segments(log, &m);
+    reopen_log(&log, dir, 0, SEG);
+    model_check(log, &m);
+    check_segments(log, &m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
+/* Appends one entry of `size` bytes at the model's next index. */
+static void append_one(raftwal_log *log, model *m, size_t size)
+{
+    raftwal_entry e;
+    unsigned char *data = (unsigned char *)malloc(size);
+    CHECK(data != NULL);
+    tu_payload_fill(data, size, m->last + 1, 1);
+    e.index = m->last + 1;
+    e.term = 1;
+    e.type = 0;
+    e.flags = 0;
+    e.data = data;
+    e.size = size;
+    CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+    model_append(m, &e, 1, NULL);
+    free(data);
+}
+
+/* A batch that does not fit into what is left of a segment at most 3/4
+ * full goes into it anyway and grows the file (log.c, may_overflow); past
+ * 3/4 the log rotates first, as before. */
+static void test_big_batch_overflows_segment_up_to_three_quarters(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    raftwal_segment_info si;
+    model m;
+    model_init(&m);
+
+    append_one(log, &m, SEG / 4);       /* a quarter full */
+    append_one(log, &m, SEG - SEG / 8); /* does not fit: overflows */
+    CHECK_EQ_U64(get_stats(log).rotations, 0);
+    si = get_segment_info(log, 0);
+    CHECK_MSG(si.file_bytes > SEG && si.used_bytes == si.file_bytes,
+              "file %" PRIu64 " bytes, used %" PRIu64, si.file_bytes, si.used_bytes);
+    CHECK_EQ_U64(si.last_index, 2);
+
+    append_one(log, &m, 100); /* past 3/4 (and past the end): rotates */
+    CHECK_EQ_U64(get_stats(log).rotations, 1);
+    si = get_segment_info(log, 0);
+    CHECK(si.sealed && si.file_bytes > SEG);
+
+    /* Fill the new segment past 3/4 with batches that fit... */
+    while (get_segment_info(log, 1).used_bytes < SEG - SEG / 4 + 1024)
+        append_one(log, &m, 1024);
+    CHECK_EQ_U64(get_stats(log).rotations, 1);
+    /* ...then one that does not: a rotation, no overflow. */
+    append_one(log, &m, SEG / 4);
+    CHECK_EQ_U64(get_stats(log).rotations, 2);
+    si = get_segment_info(log, 1);
+    CHECK_EQ_U64(si.file_bytes, SEG);
+    CHECK_EQ_U64(get_segment_info(log, 2).first_index, m.last);
 
     model_check(log, &m);
     check_segments(log, &m);
@@ -613,6 +676,7 @@ int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_many_segments);
     TU_RUN(argc, argv, test_oversized_batch);
+    TU_RUN(argc, argv, test_big_batch_overflows_segment_up_to_three_quarters);
     TU_RUN(argc, argv, test_segment_size_per_handle);
     TU_RUN(argc, argv, test_nosync_rotation_survives_process_crash);
     TU_RUN(argc, argv, test_nosync_rotations_do_not_sync);

@@ -406,12 +406,15 @@ static void test_unlink_failure_after_truncated_segment(void)
         wl_payload(1, from + (uint64_t)k, 1, big[k], sizeof big[k]);
         e[k] = (raftwal_entry){from + (uint64_t)k, 1, 0, 0, big[k], sizeof big[k]};
     }
-    /* Fill segment 2 with hard states until the big batch no longer fits. */
+    /* Fill segment 2 with hard states until the big batch no longer fits,
+     * and past 3/4 (a segment less full than that would take the batch and
+     * grow). */
     raftwal_segment_info info = {.size = sizeof info};
     raftwal_hardstate hs = {1, 1, 0};
     for (;;) {
         FU_RC(raftwal_log_segment_info(log, 1, &info), RAFTWAL_OK);
-        if (info.used_bytes + 3 * 4032 + 200 > info.file_bytes)
+        if (info.used_bytes + 3 * 4032 + 200 > info.file_bytes &&
+            info.used_bytes > info.file_bytes - info.file_bytes / 4 + 200)
             break;
         FU_RC(raftwal_log_set_hardstate(log, &hs, 0), RAFTWAL_OK);
     }

@@ -179,7 +179,7 @@ class Log:
                 missing log raises :class:`NotFoundError`.
             readonly: take no lock and never write; the log shows its durable
                 prefix as of the open. Changes raise :class:`ReadOnlyError`.
-            segment_size: bytes per segment file (default 16 MiB; between
+            segment_size: bytes per segment file (default 8 MiB; between
                 ``MIN_SEGMENT_SIZE`` and ``MAX_SEGMENT_SIZE``).
             sync: if False, changes default to not waiting for stable
                 storage (``RAFTWAL_OPEN_NOSYNC``); call :meth:`sync`.
