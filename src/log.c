@@ -666,12 +666,17 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
  * segment is at most 3/4 full (with the footer it will need), so only a
  * batch bigger than a quarter of a segment ever overflows. Rotating would
  * leave that quarter or more of the file unused and, with batches of a
- * few MiB, cost a rotation (an extra fdatasync) every commit or two. The
- * tail, which open reads whole, stays under 3/4 of a segment plus one
- * batch: at the 8 MiB default, 4 MiB batches go two to a segment. */
-static int may_overflow(const rw_seg *seg, uint64_t footer)
+ * few MiB, cost a rotation (an extra fdatasync) every commit or two. At
+ * the 8 MiB default, 4 MiB batches go two to a segment; a tail that open
+ * reads whole is at most max(a segment, 3/4 of one plus a batch). The 3/4
+ * is of the configured size, never of a file a batch already grew (a
+ * crash in the middle of an overflow leaves the file longer): so a
+ * segment stays under 3/4 GiB + one batch (about 1 GiB) + its footer,
+ * far from the 4 GiB its u32 offsets allow. */
+static int may_overflow(const raftwal_log *log, const rw_seg *seg, uint64_t footer)
 {
-    return seg->used + footer <= seg->file_size - seg->file_size / 4;
+    uint64_t size = seg->file_size < log->segment_size ? seg->file_size : log->segment_size;
+    return seg->used + footer <= size - size / 4;
 }
 
 /* nosync: the caller will not sync this batch (a rotation it causes is
@@ -688,7 +693,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     uint64_t live = seg->count + b->n;
     uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
     if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end &&
-        !may_overflow(seg, footer)) {
+        !may_overflow(log, seg, footer)) {
         rc = rotate(log, nosync);
         if (rc)
             return rc;

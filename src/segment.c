@@ -90,6 +90,9 @@ int rw_seg_add_epoch(rw_seg *s, uint64_t off, uint64_t salt)
 
 int rw_seg_push_offset(rw_seg *s, uint64_t index, uint64_t off)
 {
+    if (off > UINT32_MAX) /* the footer's offsets are u32 (docs/format.md, 3) */
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entry %" PRIu64 " lies beyond "
+                      "the 4 GiB a segment can index", s->name, off, index);
     if (s->count == 0)
         s->first = index;
     if (s->count == s->offsets_cap) {
