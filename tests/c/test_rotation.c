@@ -109,49 +109,6 @@ static void test_many_segments(void)
     model_free(&m);
 }
 
-static void test_oversized_batch(void)
-{
-    const char *dir = tu_tmpdir();
-    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
-    raftwal_entry e;
-    unsigned char *big;
-    size_t size = 3 * SEG + 17;
-    model m;
-    batch b;
-    model_init(&m);
-
-    batch_make(&b, 1, 5, 1, MAXP);
-    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-    model_append(&m, b.e, b.n, NULL);
-    batch_free(&b);
-
-    big = (unsigned char *)malloc(size);
-    CHECK(big != NULL);
-    tu_payload_fill(big, size, 6, 1);
-    e.index = 6;
-    e.term = 1;
-    e.type = 9;
-    e.flags = 0;
-    e.data = big;
-    e.size = size;
-    CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
-    model_append(&m, &e, 1, NULL);
-    free(big);
-
-    batch_make(&b, 7, 5, 1, MAXP);
-    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
-    model_append(&m, b.e, b.n, NULL);
-    batch_free(&b);
-
-    model_check(log, &m);
-    check_segments(log, &m);
-    reopen_log(&log, dir, 0, SEG);
-    model_check(log, &m);
-    check_segments(log, &m);
-    CHECK_OK(raftwal_log_close(log));
-    model_free(&m);
-}
-
 /* Appends one entry of `size` bytes at the model's next index. */
 static void append_one(raftwal_log *log, model *m, size_t size)
 {
@@ -170,19 +127,82 @@ static void append_one(raftwal_log *log, model *m, size_t size)
     free(data);
 }
 
+static void test_oversized_batch(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    raftwal_entry e;
+    unsigned char *big;
+    size_t size = 3 * SEG + 17;
+    model m;
+    batch b;
+    model_init(&m);
+
+    batch_make(&b, 1, 5, 1, MAXP);
+    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+    model_append(&m, b.e, b.n, NULL);
+    batch_free(&b);
+    /* Past 3/4, so that the big batch rotates into a fresh segment rather
+     * than growing this one (test_big_batch_overflows_...). */
+    while (get_segment_info(log, 0).used_bytes < SEG - SEG / 8)
+        append_one(log, &m, 200);
+    CHECK_EQ_U64(get_stats(log).rotations, 0);
+
+    big = (unsigned char *)malloc(size);
+    CHECK(big != NULL);
+    tu_payload_fill(big, size, m.last + 1, 1);
+    e.index = m.last + 1;
+    e.term = 1;
+    e.type = 9;
+    e.flags = 0;
+    e.data = big;
+    e.size = size;
+    CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+    model_append(&m, &e, 1, NULL);
+    free(big);
+    CHECK_EQ_U64(get_stats(log).rotations, 1);
+    {
+        raftwal_segment_info si = get_segment_info(log, 1);
+        CHECK_EQ_U64(si.first_index, m.last);
+        CHECK_MSG(si.used_bytes == si.file_bytes && si.file_bytes > 3 * SEG,
+                  "file %" PRIu64 " bytes, used %" PRIu64, si.file_bytes, si.used_bytes);
+    }
+
+    batch_make(&b, m.last + 1, 5, 1, MAXP);
+    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, 0));
+    model_append(&m, b.e, b.n, NULL);
+    batch_free(&b);
+    CHECK_EQ_U64(get_stats(log).rotations, 2); /* the oversized one is full */
+
+    model_check(log, &m);
+    check_segments(log, &m);
+    reopen_log(&log, dir, 0, SEG);
+    model_check(log, &m);
+    check_segments(log, &m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
 /* A batch that does not fit into what is left of a segment at most 3/4
  * full goes into it anyway and grows the file (log.c, may_overflow); past
- * 3/4 the log rotates first, as before. */
+ * 3/4 the log rotates first, as before. The two cases sit at ~0.70 and
+ * ~0.77 of the segment, so that a threshold moved to 1/2 or to 4/5 fails. */
 static void test_big_batch_overflows_segment_up_to_three_quarters(void)
 {
     const char *dir = tu_tmpdir();
     raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
     raftwal_segment_info si;
+    uint64_t used;
     model m;
     model_init(&m);
 
-    append_one(log, &m, SEG / 4);       /* a quarter full */
-    append_one(log, &m, SEG - SEG / 8); /* does not fit: overflows */
+    /* One entry that fills the segment to ~0.70 (record and commit headers:
+     * 64 bytes). */
+    used = get_segment_info(log, 0).used_bytes;
+    append_one(log, &m, (size_t)(SEG * 70 / 100 - used - 64));
+    used = get_segment_info(log, 0).used_bytes;
+    CHECK_MSG(used >= SEG * 69 / 100 && used <= SEG * 71 / 100, "used %" PRIu64, used);
+    append_one(log, &m, SEG / 2); /* does not fit: overflows */
     CHECK_EQ_U64(get_stats(log).rotations, 0);
     si = get_segment_info(log, 0);
     CHECK_MSG(si.file_bytes > SEG && si.used_bytes == si.file_bytes,
@@ -194,9 +214,11 @@ static void test_big_batch_overflows_segment_up_to_three_quarters(void)
     si = get_segment_info(log, 0);
     CHECK(si.sealed && si.file_bytes > SEG);
 
-    /* Fill the new segment past 3/4 with batches that fit... */
-    while (get_segment_info(log, 1).used_bytes < SEG - SEG / 4 + 1024)
-        append_one(log, &m, 1024);
+    /* Fill the new segment just past 3/4 with batches that fit... */
+    while (get_segment_info(log, 1).used_bytes < SEG - SEG / 4 + 256)
+        append_one(log, &m, 100);
+    used = get_segment_info(log, 1).used_bytes;
+    CHECK_MSG(used <= SEG * 78 / 100, "used %" PRIu64, used);
     CHECK_EQ_U64(get_stats(log).rotations, 1);
     /* ...then one that does not: a rotation, no overflow. */
     append_one(log, &m, SEG / 4);
@@ -208,6 +230,35 @@ static void test_big_batch_overflows_segment_up_to_three_quarters(void)
     model_check(log, &m);
     check_segments(log, &m);
     reopen_log(&log, dir, 0, SEG);
+    model_check(log, &m);
+    check_segments(log, &m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
+/* The 3/4 is of the configured segment size, not of a longer file (one a
+ * handle with bigger segments made, or a crash in the middle of an
+ * overflow left grown): else every crash could let the next overflow grow
+ * the segment further. */
+static void test_overflow_limit_follows_configured_size(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, 4 * SEG);
+    raftwal_segment_info si;
+    model m;
+    model_init(&m);
+
+    while (get_segment_info(log, 0).used_bytes < 2 * SEG)
+        append_one(log, &m, 1000);
+    reopen_log(&log, dir, 0, SEG);
+    si = get_segment_info(log, 0);
+    CHECK_EQ_U64(si.file_bytes, 4 * SEG);
+    /* Half of this file, far past 3/4 of a configured segment: a batch
+     * that does not fit rotates. */
+    append_one(log, &m, 3 * SEG);
+    CHECK_EQ_U64(get_stats(log).rotations, 1);
+    CHECK_EQ_U64(get_segment_info(log, 0).file_bytes, 4 * SEG);
+
     model_check(log, &m);
     check_segments(log, &m);
     CHECK_OK(raftwal_log_close(log));
@@ -677,6 +728,7 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_many_segments);
     TU_RUN(argc, argv, test_oversized_batch);
     TU_RUN(argc, argv, test_big_batch_overflows_segment_up_to_three_quarters);
+    TU_RUN(argc, argv, test_overflow_limit_follows_configured_size);
     TU_RUN(argc, argv, test_segment_size_per_handle);
     TU_RUN(argc, argv, test_nosync_rotation_survives_process_crash);
     TU_RUN(argc, argv, test_nosync_rotations_do_not_sync);
