@@ -205,9 +205,9 @@ typedef struct raftwal_hardstate {
 #define RAFTWAL_MIN_SEGMENT_SIZE (16u * 1024u)
 #define RAFTWAL_MAX_SEGMENT_SIZE (1024u * 1024u * 1024u)
 /* Open reads only the last segment, so its size bounds the open time: at
- * 8 MiB a 1 GiB log opens in under 7 ms cold on an NVMe-class disk, even
- * with a full last segment (16 MiB took 11-12 ms). A batch bigger than a
- * quarter of a segment may grow one past this size (see segment_size). */
+ * 8 MiB a 1 GiB log opened in 5-8 ms cold on the bench machine, a full last
+ * segment included (16 MiB: 11-12 ms; bench/README.md). A batch bigger than
+ * a quarter of a segment may grow one past this size (see segment_size). */
 #define RAFTWAL_DEFAULT_SEGMENT_SIZE (8u * 1024u * 1024u)
 /* The largest entry index (so that an exclusive range end, last + 1, always
  * fits in 64 bits). */
@@ -246,6 +246,9 @@ typedef struct raftwal_log raftwal_log;
  *                  what is left goes into the segment anyway, growing the
  *                  file, while the segment is at most 3/4 full, else into
  *                  the next one (growing it if bigger than a segment).
+ *                  Every segment starts with a checkpoint that repeats the
+ *                  snapshot and user metadata: choose a segment several
+ *                  times their size.
  *   metadata,      initial user metadata, written only when the log is
  *   metadata_size  created by this open; copied during the call.
  *   file_mode      permission bits of new files; 0 = 0644. */
@@ -533,7 +536,8 @@ RAFTWAL_API int raftwal_log_stats(raftwal_log *log, raftwal_stats *out);
  *   last_index   without live entries has last_index = first_index - 1
  *   file_bytes   the file's size (segments are created at full size:
  *                zero-filled, or sparse for appends that sync 192 KiB or
- *                more at a time or never; see the README)
+ *                more at a time or never; see the README; a big batch can
+ *                grow one past it: see raftwal_options.segment_size)
  *   used_bytes   bytes holding records
  *   sealed       1 if the segment is full and carries its index footer */
 typedef struct raftwal_segment_info {
