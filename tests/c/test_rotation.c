@@ -109,8 +109,8 @@ static void test_many_segments(void)
     model_free(&m);
 }
 
-/* Appends one entry of `size` bytes at the model's next index. */
-static void append_one(raftwal_log *log, model *m, size_t size)
+/* Appends one entry of `size` bytes and `type` at the model's next index. */
+static void append_typed(raftwal_log *log, model *m, size_t size, uint32_t type)
 {
     raftwal_entry e;
     unsigned char *data = (unsigned char *)malloc(size);
@@ -118,7 +118,7 @@ static void append_one(raftwal_log *log, model *m, size_t size)
     tu_payload_fill(data, size, m->last + 1, 1);
     e.index = m->last + 1;
     e.term = 1;
-    e.type = 0;
+    e.type = type;
     e.flags = 0;
     e.data = data;
     e.size = size;
@@ -127,13 +127,28 @@ static void append_one(raftwal_log *log, model *m, size_t size)
     free(data);
 }
 
+static void append_one(raftwal_log *log, model *m, size_t size)
+{
+    append_typed(log, m, size, 0);
+}
+
+/* Checks log against m and its segment table, again after a reopen, then
+ * closes the log and frees m. */
+static void check_reopen_close(raftwal_log *log, const char *dir, model *m)
+{
+    model_check(log, m);
+    check_segments(log, m);
+    reopen_log(&log, dir, 0, SEG);
+    model_check(log, m);
+    check_segments(log, m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(m);
+}
+
 static void test_oversized_batch(void)
 {
     const char *dir = tu_tmpdir();
     raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
-    raftwal_entry e;
-    unsigned char *big;
-    size_t size = 3 * SEG + 17;
     model m;
     batch b;
     model_init(&m);
@@ -148,18 +163,7 @@ static void test_oversized_batch(void)
         append_one(log, &m, 200);
     CHECK_EQ_U64(get_stats(log).rotations, 0);
 
-    big = (unsigned char *)malloc(size);
-    CHECK(big != NULL);
-    tu_payload_fill(big, size, m.last + 1, 1);
-    e.index = m.last + 1;
-    e.term = 1;
-    e.type = 9;
-    e.flags = 0;
-    e.data = big;
-    e.size = size;
-    CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
-    model_append(&m, &e, 1, NULL);
-    free(big);
+    append_typed(log, &m, 3 * SEG + 17, 9);
     CHECK_EQ_U64(get_stats(log).rotations, 1);
     {
         raftwal_segment_info si = get_segment_info(log, 1);
@@ -174,13 +178,7 @@ static void test_oversized_batch(void)
     batch_free(&b);
     CHECK_EQ_U64(get_stats(log).rotations, 2); /* the oversized one is full */
 
-    model_check(log, &m);
-    check_segments(log, &m);
-    reopen_log(&log, dir, 0, SEG);
-    model_check(log, &m);
-    check_segments(log, &m);
-    CHECK_OK(raftwal_log_close(log));
-    model_free(&m);
+    check_reopen_close(log, dir, &m);
 }
 
 /* A batch that does not fit into what is left of a segment at most 3/4
@@ -227,13 +225,7 @@ static void test_big_batch_overflows_segment_up_to_three_quarters(void)
     CHECK_EQ_U64(si.file_bytes, SEG);
     CHECK_EQ_U64(get_segment_info(log, 2).first_index, m.last);
 
-    model_check(log, &m);
-    check_segments(log, &m);
-    reopen_log(&log, dir, 0, SEG);
-    model_check(log, &m);
-    check_segments(log, &m);
-    CHECK_OK(raftwal_log_close(log));
-    model_free(&m);
+    check_reopen_close(log, dir, &m);
 }
 
 /* The 3/4 is of the configured segment size, not of a longer file (one a
