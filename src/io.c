@@ -49,6 +49,11 @@ static int posix_advise_sequential(const void *addr, size_t len, int on)
     return madvise((void *)start, len + ((uintptr_t)addr - start), on ? MADV_SEQUENTIAL : MADV_NORMAL);
 }
 
+static void posix_writeback(int fd, uint64_t off, size_t len)
+{
+    (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
 const struct rw_io rw_io_posix = {
     .openat = posix_openat,
     .close = close,
@@ -63,6 +68,7 @@ const struct rw_io rw_io_posix = {
     .mmap = posix_mmap,
     .munmap = munmap,
     .advise_sequential = posix_advise_sequential,
+    .writeback = posix_writeback,
 };
 
 const struct rw_io *rw_io = &rw_io_posix;

@@ -27,6 +27,11 @@ struct rw_io {
     int (*munmap)(void *addr, size_t len);
     /* Optional (NULL: skipped): madvise() readahead hints for a mapping. */
     int (*advise_sequential)(const void *addr, size_t len, int on);
+    /* Optional (NULL: skipped): starts writing these bytes to the disk
+     * without waiting (sync_file_range); a hint, durable only after the
+     * fdatasync that follows. Errors are ignored: that fdatasync reports
+     * them. */
+    void (*writeback)(int fd, uint64_t off, size_t len);
 };
 
 /* The table in use (POSIX by default). */

@@ -560,10 +560,50 @@ static uint64_t synced_upto(raftwal_log *log, rw_seg *seg)
     return v;
 }
 
-/* Encodes the batch at seg->used into log->buf. Returns the salt of the new
+size_t rw_write_piece = 512u * 1024u;
+
+/* Writes a batch while it is being encoded into one buffer. For a batch
+ * the caller will fdatasync, every rw_write_piece bytes encoded are
+ * written at once and handed to the disk (rw_io->writeback): the disk
+ * writes one piece while the CPU checksums and copies the next, and the
+ * fdatasync waits for the last piece only. Encoding and copying a 4 MiB
+ * batch takes about as long as the disk takes to write it: done one after
+ * the other, 16 KiB x 256 made 0.69-0.76 of a raw pwrite+fdatasync loop;
+ * in pieces, 0.97-1.11. Smaller pieces cost more than they overlap (at
+ * 64-128 KiB, 256 KiB batches lost 5-20 %), hence 512 KiB and nothing for
+ * smaller batches. A batch that will not be synced is written in one
+ * piece: starting its writeback would only make the next appends wait for
+ * pages under writeback. Pieces end anywhere, not only at records: what
+ * matters on disk is that the COMMIT record is written last, and it is in
+ * the last piece. */
+typedef struct piece_writer {
+    int fd;
+    uint64_t off;       /* file offset of buf[0] */
+    const uint8_t *buf; /* the encode buffer */
+    size_t done;        /* bytes of buf written */
+    size_t piece;       /* write whenever this many are pending */
+    int err;            /* first -errno: nothing more is written */
+} piece_writer;
+
+/* Writes what was encoded up to `end` if it makes a piece, or all of it if
+ * `last`. */
+static void write_piece(piece_writer *w, const uint8_t *end, int last)
+{
+    size_t pending = (size_t)(end - w->buf) - w->done;
+    if (w->err || pending == 0 || (!last && pending < w->piece))
+        return;
+    uint64_t at = w->off + w->done;
+    w->err = rw_pwrite_all(w->fd, w->buf + w->done, pending, at);
+    if (w->err == 0 && !last && rw_io->writeback)
+        rw_io->writeback(w->fd, at, pending);
+    w->done += pending;
+}
+
+/* Encodes the batch at seg->used into log->buf, writing it through w as it
+ * goes (its last piece is left to the caller). Returns the salt of the new
  * epoch (or 0 if none) through *epoch_salt. */
 static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
-                           uint64_t trunc_from, uint64_t *epoch_salt)
+                           uint64_t trunc_from, uint64_t *epoch_salt, piece_writer *w)
 {
     uint8_t *p = log->buf;
     uint64_t upto = synced_upto(log, seg);
@@ -606,6 +646,7 @@ static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
     for (size_t i = 0; i < b->n; i++) {
         const raftwal_entry *e = &b->entries[i];
         p += rw_rec_encode(p, salt, RW_REC_ENTRY, e->type, e->index, e->term, e->data, (uint32_t)e->size);
+        write_piece(w, p, 0);
     }
     nrec += (uint32_t)b->n;
     p += rw_rec_encode(p, salt, RW_REC_COMMIT, nrec, upto, start, NULL, 0);
@@ -706,8 +747,11 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     if (!nosync)
         log->seg_durable_write = 1;
     uint64_t epoch_salt;
-    size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt);
-    int e = rw_pwrite_all(seg->fd, log->buf, n, seg->used);
+    piece_writer w = {.fd = seg->fd, .off = seg->used, .buf = log->buf,
+                      .piece = nosync ? SIZE_MAX : rw_write_piece};
+    size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt, &w);
+    write_piece(&w, log->buf + n, 1);
+    int e = w.err;
     if (e)
         return rw_log_fail(log, rw_err_sys(-e, 0, "%s: write of %zu bytes at offset %" PRIu64,
                                            seg->name, n, seg->used));
