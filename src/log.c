@@ -393,6 +393,16 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
     return rc;
 }
 
+/* How many bytes the writer puts into a segment before it rotates (batches
+ * that overflow aside: may_overflow): the configured size, also in a
+ * longer file (a recycled spare keeps the length a batch grew it to:
+ * segment.c, open_build_file), so that the tail an open reads stays that
+ * size; less in a file prepared when the configured size was smaller. */
+static uint64_t seg_capacity(const raftwal_log *log, const rw_seg *seg)
+{
+    return seg->file_size < log->segment_size ? seg->file_size : log->segment_size;
+}
+
 /* Asks the background worker for the next segment once the active one is
  * half full: early enough to be ready for the rotation, late enough that
  * small or short-lived logs never pay for zero-filling a file they will not
@@ -403,9 +413,10 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
  * 1/2, 1 KiB x 256 made 0.36 of raw, at 1/8 0.44). */
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active)
 {
-    if (log->prep_requested || active->used <= active->file_size / 8)
+    uint64_t cap = seg_capacity(log, active);
+    if (log->prep_requested || active->used <= cap / 8)
         return; /* every append ends here until the segment is 1/8 full */
-    if (active->used <= active->file_size / 2 && !writes_unsynced(log))
+    if (active->used <= cap / 2 && !writes_unsynced(log))
         return;
     /* Not before this handle has written anything: at open the tail may be
      * past half already, and how the next file is made depends on the
@@ -716,8 +727,8 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
  * far from the 4 GiB its u32 offsets allow. */
 static int may_overflow(const raftwal_log *log, const rw_seg *seg, uint64_t footer)
 {
-    uint64_t size = seg->file_size < log->segment_size ? seg->file_size : log->segment_size;
-    return seg->used + footer <= size - size / 4;
+    uint64_t cap = seg_capacity(log, seg);
+    return seg->used + footer <= cap - cap / 4;
 }
 
 /* nosync: the caller will not sync this batch (a rotation it causes is
@@ -733,7 +744,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     size_t size = batch_size(log, b, trunc_from);
     uint64_t live = seg->count + b->n;
     uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
-    if (seg->used + size + footer > seg->file_size && seg->used > seg->ckpt_end &&
+    if (seg->used + size + footer > seg_capacity(log, seg) && seg->used > seg->ckpt_end &&
         !may_overflow(log, seg, footer)) {
         rc = rotate(log, nosync);
         if (rc)
@@ -822,10 +833,14 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
  * preparer to reuse when the pool has room and nobody can still read it (an
  * iterator holding it has it mapped: rewriting it would change what the
  * iterator's views show), else deleted. `readers` is whether anyone but the
- * log holds the segment. */
+ * log holds the segment. A file a batch grew to more than two segments is
+ * deleted: a spare keeps its length when reused (segment.c,
+ * open_build_file), and spares should not hold the disk an oversized
+ * batch once took. */
 static int remove_purged_file(raftwal_log *log, const rw_seg *s, int readers)
 {
-    if (!readers && s->sealed && s->file_size >= log->segment_size && rw_spare_room(log)) {
+    if (!readers && s->sealed && s->file_size >= log->segment_size &&
+        s->file_size <= 2 * (uint64_t)log->segment_size && rw_spare_room(log)) {
         char spare[24];
         rw_spare_name(spare, s->seq);
         if (rw_io->renameat(log->dirfd, s->name, spare) == 0) {

@@ -145,14 +145,15 @@ void rw_spare_name(char out[24], uint64_t seq)
     snprintf(out, 24, "%016" PRIx64 RW_SPARE_SUFFIX, seq);
 }
 
-/* Opens the file a new segment is built in: a spare (recycled: cut or
- * extended to `size`, old bytes left in place) or a fresh zero-filled
+/* Opens the file a new segment is built in: a spare (recycled: extended to
+ * `size` if shorter, old bytes left in place) or a fresh zero-filled
  * temporary file (sparse: only extended, it reads as zeros). *built is the
- * name it has now. */
+ * name it has now; *len its length. */
 static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64_t size,
                            mode_t mode, atomic_int *cancel, int sparse, int *fd_out,
-                           const char **built)
+                           const char **built, uint64_t *len)
 {
+    *len = size;
     int fd;
     if (spare) {
         *built = spare;
@@ -164,9 +165,18 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
         if (rw_io->fstat(fd, &st) != 0)
             return rw_err_sys(errno, 0, "%s: fstat", spare);
         /* A spare never holds fewer bytes than a segment (see
-         * log.c:remove_purged_file); a longer one (a batch grew it) is cut. */
-        if ((uint64_t)st.st_size != size && rw_io->ftruncate(fd, (off_t)size) != 0)
-            return rw_err_sys(errno, 0, "%s: resize to %" PRIu64 " bytes", spare, size);
+         * log.c:remove_purged_file), unless the segment size grew since. A
+         * longer one (a batch grew it) keeps its length: a read-only handle
+         * of another process may still map the purged segment past `size`,
+         * and cutting the file would turn its next read there into SIGBUS.
+         * The writer fills it only up to the configured size (log.c,
+         * seg_capacity); the rest is stale bytes until the SEAL. */
+        if ((uint64_t)st.st_size < size) {
+            if (rw_io->ftruncate(fd, (off_t)size) != 0)
+                return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
+        } else {
+            *len = (uint64_t)st.st_size;
+        }
         return 0;
     }
     *built = tmp;
@@ -195,11 +205,12 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->name);
     const char *built = NULL;
-    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built);
+    uint64_t len;
+    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len);
     if (rc)
         goto fail_unlink;
     /* A fresh salt: records of the file's earlier life can never validate. */
-    rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, size,
+    rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, len,
                        spare ? RW_HDR_F_RECYCLED : 0};
     uint8_t hdr[RW_HEADER_SIZE];
     rw_header_encode(hdr, &h);
@@ -224,7 +235,7 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
         return rc;
     }
     s->salt = h.salt;
-    s->file_size = size;
+    s->file_size = len;
     s->recycled = spare != NULL;
     *out = s;
     return 0;

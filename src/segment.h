@@ -82,8 +82,10 @@ void rw_seg_unref(rw_seg *s);
  * With `spare` (the name of a purged segment's file kept for reuse, see
  * rw_spare_name) the file is recycled instead: no zero-filling, a header
  * with RW_HDR_F_RECYCLED and a fresh salt (so none of its old records can
- * validate), fdatasync, rename to the segment's name, directory fsync. The
- * spare is consumed whatever the outcome (renamed, or unlinked on error).
+ * validate), fdatasync, rename to the segment's name, directory fsync. A
+ * spare longer than size keeps its length (never cut: see open_build_file)
+ * and the header and file_size say so. The spare is consumed whatever the
+ * outcome (renamed, or unlinked on error).
  * With `sparse` a new file is only extended to size (it reads as zeros; no
  * bytes are written): for appends that rarely sync, or sync a lot at a
  * time, which would otherwise share the disk with the preparer's zeros

@@ -8,7 +8,11 @@
  *   - a batch torn at every byte offset inside a recycled segment, with
  *     the file's old bytes (valid records of an earlier salt) after the
  *     cut, recovers to the previous batch, and the log goes on from there;
- *   - a segment an iterator holds is not recycled under its views.
+ *   - a segment an iterator holds is not recycled under its views;
+ *   - a segment file a batch grew keeps its length when recycled, so a
+ *     read-only handle that still maps it past the configured size reads
+ *     (or gets an error) instead of dying of SIGBUS; the writer still
+ *     rotates out of it at the configured size.
  */
 #include <dirent.h>
 
@@ -221,10 +225,98 @@ static void test_iterator_pins(void)
     model_free(&m);
 }
 
+static uint64_t file_length(const char *dir, const char *name)
+{
+    char path[1024];
+    struct stat st;
+    CHECK(stat(tu_path(path, dir, name), &st) == 0);
+    return (uint64_t)st.st_size;
+}
+
+/* Appends entry `index` of `size` payload bytes (term 1). */
+static void append_sized(raftwal_log *log, uint64_t index, size_t n, size_t size)
+{
+    static unsigned char data[8][4000];
+    raftwal_entry e[8];
+    CHECK(n <= 8 && size <= sizeof data[0]);
+    for (size_t i = 0; i < n; i++) {
+        tu_payload_fill(data[i], size, index + i, 1);
+        e[i] = (raftwal_entry){.index = index + i, .term = 1, .data = data[i], .size = size};
+    }
+    CHECK_OK(raftwal_log_append(log, e, n, NULL, 0));
+}
+
+static void test_grown_file_keeps_its_length(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    raftwal_log *reader;
+    raftwal_entry got;
+    unsigned char buf[4000], want[4000];
+    uint64_t next = 1, grown;
+    int rc;
+    /* A small entry, then a batch that does not fit but goes in (the
+     * segment is far from 3/4 full): the file grows past SEG. */
+    append_sized(log, next, 1, 100);
+    next += 1;
+    append_sized(log, next, 5, 4000);
+    next += 5;
+    grown = file_length(dir, "0000000000000001.wal");
+    CHECK_MSG(grown > SEG, "segment 1 is %" PRIu64 " bytes", grown);
+    CHECK(active_seg(log).seq == 1);
+
+    /* Another process's reader would map all of it; entry 6 lies past SEG. */
+    reader = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
+    CHECK_OK(raftwal_log_get(reader, 6, &got, buf, sizeof buf));
+
+    /* Rotate, purge segment 1, and go on until its file is reused. */
+    append_sized(log, next, 1, 4000);
+    next += 1;
+    CHECK(active_seg(log).seq == 2);
+    CHECK_OK(raftwal_log_purge(log, 6));
+    while (get_stats(log).segments_recycled == 0) {
+        CHECK(next < 1000);
+        append_sized(log, next, 1, 1000);
+        next += 1;
+    }
+    CHECK(count_suffix(dir, ".spare") == 0);
+    CHECK_MSG(file_length(dir, "0000000000000003.wal") >= grown,
+              "the recycled file was cut to %" PRIu64 " bytes (it had %" PRIu64 ")",
+              file_length(dir, "0000000000000003.wal"), grown);
+
+    /* The reader's next read of entry 6 touches its mapping past SEG. */
+    rc = raftwal_log_get(reader, 6, &got, buf, sizeof buf);
+    CHECK_MSG(rc == RAFTWAL_OK || rc == RAFTWAL_ECORRUPT, "rc %d", rc);
+    if (rc == RAFTWAL_OK) {
+        tu_payload_fill(want, sizeof want, 6, 1);
+        CHECK(got.size == sizeof want && memcmp(buf, want, sizeof want) == 0);
+    }
+    raftwal_log_close(reader);
+
+    /* The writer fills the long file only up to SEG, then rotates. */
+    while (active_seg(log).seq < 4) {
+        append_sized(log, next, 1, 1000);
+        next += 1;
+    }
+    CHECK(get_segment_info(log, 1).seq == 3);
+    CHECK_MSG(get_segment_info(log, 1).used_bytes <= SEG, "segment 3 used %" PRIu64 " bytes",
+              get_segment_info(log, 1).used_bytes);
+    CHECK(get_segment_info(log, 1).used_bytes > SEG / 2);
+    reopen_log(&log, dir, 0, SEG);
+    for (uint64_t i = 7; i < next; i++) {
+        size_t size = i == 7 ? 4000 : 1000;
+        CHECK_OK(raftwal_log_get(log, i, &got, buf, sizeof buf));
+        tu_payload_fill(want, size, i, 1);
+        CHECK(got.size == size && memcmp(buf, want, size) == 0);
+    }
+    raftwal_log_close(log);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_steady_state);
     TU_RUN(argc, argv, test_torn_in_recycled);
     TU_RUN(argc, argv, test_iterator_pins);
+    TU_RUN(argc, argv, test_grown_file_keeps_its_length);
     return 0;
 }
