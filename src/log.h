@@ -241,9 +241,10 @@ void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind);
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
 /* Waits until the worker has nothing running or asked for (tests). */
 void rw_prepare_wait_idle(raftwal_log *log);
-/* A batch to be synced is written in pieces of this many bytes, each handed
- * to the disk as soon as it is written (log.c, piece_writer). 512 KiB; tests
- * lower it to put the piecewise path under small workloads. */
+/* A batch is written in pieces of this many bytes as it is encoded, each
+ * handed to the disk at once if the batch will be synced (log.c,
+ * piece_writer). 512 KiB; tests lower it to put the piecewise path under
+ * small workloads. */
 extern size_t rw_write_piece;
 /* Tests only: called by the worker between two chunks of warming zeros. */
 extern void (*rw_prepare_warm_hook)(raftwal_log *log);
