@@ -537,7 +537,8 @@ RAFTWAL_API int raftwal_log_stats(raftwal_log *log, raftwal_stats *out);
  *   file_bytes   the file's size (segments are created at full size:
  *                zero-filled, or sparse for appends that sync 192 KiB or
  *                more at a time or never; see the README; a big batch can
- *                grow one past it: see raftwal_options.segment_size)
+ *                grow one past it: see raftwal_options.segment_size; a
+ *                reused file keeps such a length, up to twice the size)
  *   used_bytes   bytes holding records
  *   sealed       1 if the segment is full and carries its index footer */
 typedef struct raftwal_segment_info {

@@ -587,8 +587,10 @@ size_t rw_write_piece = 512u * 1024u;
  * appends wait for pages under writeback. Smaller pieces cost more than
  * they gain (at 64-128 KiB, 256 KiB batches lost 5-20 % durable, nothing
  * gained unsynced), hence 512 KiB, and one write for smaller batches.
- * Pieces end anywhere, not only at records: what matters on disk is that
- * the COMMIT record is written last, and it is in the last piece. */
+ * A piece ends after an entry record once it holds 512 KiB or more (one
+ * big entry makes a bigger piece); the last entry is always written with
+ * the COMMIT record, which thus goes last: a crash before the fdatasync
+ * leaves some of the batch's pages and no valid COMMIT, a torn tail. */
 typedef struct piece_writer {
     int fd;
     uint64_t off;       /* file offset of buf[0] */
@@ -596,6 +598,8 @@ typedef struct piece_writer {
     size_t done;        /* bytes of buf written */
     size_t piece;       /* write whenever this many are pending */
     int err;            /* first -errno: nothing more is written */
+    uint64_t err_off;   /* the failed piece's file offset and length */
+    size_t err_len;
     int hint;           /* hand each piece but the last to the disk */
 } piece_writer;
 
@@ -608,7 +612,12 @@ static void write_piece(piece_writer *w, const uint8_t *end, int last)
         return;
     uint64_t at = w->off + w->done;
     w->err = rw_pwrite_all(w->fd, w->buf + w->done, pending, at);
-    if (w->err == 0 && !last && w->hint && rw_io->writeback)
+    if (w->err) {
+        w->err_off = at;
+        w->err_len = pending;
+        return;
+    }
+    if (!last && w->hint && rw_io->writeback)
         rw_io->writeback(w->fd, at, pending);
     w->done += pending;
 }
@@ -660,7 +669,8 @@ static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
     for (size_t i = 0; i < b->n; i++) {
         const raftwal_entry *e = &b->entries[i];
         p += rw_rec_encode(p, salt, RW_REC_ENTRY, e->type, e->index, e->term, e->data, (uint32_t)e->size);
-        write_piece(w, p, 0);
+        if (i + 1 < b->n) /* the last entry goes with the COMMIT */
+            write_piece(w, p, 0);
     }
     nrec += (uint32_t)b->n;
     p += rw_rec_encode(p, salt, RW_REC_COMMIT, nrec, upto, start, NULL, 0);
@@ -765,10 +775,10 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
                       .piece = rw_write_piece, .hint = !nosync};
     size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt, &w);
     write_piece(&w, log->buf + n, 1);
-    int e = w.err;
-    if (e)
-        return rw_log_fail(log, rw_err_sys(-e, 0, "%s: write of %zu bytes at offset %" PRIu64,
-                                           seg->name, n, seg->used));
+    if (w.err)
+        return rw_log_fail(log, rw_err_sys(-w.err, 0, "%s: write of %zu bytes at offset %" PRIu64
+                                           " (of a %zu-byte batch at offset %" PRIu64 ")",
+                                           seg->name, w.err_len, w.err_off, n, seg->used));
     if (trunc_from)
         rw_sync_truncated(log, trunc_from);
     rc = publish_batch(log, seg, b, trunc_from, epoch_salt, n);

@@ -110,7 +110,7 @@ static void *worker(void *arg)
         log->prep_busy = 0;
         if (rc == 0) {
             atomic_fetch_add(&log->stats.dir_fsyncs, 1);
-            if (have_spare)
+            if (s->recycled) /* not if the spare was too long to reuse */
                 atomic_fetch_add(&log->stats.segments_recycled, 1);
             rw_seg_unref(log->prepared);
             log->prepared = s;
@@ -118,7 +118,7 @@ static void *worker(void *arg)
             rw_seg_unref(s); /* created but its directory entry not synced: redo it later */
         }
         pthread_cond_broadcast(&log->pcond);
-        if (rc == 0 && kind == RW_FILE_WARM && !have_spare) {
+        if (rc == 0 && kind == RW_FILE_WARM && !s->recycled) {
             /* Ready for rotation already; s stays valid until rw_prepare_take
              * (which waits for prep_warming to clear) or the join in
              * rw_prepare_stop. */

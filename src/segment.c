@@ -148,12 +148,13 @@ void rw_spare_name(char out[24], uint64_t seq)
 /* Opens the file a new segment is built in: a spare (recycled: extended to
  * `size` if shorter, old bytes left in place) or a fresh zero-filled
  * temporary file (sparse: only extended, it reads as zeros). *built is the
- * name it has now; *len its length. */
+ * name it has now; *len its length; *recycled whether it is the spare. */
 static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64_t size,
                            mode_t mode, atomic_int *cancel, int sparse, int *fd_out,
-                           const char **built, uint64_t *len)
+                           const char **built, uint64_t *len, int *recycled)
 {
     *len = size;
+    *recycled = 0;
     int fd;
     if (spare) {
         *built = spare;
@@ -171,13 +172,24 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
          * and cutting the file would turn its next read there into SIGBUS.
          * The writer fills it only up to the configured size (log.c,
          * seg_capacity); the rest is stale bytes until the SEAL. */
-        if ((uint64_t)st.st_size < size) {
-            if (rw_io->ftruncate(fd, (off_t)size) != 0)
-                return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
+        if ((uint64_t)st.st_size > 2 * size) {
+            /* Kept by an older version, or before the segment size was
+             * lowered: every scan of the segment would be that long. A new
+             * file is built instead. */
+            rw_io->close(fd);
+            *fd_out = -1;
+            if (rw_io->unlinkat(dirfd, spare, 0) != 0)
+                return rw_err_sys(errno, 0, "%s: unlink an oversized spare", spare);
         } else {
-            *len = (uint64_t)st.st_size;
+            if ((uint64_t)st.st_size < size) {
+                if (rw_io->ftruncate(fd, (off_t)size) != 0)
+                    return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
+            } else {
+                *len = (uint64_t)st.st_size;
+            }
+            *recycled = 1;
+            return 0;
         }
-        return 0;
     }
     *built = tmp;
     fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);
@@ -206,12 +218,14 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     snprintf(tmp, sizeof tmp, "%s.tmp", s->name);
     const char *built = NULL;
     uint64_t len;
-    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len);
+    int recycled;
+    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len,
+                             &recycled);
     if (rc)
         goto fail_unlink;
     /* A fresh salt: records of the file's earlier life can never validate. */
     rw_seg_header h = {RW_FORMAT_VERSION, log_id, seq, rw_random64(), 0, len,
-                       spare ? RW_HDR_F_RECYCLED : 0};
+                       recycled ? RW_HDR_F_RECYCLED : 0};
     uint8_t hdr[RW_HEADER_SIZE];
     rw_header_encode(hdr, &h);
     int e = rw_pwrite_all(s->fd, hdr, sizeof hdr, 0);
@@ -236,7 +250,7 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     }
     s->salt = h.salt;
     s->file_size = len;
-    s->recycled = spare != NULL;
+    s->recycled = recycled;
     *out = s;
     return 0;
 fail_unlink:

@@ -84,8 +84,9 @@ void rw_seg_unref(rw_seg *s);
  * with RW_HDR_F_RECYCLED and a fresh salt (so none of its old records can
  * validate), fdatasync, rename to the segment's name, directory fsync. A
  * spare longer than size keeps its length (never cut: see open_build_file)
- * and the header and file_size say so. The spare is consumed whatever the
- * outcome (renamed, or unlinked on error).
+ * and the header and file_size say so; one longer than twice size is
+ * deleted and a new file built instead (s->recycled tells which). The
+ * spare is consumed whatever the outcome (renamed, or unlinked).
  * With `sparse` a new file is only extended to size (it reads as zeros; no
  * bytes are written): for appends that rarely sync, or sync a lot at a
  * time, which would otherwise share the disk with the preparer's zeros

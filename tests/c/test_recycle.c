@@ -12,7 +12,9 @@
  *   - a segment file a batch grew keeps its length when recycled, so a
  *     read-only handle that still maps it past the configured size reads
  *     (or gets an error) instead of dying of SIGBUS; the writer still
- *     rotates out of it at the configured size.
+ *     rotates out of it at the configured size;
+ *   - a spare over twice the segment size (a log reopened with smaller
+ *     segments) is deleted and a new file made instead.
  */
 #include <dirent.h>
 
@@ -312,11 +314,51 @@ static void test_grown_file_keeps_its_length(void)
     raftwal_log_close(log);
 }
 
+static void test_oversized_spare_is_not_reused(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, 8 * SEG);
+    uint64_t next = 1;
+    /* Segments of 8 x SEG, one purged into a spare. */
+    while (active_seg(log).seq < 3) {
+        append_sized(log, next, 1, 4000);
+        next++;
+    }
+    CHECK_OK(raftwal_log_purge(log, get_segment_info(log, 1).first_index - 1));
+    CHECK_EQ_U64(count_suffix(dir, ".spare"), 1);
+    raftwal_log_close(log);
+
+    /* Reopened with segments of SEG, the spare is 8 times too long. */
+    log = open_log(dir, 0, SEG);
+    while (active_seg(log).seq < 5) {
+        append_sized(log, next, 1, 4000);
+        next++;
+    }
+    CHECK_EQ_U64(count_suffix(dir, ".spare"), 0);
+    CHECK_EQ_U64(get_stats(log).segments_recycled, 0);
+    for (uint64_t seq = 4; seq <= 5; seq++) {
+        char name[64];
+        snprintf(name, sizeof name, "%016" PRIx64 ".wal", seq);
+        CHECK_MSG(file_length(dir, name) <= 2 * SEG, "%s is %" PRIu64 " bytes", name,
+                  file_length(dir, name));
+    }
+    reopen_log(&log, dir, 0, SEG);
+    raftwal_entry got;
+    unsigned char buf[4000], want[4000];
+    for (uint64_t i = get_segment_info(log, 0).first_index; i < next; i++) {
+        CHECK_OK(raftwal_log_get(log, i, &got, buf, sizeof buf));
+        tu_payload_fill(want, sizeof want, i, 1);
+        CHECK(got.size == sizeof want && memcmp(buf, want, sizeof want) == 0);
+    }
+    raftwal_log_close(log);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_steady_state);
     TU_RUN(argc, argv, test_torn_in_recycled);
     TU_RUN(argc, argv, test_iterator_pins);
     TU_RUN(argc, argv, test_grown_file_keeps_its_length);
+    TU_RUN(argc, argv, test_oversized_spare_is_not_reused);
     return 0;
 }

@@ -168,6 +168,12 @@ static void check_pieces(size_t n, int hinted)
         }
     }
     CHECK(synced == (size_t)hinted);
+    /* The last piece holds the last entry and the COMMIT record. */
+    for (size_t i = nevents; i-- > 0;)
+        if (events[i].kind == EV_PWRITE) {
+            CHECK_MSG(events[i].len > ENTRY_SIZE, "last piece: %" PRIu64 " bytes", events[i].len);
+            break;
+        }
     CHECK(total > n * ENTRY_SIZE); /* payloads and records */
 }
 
@@ -220,6 +226,10 @@ static void test_failed_piece_stops_the_batch(void)
     start_recording(2);
     CHECK_RC(append_batch(log, 4, 160, 0), RAFTWAL_EIO);
     CHECK_EQ_U64(count(EV_PWRITE), 1); /* the first piece only */
+    /* The message names the failed piece and the batch. */
+    char want[128];
+    snprintf(want, sizeof want, "at offset %" PRIu64 " (of a ", events[0].off + events[0].len);
+    CHECK_MSG(strstr(raftwal_errmsg(), want) != NULL, "%s", raftwal_errmsg());
     CHECK_EQ_U64(count(EV_FDATASYNC), 0);
     start_recording(0);
     CHECK_RC(append_batch(log, 4, 1, 0), RAFTWAL_EIO); /* the handle is failed */

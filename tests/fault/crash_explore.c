@@ -394,7 +394,7 @@ int main(void)
         memset(&x, 0, sizeof x);
         x.seed = s;
         x.base = fu_tmpdir("crash");
-        /* Odd seeds write synced batches in pieces of 2 KiB, so crash
+        /* Odd seeds write batches in pieces of 2 KiB, so crash
          * points fall between a batch's pieces (the workload's batches are
          * far smaller than the default piece). */
         rw_write_piece = s % 2 ? 2048 : default_piece;

@@ -255,7 +255,7 @@ int main(void)
     ff_install();
     double t0 = fu_now();
     for (s.seed = seed0; s.seed < seed0 + seeds; s.seed++) {
-        /* Odd seeds (the default one among them) write synced batches in
+        /* Odd seeds (the default one among them) write batches in
          * pieces of 2 KiB, so faults hit a batch between its pieces (the
          * workload's batches are far smaller than the default piece). */
         rw_write_piece = s.seed % 2 ? 2048 : default_piece;
