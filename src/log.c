@@ -246,7 +246,7 @@ static int take_prepared(raftwal_log *log, rw_seg **out)
                             have_spare ? spare : NULL, next_file_kind(log) != RW_FILE_ZEROED, out);
     if (rc == 0) {
         atomic_fetch_add(&log->stats.dir_fsyncs, 1);
-        if (have_spare)
+        if ((*out)->recycled) /* as the worker counts: not a spare too long to reuse */
             atomic_fetch_add(&log->stats.segments_recycled, 1);
     }
     else if (*out) { /* created, but the directory fsync failed */
@@ -598,8 +598,7 @@ typedef struct piece_writer {
     size_t done;        /* bytes of buf written */
     size_t piece;       /* write whenever this many are pending */
     int err;            /* first -errno: nothing more is written */
-    uint64_t err_off;   /* the failed piece's file offset and length */
-    size_t err_len;
+    size_t err_len;     /* the failed piece's length (it starts at off + done) */
     int hint;           /* hand each piece but the last to the disk */
 } piece_writer;
 
@@ -613,7 +612,6 @@ static void write_piece(piece_writer *w, const uint8_t *end, int last)
     uint64_t at = w->off + w->done;
     w->err = rw_pwrite_all(w->fd, w->buf + w->done, pending, at);
     if (w->err) {
-        w->err_off = at;
         w->err_len = pending;
         return;
     }
@@ -778,7 +776,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     if (w.err)
         return rw_log_fail(log, rw_err_sys(-w.err, 0, "%s: write of %zu bytes at offset %" PRIu64
                                            " (of a %zu-byte batch at offset %" PRIu64 ")",
-                                           seg->name, w.err_len, w.err_off, n, seg->used));
+                                           seg->name, w.err_len, w.off + w.done, n, seg->used));
     if (trunc_from)
         rw_sync_truncated(log, trunc_from);
     rc = publish_batch(log, seg, b, trunc_from, epoch_salt, n);

@@ -172,24 +172,21 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
          * and cutting the file would turn its next read there into SIGBUS.
          * The writer fills it only up to the configured size (log.c,
          * seg_capacity); the rest is stale bytes until the SEAL. */
-        if ((uint64_t)st.st_size > 2 * size) {
-            /* Kept by an older version, or before the segment size was
-             * lowered: every scan of the segment would be that long. A new
-             * file is built instead. */
-            rw_io->close(fd);
-            *fd_out = -1;
-            if (rw_io->unlinkat(dirfd, spare, 0) != 0)
-                return rw_err_sys(errno, 0, "%s: unlink an oversized spare", spare);
-        } else {
-            if ((uint64_t)st.st_size < size) {
-                if (rw_io->ftruncate(fd, (off_t)size) != 0)
-                    return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
-            } else {
-                *len = (uint64_t)st.st_size;
-            }
+        uint64_t have = (uint64_t)st.st_size;
+        if (have <= 2 * size) {
+            if (have < size && rw_io->ftruncate(fd, (off_t)size) != 0)
+                return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
+            *len = have > size ? have : size;
             *recycled = 1;
             return 0;
         }
+        /* Longer than two segments (kept by an older version, or before the
+         * segment size was lowered): every scan of the segment would be
+         * that long. A new file is built instead. */
+        rw_io->close(fd);
+        *fd_out = -1;
+        if (rw_io->unlinkat(dirfd, spare, 0) != 0)
+            return rw_err_sys(errno, 0, "%s: unlink an oversized spare", spare);
     }
     *built = tmp;
     fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);

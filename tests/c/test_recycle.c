@@ -227,14 +227,6 @@ static void test_iterator_pins(void)
     model_free(&m);
 }
 
-static uint64_t file_length(const char *dir, const char *name)
-{
-    char path[1024];
-    struct stat st;
-    CHECK(stat(tu_path(path, dir, name), &st) == 0);
-    return (uint64_t)st.st_size;
-}
-
 /* Appends entry `index` of `size` payload bytes (term 1). */
 static void append_sized(raftwal_log *log, uint64_t index, size_t n, size_t size)
 {
@@ -263,7 +255,7 @@ static void test_grown_file_keeps_its_length(void)
     next += 1;
     append_sized(log, next, 5, 4000);
     next += 5;
-    grown = file_length(dir, "0000000000000001.wal");
+    grown = tu_segment_length(dir, 1);
     CHECK_MSG(grown > SEG, "segment 1 is %" PRIu64 " bytes", grown);
     CHECK(active_seg(log).seq == 1);
 
@@ -282,9 +274,9 @@ static void test_grown_file_keeps_its_length(void)
         next += 1;
     }
     CHECK(count_suffix(dir, ".spare") == 0);
-    CHECK_MSG(file_length(dir, "0000000000000003.wal") >= grown,
+    CHECK_MSG(tu_segment_length(dir, 3) >= grown,
               "the recycled file was cut to %" PRIu64 " bytes (it had %" PRIu64 ")",
-              file_length(dir, "0000000000000003.wal"), grown);
+              tu_segment_length(dir, 3), grown);
 
     /* The reader's next read of entry 6 touches its mapping past SEG. */
     rc = raftwal_log_get(reader, 6, &got, buf, sizeof buf);
@@ -336,12 +328,9 @@ static void test_oversized_spare_is_not_reused(void)
     }
     CHECK_EQ_U64(count_suffix(dir, ".spare"), 0);
     CHECK_EQ_U64(get_stats(log).segments_recycled, 0);
-    for (uint64_t seq = 4; seq <= 5; seq++) {
-        char name[64];
-        snprintf(name, sizeof name, "%016" PRIx64 ".wal", seq);
-        CHECK_MSG(file_length(dir, name) <= 2 * SEG, "%s is %" PRIu64 " bytes", name,
-                  file_length(dir, name));
-    }
+    for (uint64_t seq = 4; seq <= 5; seq++)
+        CHECK_MSG(tu_segment_length(dir, seq) <= 2 * SEG, "segment %" PRIu64 " is %" PRIu64
+                  " bytes", seq, tu_segment_length(dir, seq));
     reopen_log(&log, dir, 0, SEG);
     raftwal_entry got;
     unsigned char buf[4000], want[4000];

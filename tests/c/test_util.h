@@ -244,6 +244,16 @@ static TU_UNUSED uint64_t tu_segment_allocated(const char *dir, uint64_t seq)
     return (uint64_t)st.st_blocks * 512;
 }
 
+/* The length of segment file `seq` (st_size). */
+static TU_UNUSED uint64_t tu_segment_length(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    struct stat st;
+    if (stat(tu_segment_path(path, dir, seq), &st) != 0)
+        tu_fail(__FILE__, __LINE__, "stat %s: %s", path, strerror(errno));
+    return (uint64_t)st.st_size;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Deterministic payloads                                                 */
 /* ---------------------------------------------------------------------- */
