@@ -227,7 +227,11 @@ typedef struct raftwal_log raftwal_log;
 #define RAFTWAL_OPEN_READONLY 0x2u /* no lock, never writes; sees the durable
                                       prefix as of the open */
 #define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
-                                      raftwal_log_sync() to make them durable */
+                                      raftwal_log_sync() to make them durable.
+                                      Creating a log with it also writes zeros
+                                      into its first segment's page cache
+                                      (segment_size bytes, not synced), so
+                                      that appends find the pages there */
 #define RAFTWAL_OPEN_VERIFY 0x8u   /* check every record of every segment at
                                       open (slow; the default reads only the
                                       tail segment and the sealed footers) */

@@ -248,6 +248,11 @@ void rw_prepare_wait_idle(raftwal_log *log);
 extern size_t rw_write_piece;
 /* Tests only: called by the worker between two chunks of warming zeros. */
 extern void (*rw_prepare_warm_hook)(raftwal_log *log);
+/* Warms the active segment s now, on the calling thread: zeros written
+ * into its page cache from its end to the end of the file, never synced
+ * (prepare.c, warm_from). For a log just created: nothing is appended to s
+ * while this runs. Errors only end the warming early. wmu or at open. */
+void rw_prepare_warm_active(raftwal_log *log, rw_seg *s);
 /* Stops the worker and drops a prepared segment (its file stays). */
 void rw_prepare_stop(raftwal_log *log);
 /* Spare files (purged segments kept for reuse instead of zero-filling new

@@ -5,7 +5,8 @@
  * 1/8 full for appends that do not sync: log.c, rw_log_maybe_prepare), so
  * rotation never pays for file creation or growth on the append path. For
  * appends that do not sync it then warms the sparse file: zeros written into
- * its page cache, never synced, until rotation takes it (see warm()).
+ * its page cache, never synced, until rotation takes it (see warm_from();
+ * a no-sync log's first segment is warmed at creation, log_open.c).
  * Rotation falls back to preparing synchronously when the worker has
  * nothing ready (or failed: then the error is reported there). Also keeps
  * the pool of spare files. */
@@ -58,7 +59,8 @@ void rw_spare_add(raftwal_log *log, uint64_t old_seq)
     pthread_mutex_unlock(&log->pmu);
 }
 
-/* Writes zeros over the sparse file's holes after its header, without a
+/* Writes zeros over the sparse file's holes from `from` (its header's end,
+ * or the active segment's end: rw_prepare_warm_active) to `size`, without a
  * sync, until done, cancelled (rotation takes the file) or stopped (close).
  * Appends that do not sync then overwrite cached pages whose blocks the
  * file system has already reserved, as the raw write loop does, instead of
@@ -66,13 +68,14 @@ void rw_spare_add(raftwal_log *log, uint64_t old_seq)
  * zeros change nothing the file reads as, so a crash at any point leaves
  * the same log; a failed write only ends the warming early. A sync of the
  * file later flushes the zeros not yet overwritten: the kind is chosen only
- * for segments whose appends did not sync (log.c, next_file_kind). */
-static void warm(raftwal_log *log, int fd, uint64_t size)
+ * for segments whose appends did not sync (log.c, next_file_kind), and a
+ * first segment is warmed only for a log opened RAFTWAL_OPEN_NOSYNC. */
+static void warm_from(raftwal_log *log, int fd, uint64_t from, uint64_t size)
 {
     void *zeros = calloc(1, WARM_CHUNK);
     if (!zeros)
         return;
-    for (uint64_t off = RW_HEADER_SIZE; off < size; off += WARM_CHUNK - off % WARM_CHUNK) {
+    for (uint64_t off = from; off < size; off += WARM_CHUNK - off % WARM_CHUNK) {
         if (rw_prepare_warm_hook)
             rw_prepare_warm_hook(log);
         if (atomic_load(&log->warm_cancel) || atomic_load(&log->prep_stop))
@@ -84,6 +87,11 @@ static void warm(raftwal_log *log, int fd, uint64_t size)
             break;
     }
     free(zeros);
+}
+
+void rw_prepare_warm_active(raftwal_log *log, rw_seg *s)
+{
+    warm_from(log, s->fd, s->used, s->file_size);
 }
 
 static void *worker(void *arg)
@@ -127,7 +135,7 @@ static void *worker(void *arg)
             log->prep_warming = 1;
             atomic_store(&log->warm_cancel, 0);
             pthread_mutex_unlock(&log->pmu);
-            warm(log, fd, size);
+            warm_from(log, fd, RW_HEADER_SIZE, size);
             pthread_mutex_lock(&log->pmu);
             log->prep_warming = 0;
             pthread_cond_broadcast(&log->pcond);
