@@ -231,7 +231,9 @@ typedef struct raftwal_log raftwal_log;
                                       Creating a log with it also writes zeros
                                       into its first segment's page cache
                                       (segment_size bytes, not synced), so
-                                      that appends find the pages there */
+                                      that appends find the pages there; a
+                                      sync writes out those not yet
+                                      overwritten */
 #define RAFTWAL_OPEN_VERIFY 0x8u   /* check every record of every segment at
                                       open (slow; the default reads only the
                                       tail segment and the sealed footers) */
