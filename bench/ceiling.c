@@ -18,15 +18,15 @@
  *   mmap-cold the same, not pre-faulted
  *
  * Usage: raftwal-ceiling [BATCH_BYTES [RUNS [DIR]]]   (262144 3 .)
- * Each run writes 256 MiB in BATCH_BYTES writes into 32 files of 8 MiB
- * (one file for raw); ways are interleaved within a run. Nothing is synced
- * inside the clock. Prints GB/s per way and run, and the ratio to raw.
+ * Each way writes 256 MiB per run in BATCH_BYTES writes into 32 files of
+ * 8 MiB (one file for raw), created in DIR and removed after; ways are
+ * interleaved within a run, at most 64 runs. Nothing is synced inside the
+ * clock. Prints GB/s per way and run, and the ratio to raw.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,12 +50,18 @@
 enum way { RAW, ENCODE, SPARSE, ZEROCOPY, MMAP, MMAP_COLD, NWAYS };
 static const char *const way_names[NWAYS] = {"raw", "encode", "sparse", "zerocopy", "mmap", "mmap-cold"};
 
-/* The files of one run, and the warmer's progress through them. */
+/* The files of one run, and the hand-off between writer and warmer. */
 typedef struct run {
     enum way way;
     int fds[NSEGS];
     unsigned char *maps[NSEGS];
-    atomic_int writer_seg; /* the file the writer is in; the warmer stays ahead */
+    /* The file the writer is in (-1: none yet), under mu. The warmer writes
+     * a chunk only while holding mu and finding the writer behind that
+     * file, so no zeros land after the writer has entered it (the engine's
+     * rotation cancels the warming and waits for the chunk in flight). */
+    pthread_mutex_t mu;
+    pthread_cond_t moved;
+    int writer_seg;
 } run;
 
 static double now(void)
@@ -73,8 +79,12 @@ static void die(const char *what)
 
 static void pwrite_all(int fd, const void *buf, size_t n, off_t off)
 {
-    if (pwrite(fd, buf, n, off) != (ssize_t)n)
+    ssize_t got = pwrite(fd, buf, n, off);
+    if (got != (ssize_t)n) {
+        if (got >= 0)
+            errno = EIO; /* short write: say so rather than a stale errno */
         die("pwrite");
+    }
 }
 
 /* Warms file k: zeros into its page cache (pwrite), or its mapping
@@ -82,11 +92,18 @@ static void pwrite_all(int fd, const void *buf, size_t n, off_t off)
 static void warm_one(run *r, int k)
 {
     static const unsigned char zeros[WARM_CHUNK];
-    for (size_t off = 0; off < SEG_BYTES && atomic_load(&r->writer_seg) < k; off += WARM_CHUNK) {
-        if (r->way == MMAP)
-            madvise(r->maps[k] + off, WARM_CHUNK, MADV_POPULATE_WRITE);
-        else
+    for (size_t off = 0; off < SEG_BYTES; off += WARM_CHUNK) {
+        pthread_mutex_lock(&r->mu);
+        int behind = r->writer_seg < k;
+        if (behind && r->way == MMAP) {
+            if (madvise(r->maps[k] + off, WARM_CHUNK, MADV_POPULATE_WRITE) != 0)
+                die("madvise(MADV_POPULATE_WRITE) (Linux 5.14 and later)");
+        } else if (behind) {
             pwrite_all(r->fds[k], zeros, WARM_CHUNK, (off_t)off);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (!behind)
+            return;
     }
 }
 
@@ -96,11 +113,22 @@ static void *warmer(void *arg)
 {
     run *r = arg;
     for (int k = 1; k < (int)NSEGS; k++) {
-        while (atomic_load(&r->writer_seg) < k - 1)
-            sched_yield();
+        pthread_mutex_lock(&r->mu);
+        while (r->writer_seg < k - 1)
+            pthread_cond_wait(&r->moved, &r->mu);
+        pthread_mutex_unlock(&r->mu);
         warm_one(r, k);
     }
     return NULL;
+}
+
+/* The writer enters file k: the warmer writes nothing more into it. */
+static void enter(run *r, int k)
+{
+    pthread_mutex_lock(&r->mu);
+    r->writer_seg = k;
+    pthread_cond_signal(&r->moved);
+    pthread_mutex_unlock(&r->mu);
 }
 
 static int warms(enum way w)
@@ -114,6 +142,9 @@ static double run_way(enum way way, const char *dir, const unsigned char *src, s
     static run r;
     memset(&r, 0, sizeof r);
     r.way = way;
+    r.writer_seg = -1;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.moved, NULL);
     unsigned char *buf = malloc(batch);
     if (!buf)
         die("malloc");
@@ -156,7 +187,7 @@ static double run_way(enum way way, const char *dir, const unsigned char *src, s
             continue;
         }
         if (off == 0)
-            atomic_store(&r.writer_seg, k);
+            enter(&r, k);
         switch (way) {
         case ENCODE:
         case SPARSE:
@@ -173,9 +204,11 @@ static double run_way(enum way way, const char *dir, const unsigned char *src, s
         }
     }
     double secs = now() - t0;
-    atomic_store(&r.writer_seg, (int)NSEGS);
+    enter(&r, (int)NSEGS);
     if (warms(way))
         pthread_join(th, NULL);
+    pthread_cond_destroy(&r.moved);
+    pthread_mutex_destroy(&r.mu);
     for (size_t k = 0; k < nfiles; k++) {
         if (r.maps[k])
             munmap(r.maps[k], SEG_BYTES);
@@ -192,9 +225,9 @@ int main(int argc, char **argv)
     size_t batch = argc > 1 ? strtoul(argv[1], NULL, 10) : 256u << 10;
     int runs = argc > 2 ? atoi(argv[2]) : 3;
     const char *dir = argc > 3 ? argv[3] : ".";
-    if (batch == 0 || batch > SEG_BYTES || SEG_BYTES % batch != 0 || runs < 1) {
+    if (batch == 0 || batch > SEG_BYTES || SEG_BYTES % batch != 0 || runs < 1 || runs > 64) {
         fprintf(stderr, "usage: raftwal-ceiling [BATCH_BYTES [RUNS [DIR]]]\n"
-                        "  BATCH_BYTES divides 8 MiB (default 262144); RUNS >= 1 (default 3)\n");
+                        "  BATCH_BYTES divides 8 MiB (default 262144); RUNS 1..64 (default 3)\n");
         return 2;
     }
     unsigned char *src = malloc(batch);
@@ -204,8 +237,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < batch; i++)
         src[i] = (unsigned char)rand();
     double gbs[NWAYS][64];
-    if (runs > 64)
-        runs = 64;
     for (int r = 0; r < runs; r++)
         for (int i = 0; i < NWAYS; i++) {
             enum way w = (enum way)((i + r) % NWAYS); /* interleaved: drift touches every way */

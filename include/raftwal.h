@@ -229,11 +229,12 @@ typedef struct raftwal_log raftwal_log;
 #define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
                                       raftwal_log_sync() to make them durable.
                                       Creating a log with it also writes zeros
-                                      into its first segment's page cache
-                                      (segment_size bytes, not synced), so
-                                      that appends find the pages there; a
-                                      sync writes out those not yet
-                                      overwritten */
+                                      into its first segment's page cache (up
+                                      to 8 MiB, not synced; a few ms of the
+                                      open), so that appends find the pages
+                                      there; the kernel writes out those not
+                                      yet overwritten (at a sync, at close, or
+                                      by its background writeback) */
 #define RAFTWAL_OPEN_VERIFY 0x8u   /* check every record of every segment at
                                       open (slow; the default reads only the
                                       tail segment and the sealed footers) */

@@ -249,10 +249,17 @@ extern size_t rw_write_piece;
 /* Tests only: called by the worker between two chunks of warming zeros. */
 extern void (*rw_prepare_warm_hook)(raftwal_log *log);
 /* Warms the active segment s now, on the calling thread: zeros written
- * into its page cache from its end to the end of the file, never synced
- * (prepare.c, warm_from). For a log just created: nothing is appended to s
- * while this runs. Errors only end the warming early. wmu or at open. */
+ * into its page cache from its end to the end of the file, or to
+ * RW_WARM_AT_CREATE_MAX, never synced (prepare.c, warm_from); nothing for
+ * a recycled file. Only at open, before rw_prepare_start: it shares the
+ * worker's warm_cancel, and nothing may append to s while it runs. Errors
+ * only end the warming early. */
 void rw_prepare_warm_active(raftwal_log *log, rw_seg *s);
+/* At most this much of a new log's first segment is warmed at creation:
+ * the cost of the open, and of the first sync if it comes before the
+ * appends overwrite the zeros, stays bounded whatever segment_size is
+ * (the default segment is warmed whole). */
+#define RW_WARM_AT_CREATE_MAX (8u << 20)
 /* Stops the worker and drops a prepared segment (its file stays). */
 void rw_prepare_stop(raftwal_log *log);
 /* Spare files (purged segments kept for reuse instead of zero-filling new

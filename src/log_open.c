@@ -454,10 +454,13 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
             return rc;
     }
     int rc = rw_log_start_segment(log, 1, 0);
-    /* A log opened not to sync gets its first segment warmed here, as the
-     * worker warms the later ones: its first appends then overwrite cached
-     * pages instead of allocating them (bench/README.md, 3: no-sync
-     * 128 B x 16, six segments per run, 0.72-0.75 -> 0.78-0.99 of raw). */
+    /* A log opened not to sync gets its first segment warmed here (up to
+     * RW_WARM_AT_CREATE_MAX), as the worker warms the later ones of an
+     * unsynced writer: its first appends then overwrite cached pages
+     * instead of allocating them (bench/README.md, 3: no-sync 128 B x 16,
+     * seven segments per run, 0.72-0.75 -> 0.78-0.99 of raw). Nothing is
+     * known yet about whether it will sync after all: then its first sync
+     * writes out the zeros not yet overwritten, at most that much. */
     if (rc == 0 && (log->flags & RAFTWAL_OPEN_NOSYNC))
         rw_prepare_warm_active(log, log->segs[log->nsegs - 1]);
     return rc;

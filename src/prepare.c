@@ -91,7 +91,11 @@ static void warm_from(raftwal_log *log, int fd, uint64_t from, uint64_t size)
 
 void rw_prepare_warm_active(raftwal_log *log, rw_seg *s)
 {
-    warm_from(log, s->fd, s->used, s->file_size);
+    if (s->recycled) /* its blocks exist already, as the worker's rule */
+        return;
+    uint64_t end = s->file_size < RW_WARM_AT_CREATE_MAX ? s->file_size : RW_WARM_AT_CREATE_MAX;
+    if (s->used < end)
+        warm_from(log, s->fd, s->used, end);
 }
 
 static void *worker(void *arg)

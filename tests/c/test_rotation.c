@@ -589,7 +589,7 @@ static void test_nosync_log_prepares_sparse_files(void)
         const char *dir = tu_tmpdir();
         unsigned int flags = RAFTWAL_OPEN_CREATE | (pass ? RAFTWAL_OPEN_NOSYNC : 0);
         raftwal_log *log = open_log(dir, flags, big);
-        CHECK(tu_segment_allocated(dir, 1) >= big);
+        CHECK(tu_segment_allocated(dir, 1) >= big - 4096);
         model m;
         batch b;
         model_init(&m);

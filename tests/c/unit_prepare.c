@@ -92,6 +92,24 @@ static void test_first_segment_of_a_nosync_log_is_warmed(void)
     fill_into_next_and_check(&log, dir);
 }
 
+/* ... but at most RW_WARM_AT_CREATE_MAX of it, whatever the segment size:
+ * the open's cost, and the zeros a first sync may write out, stay
+ * bounded. */
+static void test_first_segment_warming_is_capped(void)
+{
+    const uint64_t seg = 4 * (uint64_t)RW_WARM_AT_CREATE_MAX;
+    const char *dir = tu_tmpdir();
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    o.flags = RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC;
+    o.segment_size = seg;
+    raftwal_log *log = NULL;
+    CHECK_OK(raftwal_log_open(&log, dir, &o));
+    uint64_t got = tu_segment_allocated(dir, 1);
+    CHECK_MSG(got >= RW_WARM_AT_CREATE_MAX - 4096 && got < seg / 2,
+              "%" PRIu64 " bytes of a %" PRIu64 "-byte first segment allocated", got, seg);
+    CHECK_OK(raftwal_log_close(log));
+}
+
 /* RW_FILE_SPARSE is left as it is. */
 static void test_sparse_is_not_warmed(void)
 {
@@ -180,6 +198,7 @@ int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_warming_reserves_the_whole_file);
     TU_RUN(argc, argv, test_first_segment_of_a_nosync_log_is_warmed);
+    TU_RUN(argc, argv, test_first_segment_warming_is_capped);
     TU_RUN(argc, argv, test_sparse_is_not_warmed);
     TU_RUN(argc, argv, test_take_stops_warming);
     TU_RUN(argc, argv, test_unsynced_appends_ask_early);
