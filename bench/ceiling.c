@@ -23,7 +23,6 @@
  * interleaved within a run, at most 64 runs. Nothing is synced inside the
  * clock. Prints GB/s per way and run, and the ratio to raw.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,9 +32,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h" /* bench_now, bench_prezeroed, bench_progress (util.c) */
 #include "crc32c.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -63,13 +62,6 @@ typedef struct run {
     pthread_cond_t moved;
     int writer_seg;
 } run;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void die(const char *what)
 {
@@ -152,23 +144,21 @@ static double run_way(enum way way, const char *dir, const unsigned char *src, s
     size_t nfiles = way == RAW ? 1 : NSEGS;
     for (size_t k = 0; k < nfiles; k++) {
         snprintf(path, sizeof path, "%s/ceiling.%zu", dir, k);
+        if (way == RAW) { /* pre-zeroed and synced, as the grid's raw file */
+            if ((r.fds[k] = bench_prezeroed(path, TOTAL_BYTES)) < 0)
+                die(path);
+            continue;
+        }
         r.fds[k] = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         if (r.fds[k] < 0)
             die(path);
-        if (ftruncate(r.fds[k], way == RAW ? TOTAL_BYTES : SEG_BYTES) != 0)
+        if (ftruncate(r.fds[k], SEG_BYTES) != 0)
             die("ftruncate");
         if (way == MMAP || way == MMAP_COLD) {
             r.maps[k] = mmap(NULL, SEG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, r.fds[k], 0);
             if (r.maps[k] == MAP_FAILED)
                 die("mmap");
         }
-    }
-    if (way == RAW) { /* pre-zeroed and synced, as the grid's raw file */
-        static const unsigned char zeros[1u << 20];
-        for (size_t off = 0; off < TOTAL_BYTES; off += sizeof zeros)
-            pwrite_all(r.fds[0], zeros, sizeof zeros, (off_t)off);
-        if (fsync(r.fds[0]) != 0)
-            die("fsync");
     }
     if (warms(way))
         warm_one(&r, 0); /* the engine's first file is warm before the clock */
@@ -178,7 +168,7 @@ static double run_way(enum way way, const char *dir, const unsigned char *src, s
 
     volatile uint32_t sink = 0;
     size_t per_seg = SEG_BYTES / batch, nbatches = per_seg * NSEGS;
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t b = 0; b < nbatches; b++) {
         int k = (int)(b / per_seg);
         off_t off = (off_t)((b % per_seg) * batch);
@@ -203,7 +193,7 @@ static double run_way(enum way way, const char *dir, const unsigned char *src, s
             break;
         }
     }
-    double secs = now() - t0;
+    double secs = bench_now() - t0;
     enter(&r, (int)NSEGS);
     if (warms(way))
         pthread_join(th, NULL);
@@ -240,10 +230,10 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++)
         for (int i = 0; i < NWAYS; i++) {
             enum way w = (enum way)((i + r) % NWAYS); /* interleaved: drift touches every way */
-            fprintf(stderr, "\rrun %d/%d: %-10s", r + 1, runs, way_names[w]);
+            bench_progress("run %d/%d: %s", r + 1, runs, way_names[w]);
             gbs[w][r] = run_way(w, dir, src, batch);
         }
-    fprintf(stderr, "\n");
+    bench_progress_done();
     printf("%zu-byte writes, 256 MiB per run\n", batch);
     printf("%-10s %s\n", "way", "GB/s per run (ratio to raw in the same run)");
     for (int w = 0; w < NWAYS; w++) {

@@ -173,14 +173,14 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
          * The writer fills it only up to the configured size (log.c,
          * seg_capacity); the rest is stale bytes until the SEAL. */
         uint64_t have = (uint64_t)st.st_size;
-        if (have <= 2 * size) {
+        if (have <= RW_SPARE_MAX_SEGMENTS * size) {
             if (have < size && rw_io->ftruncate(fd, (off_t)size) != 0)
                 return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
             *len = have > size ? have : size;
             *recycled = 1;
             return 0;
         }
-        /* Longer than two segments (kept by an older version, or before the
+        /* Longer than RW_SPARE_MAX_SEGMENTS (kept by an older version, or before the
          * segment size was lowered): every scan of the segment would be
          * that long. A new file is built instead. */
         rw_io->close(fd);

@@ -98,6 +98,11 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
 /* The name a purged segment's file is kept under for reuse:
  * "%016llx.spare" of its old sequence number. */
 #define RW_SPARE_SUFFIX ".spare"
+/* A purged file longer than this many segments is deleted, not kept or
+ * reused as a spare: a reused spare keeps its length, and every scan of
+ * its segment would be that long (log.c, remove_purged_file; segment.c,
+ * open_build_file). */
+#define RW_SPARE_MAX_SEGMENTS 2
 void rw_spare_name(char out[24], uint64_t seq);
 
 /* Makes a prepared segment active: a fresh salt, the header with
