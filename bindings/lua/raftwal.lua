@@ -8,7 +8,9 @@ Conventions (the same as lua-resty-core, lua-resty-lmdb):
   * misuse (a wrong argument type, a method called with '.') raises
     error(message, 2), pointing at the caller's line;
   * handles are closed by an ffi.gc finalizer when collected, or at once by
-    log:close(), which may be called any number of times.
+    log:close(), which may be called any number of times;
+  * a handle belongs to the process that opened it: in a child made by
+    fork() it answers nil, "closed", "ECLOSED" and is never closed there.
 
 Indexes and terms are unsigned 64-bit. They are accepted as Lua numbers
 (non-negative integers below 2^53) or as uint64_t cdata, and returned as
@@ -17,7 +19,10 @@ double could no longer hold them exactly.
 
 The hot paths (append, get, term, entries) are written to stay
 JIT-compilable: no closures created per call, no pairs(), no varargs, one
-FFI call per batch, out-parameters preallocated once per module.
+FFI call per batch, out-parameters preallocated once per module. Those
+shared buffers are filled only after every value of the caller's tables has
+been read (reading may run an __index metamethod, which may call this module
+again or yield), right before the C call.
 tests/lua/jit_trace_test.lua checks that their loops trace without NYI.
 
 The library itself is loaded lazily, on the first call that needs it, so
@@ -33,8 +38,13 @@ local error, pcall, setmetatable, getmetatable = error, pcall, setmetatable, get
 local pairs, ipairs = pairs, ipairs
 local ffi_new, ffi_string, ffi_gc, ffi_istype, ffi_sizeof =
     ffi.new, ffi.string, ffi.gc, ffi.istype, ffi.sizeof
-local concat = table.concat
+local concat, find, gsub = table.concat, string.find, string.gsub
 local getenv = os.getenv
+-- table.new(narray, nhash) preallocates (LuaJIT 2.1); plain {} elsewhere.
+local table_new = (function()
+    local ok, new = pcall(require, "table.new")
+    return ok and new or function() return {} end
+end)()
 
 local K = cdef.constants
 local TWO53 = 2 ^ 53
@@ -91,6 +101,13 @@ local function try_load(name)
     return lib
 end
 
+-- C reads a path up to its first NUL byte, so "base\0/node-7/wal" would
+-- open "base": such paths are refused, with EINVAL.
+local function nul_path(fname, path)
+    return nil, "raftwal." .. fname .. ": the path \"" .. gsub(path, "%z", "\\0")
+        .. "\" contains a NUL byte", "EINVAL"
+end
+
 --- raftwal.load(path) -> true | nil, err
 -- Loads the library from an explicit file path (or dlopen name) instead of
 -- the default lookup. Call it before the first open/verify/repair/version.
@@ -98,6 +115,9 @@ end
 function _M.load(path)
     if type(path) ~= "string" or path == "" then
         error("raftwal.load: path must be a non-empty string", 2)
+    end
+    if find(path, "\0", 1, true) then
+        return nul_path("load", path)
     end
     if C then
         if path == loaded_from then
@@ -149,12 +169,78 @@ function _M.library_path()
 end
 
 -- ---------------------------------------------------------------------------
+-- Which process owns a handle
+-- ---------------------------------------------------------------------------
+
+-- A child made by fork() inherits the Lua state and every handle in it, but
+-- neither the library's threads nor the directory lock: a write there would
+-- go unlocked into the parent's files, and raftwal_log_close() hangs or
+-- frees what the parent still uses. So each handle records the pid of the
+-- process that opened it, every method compares it with current_pid(), and
+-- in any other process the handle is forgotten, never closed.
+--
+-- current_pid() runs on every method call, and getpid() is a system call
+-- (about 1 us on some virtual machines, 30 times a log:term()). So the pid
+-- is cached, and the kernel tells when the cache is stale: fork_canary is a
+-- byte on a page marked MADV_WIPEONFORK, which a forked child sees zeroed.
+-- Where that is unavailable (not Linux, kernels before 4.14) the canary is
+-- nil and getpid() is called every time.
+
+-- Each declaration on its own: another module may have made it already, and
+-- ffi.cdef refuses to redeclare.
+for _, decl in ipairs({
+    "int getpid(void);",
+    "void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset);",
+    "int madvise(void *addr, size_t length, int advice);",
+}) do
+    pcall(ffi.cdef, decl)
+end
+local libc = ffi.C
+local getpid = libc.getpid
+
+local function wipe_on_fork_page()
+    -- Linux's generic values; MIPS numbers MAP_ANONYMOUS differently.
+    if ffi.os ~= "Linux" or find(ffi.arch, "mips", 1, true) then
+        return nil
+    end
+    local PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, MADV_WIPEONFORK = 3, 0x22, 18
+    local ok, page = pcall(function()
+        local p = libc.mmap(nil, 4096, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0)
+        if p == nil or ffi.cast("intptr_t", p) == -1 then
+            return nil
+        end
+        if libc.madvise(p, 4096, MADV_WIPEONFORK) ~= 0 then
+            return nil -- the page stays mapped, unused: 4 KiB, once
+        end
+        return ffi.cast("volatile uint8_t *", p)
+    end)
+    return ok and page or nil
+end
+
+local fork_canary = wipe_on_fork_page() -- 1 while cached_pid is this process's
+local cached_pid = 0
+
+local function current_pid()
+    local canary = fork_canary
+    if canary ~= nil and canary[0] == 1 then
+        return cached_pid
+    end
+    cached_pid = getpid()
+    if canary ~= nil then
+        canary[0] = 1
+    end
+    return cached_pid
+end
+
+-- ---------------------------------------------------------------------------
 -- Shared helpers
 -- ---------------------------------------------------------------------------
 
 -- Out-parameters and scratch buffers, allocated once. Every use fills and
--- reads them within one Lua call, so sharing them is safe: Lua code runs
--- on one OS thread per Lua state, and no call yields in between.
+-- reads them within one Lua call with no user code in between (no
+-- metamethod, no yield), so sharing them is safe: Lua code runs on one OS
+-- thread per Lua state. Write calls read the caller's tables first, into
+-- locals and a table of their own, and fill these buffers only then.
 local log_out = ffi_new("raftwal_log *[1]")
 local iter_out = ffi_new("raftwal_iter *[1]")
 local u64_out = ffi_new("uint64_t[1]")
@@ -206,10 +292,23 @@ end
 local BATCH_KEEP = 4096
 local batch_cap = 64
 local batch = ffi_new(entry_array_t, batch_cap)
--- Keeps each entry's data string reachable while the C call uses a
--- pointer into it (an entry table with an __index metamethod could hand
--- out a string nothing else references).
-local batch_anchor = {}
+
+-- The entry array for a batch of n: the shared one, grown if needed, or
+-- one of its own for a batch above BATCH_KEEP.
+local function batch_array(n)
+    if n <= batch_cap then
+        return batch
+    end
+    if n > BATCH_KEEP then
+        return ffi_new(entry_array_t, n)
+    end
+    local cap = batch_cap * 2
+    if cap < n then
+        cap = n
+    end
+    batch, batch_cap = ffi_new(entry_array_t, cap), cap
+    return batch
+end
 
 -- nil, message, code name: the OpenResty convention for failures.
 local function fail(rc)
@@ -272,8 +371,8 @@ local function entry_table(e)
     }
 end
 
--- Fills hs_buf from a {term=, vote=, commit=} table; returns it or nil.
-local function fill_hardstate(t)
+-- The term, vote and commit of a {term=, vote=, commit=} table, or nil.
+local function read_hardstate(t)
     if type(t) ~= "table" then
         return nil
     end
@@ -281,6 +380,11 @@ local function fill_hardstate(t)
     if not (term and vote and commit) then
         return nil
     end
+    return term, vote, commit
+end
+
+-- hs_buf holding term, vote, commit. Call it right before the C call.
+local function fill_hardstate(term, vote, commit)
     local hs = hs_buf[0]
     hs.term, hs.vote, hs.commit = term, vote, commit
     return hs_buf
@@ -313,10 +417,39 @@ local OPEN_OPTIONS = {
     segment_size = "number", metadata = "string", file_mode = "number",
 }
 
+-- The largest file_mode: permission bits only (no setuid, setgid, sticky).
+local MAX_FILE_MODE = 511 -- 0777
+
+-- The value of option `name` (nil or of the option's type); raises at the
+-- caller of open() otherwise.
+local function option(opts, name)
+    local v = opts[name]
+    local want = OPEN_OPTIONS[name]
+    if v ~= nil and type(v) ~= want then
+        error("raftwal.open: option " .. name .. " must be a " .. want, 3)
+    end
+    return v
+end
+
+-- The ffi.gc finalizer of a log handle opened by process `pid`. A Lua
+-- closure, not the bare C function: it references the library namespace
+-- `lib`, and so keeps libraftwal loaded as long as a handle may still need
+-- closing (a bare function pointer does not: dropping the module together
+-- with its last log let the collector unload the library first, and the
+-- finalizer then jumped into unmapped code). In any other process (a
+-- forked child) the handle is not ours to close: it is dropped.
+local function log_finalizer(lib, pid)
+    return function(h)
+        if current_pid() == pid then
+            lib.raftwal_log_close(h)
+        end
+    end
+end
+
 --- raftwal.open(path, opts) -> log | nil, err, code
 -- opts (all optional): create (default true), readonly, nosync, verify,
--- segment_size (bytes), metadata (string, written when the log is created),
--- file_mode (e.g. tonumber("640", 8)).
+-- segment_size (bytes; 0 = the default), metadata (string, written when the
+-- log is created), file_mode (0..0777, e.g. tonumber("640", 8); 0 = 0644).
 function _M.open(path, opts)
     if type(path) ~= "string" then
         error("raftwal.open: path must be a string", 2)
@@ -326,14 +459,27 @@ function _M.open(path, opts)
     elseif type(opts) ~= "table" then
         error("raftwal.open: opts must be a table", 2)
     end
-    for k, v in pairs(opts) do
-        local want = OPEN_OPTIONS[k]
-        if not want then
+    for k in pairs(opts) do
+        if not OPEN_OPTIONS[k] then
             error("raftwal.open: unknown option " .. tostring(k), 2)
         end
-        if type(v) ~= want then
-            error("raftwal.open: option " .. k .. " must be a " .. want, 2)
-        end
+    end
+    -- Every option is read (through __index, if opts has one) before
+    -- opts_buf is touched: a metamethod may itself open a log.
+    local create, readonly = option(opts, "create"), option(opts, "readonly")
+    local nosync, verify = option(opts, "nosync"), option(opts, "verify")
+    local segment_size, file_mode = option(opts, "segment_size"), option(opts, "file_mode")
+    local meta = option(opts, "metadata") -- stays referenced until the call returns
+    if segment_size ~= nil and not to_u64(segment_size) then
+        error("raftwal.open: option segment_size must be an integer in [0, 2^53)"
+            .. " (bytes; 0 = the default)", 2)
+    end
+    if file_mode ~= nil and not (to_u32(file_mode) and file_mode <= MAX_FILE_MODE) then
+        error("raftwal.open: option file_mode must be an integer in 0..0777"
+            .. " (permission bits, e.g. tonumber(\"640\", 8); 0 = 0644)", 2)
+    end
+    if find(path, "\0", 1, true) then
+        return nul_path("open", path)
     end
     local lib, err = library()
     if not lib then
@@ -345,14 +491,13 @@ function _M.open(path, opts)
         return fail(rc)
     end
     local flags = 0
-    if opts.create ~= false then flags = flags + K.RAFTWAL_OPEN_CREATE end
-    if opts.readonly then flags = flags + K.RAFTWAL_OPEN_READONLY end
-    if opts.nosync then flags = flags + K.RAFTWAL_OPEN_NOSYNC end
-    if opts.verify then flags = flags + K.RAFTWAL_OPEN_VERIFY end
+    if create ~= false then flags = flags + K.RAFTWAL_OPEN_CREATE end
+    if readonly then flags = flags + K.RAFTWAL_OPEN_READONLY end
+    if nosync then flags = flags + K.RAFTWAL_OPEN_NOSYNC end
+    if verify then flags = flags + K.RAFTWAL_OPEN_VERIFY end
     o[0].flags = flags
-    o[0].segment_size = opts.segment_size or 0
-    o[0].file_mode = opts.file_mode or 0
-    local meta = opts.metadata -- stays referenced until the call returns
+    o[0].segment_size = segment_size or 0
+    o[0].file_mode = file_mode or 0
     o[0].metadata = meta
     o[0].metadata_size = meta and #meta or 0
     rc = lib.raftwal_log_open(log_out, path, o)
@@ -360,20 +505,37 @@ function _M.open(path, opts)
     if rc ~= 0 then
         return fail(rc)
     end
-    local h = ffi_gc(log_out[0], lib.raftwal_log_close)
+    local raw = log_out[0]
     log_out[0] = nil
-    return setmetatable({ _h = h, path = path, readonly = opts.readonly == true }, Log)
+    local pid = current_pid()
+    local h = ffi_gc(raw, log_finalizer(lib, pid))
+    return setmetatable({ _h = h, _pid = pid, path = path, readonly = readonly == true }, Log)
 end
 
--- The handle of a log object (nil once closed); raises on a non-log self.
+-- In a process other than the opener's (a forked child): forgets the
+-- handle, without a call into the library, finalizer included.
+local function forget_inherited(self)
+    ffi_gc(self._h, nil)
+    self._h = nil
+end
+
+-- The handle of a log object: nil once closed, and in a process other
+-- than the one that opened it. Raises on a non-log self.
 local function handle(self)
     if getmetatable(self) ~= Log then
         error("raftwal: expected a log object (call methods with ':')", 3)
     end
-    return self._h
+    local h = self._h
+    if h ~= nil and self._pid ~= current_pid() then
+        forget_inherited(self)
+        return nil
+    end
+    return h
 end
 
 --- log:close() -> true | nil, err, code. Closing again returns true.
+-- In a forked child, closing an inherited log only forgets it (the parent
+-- still uses it), and returns true.
 function Log:close()
     local h = handle(self)
     if h == nil then
@@ -393,18 +555,64 @@ function Log:is_closed()
 end
 
 function Log:__tostring()
-    return "raftwal.log(" .. self.path .. (self._h == nil and ", closed)" or ")")
+    return "raftwal.log(" .. self.path .. (handle(self) == nil and ", closed)" or ")")
 end
 
 -- ---------------------------------------------------------------------------
 -- Writing
 -- ---------------------------------------------------------------------------
 
-local function batch_error(filled, msg)
-    for i = 1, filled do
-        batch_anchor[i] = nil
+-- Raises a misuse error about entries[i] at the caller of append()
+-- (level 4: this function, read_entries, append, its caller).
+local function entry_error(i, what)
+    error("raftwal: append: entries[" .. i .. "]" .. what, 4)
+end
+
+-- Reads and checks entries[1..n] into a new array of four values per
+-- entry: index, term, type, and data (false for none). Entry tables may
+-- have __index metamethods, and whatever those do (append to another log,
+-- close this one, yield to another coroutine that appends) this touches
+-- nothing shared. The array also keeps every data string alive through the
+-- C call, which holds only pointers into them.
+local function read_entries(entries, n)
+    local values = table_new(4 * n, 0)
+    for i = 1, n do
+        local e = entries[i]
+        if type(e) ~= "table" then
+            entry_error(i, " must be a table")
+        end
+        local k = 4 * (i - 1)
+        values[k + 1] = to_u64(e.index) or entry_error(i, ".index must be a 64-bit integer")
+        values[k + 2] = to_u64(e.term) or entry_error(i, ".term must be a 64-bit integer")
+        local t = e.type
+        if t == nil then
+            t = 0
+        end
+        values[k + 3] = to_u32(t) or entry_error(i, ".type must be a 32-bit unsigned integer")
+        local data = e.data
+        if data == nil then
+            data = false
+        elseif type(data) ~= "string" then
+            entry_error(i, ".data must be a string")
+        end
+        values[k + 4] = data
     end
-    error("raftwal: " .. msg, 3)
+    return values
+end
+
+-- Fills arr[0 .. n-1] from read_entries' values: no user code runs here.
+local function fill_batch(arr, values, n)
+    for i = 0, n - 1 do
+        local k = 4 * i
+        local dst = arr[i]
+        dst.index, dst.term, dst.type, dst.flags = values[k + 1], values[k + 2], values[k + 3], 0
+        local data = values[k + 4]
+        if data then
+            dst.data, dst.size = data, #data
+        else
+            dst.data, dst.size = nil, 0
+        end
+    end
 end
 
 --- log:append(entries, hardstate, opts) -> true | nil, err, code
@@ -412,64 +620,34 @@ end
 -- hardstate: nil or {term=, vote=, commit=}, stored in the same atomic batch;
 -- opts: nil or {nosync = true}. One FFI call for the whole batch.
 function Log:append(entries, hardstate, opts)
-    local h = handle(self)
+    handle(self) -- checks self; the handle is taken below, after user code
     if type(entries) ~= "table" then
         argerror("append: entries must be an array of entry tables")
     end
-    local hs = nil
+    -- 1. Every value of the caller's tables, read and checked.
+    local term, vote, commit
     if hardstate ~= nil then
-        hs = fill_hardstate(hardstate)
-            or argerror("append: hardstate must be {term=, vote=, commit=} with 64-bit integers")
+        term, vote, commit = read_hardstate(hardstate)
+        if term == nil then
+            argerror("append: hardstate must be {term=, vote=, commit=} with 64-bit integers")
+        end
     end
     local flags = write_flags(opts) or argerror("append: opts must be a table")
+    local n = #entries
+    local values = read_entries(entries, n)
+    local arr = batch_array(n)
+    -- 2. The log may have been closed meanwhile (by a metamethod).
+    local h = handle(self)
     if h == nil then
         return closed()
     end
-    local n = #entries
-    local arr = batch
-    if n > batch_cap then
-        if n > BATCH_KEEP then
-            arr = ffi_new(entry_array_t, n)
-        else
-            local cap = batch_cap * 2
-            if cap < n then
-                cap = n
-            end
-            batch, batch_cap = ffi_new(entry_array_t, cap), cap
-            arr = batch
-        end
-    end
-    for i = 1, n do
-        local e = entries[i]
-        if type(e) ~= "table" then
-            batch_error(i - 1, "append: entries[" .. i .. "] must be a table")
-        end
-        local dst = arr[i - 1]
-        dst.index = to_u64(e.index)
-            or batch_error(i - 1, "append: entries[" .. i .. "].index must be a 64-bit integer")
-        dst.term = to_u64(e.term)
-            or batch_error(i - 1, "append: entries[" .. i .. "].term must be a 64-bit integer")
-        local t = e.type
-        if t == nil then
-            t = 0
-        end
-        dst.type = to_u32(t)
-            or batch_error(i - 1, "append: entries[" .. i .. "].type must be a 32-bit unsigned integer")
-        dst.flags = 0
-        local data = e.data
-        if data == nil then
-            dst.data, dst.size = nil, 0
-        elseif type(data) == "string" then
-            batch_anchor[i] = data
-            dst.data, dst.size = data, #data
-        else
-            batch_error(i - 1, "append: entries[" .. i .. "].data must be a string")
-        end
+    -- 3. The shared buffers, filled right before the call.
+    fill_batch(arr, values, n)
+    local hs = nil
+    if term ~= nil then
+        hs = fill_hardstate(term, vote, commit)
     end
     local rc = C.raftwal_log_append(h, arr, n, hs, flags)
-    for i = 1, n do
-        batch_anchor[i] = nil
-    end
     if rc ~= 0 then
         return fail(rc)
     end
@@ -478,14 +656,17 @@ end
 
 --- log:set_hardstate({term=, vote=, commit=}, opts) -> true | nil, err, code
 function Log:set_hardstate(t, opts)
-    local h = handle(self)
-    local hs = fill_hardstate(t)
-        or argerror("set_hardstate: expected {term=, vote=, commit=} with 64-bit integers")
+    handle(self) -- checks self; the handle is taken below, after user code
+    local term, vote, commit = read_hardstate(t)
+    if term == nil then
+        argerror("set_hardstate: expected {term=, vote=, commit=} with 64-bit integers")
+    end
     local flags = write_flags(opts) or argerror("set_hardstate: opts must be a table")
+    local h = handle(self) -- reading t and opts may have run a metamethod
     if h == nil then
         return closed()
     end
-    local rc = C.raftwal_log_set_hardstate(h, hs, flags)
+    local rc = C.raftwal_log_set_hardstate(h, fill_hardstate(term, vote, commit), flags)
     if rc ~= 0 then
         return fail(rc)
     end
@@ -632,14 +813,43 @@ end
 local Iter = {}
 Iter.__index = Iter
 
+-- An iteration's C iterator with the pid of the process that opened it:
+-- the finalizer needs both, and one module-wide finalizer function (no
+-- closure per entries() call) can only get them from the object it frees.
+local iter_owned_t = ffi.typeof("struct { raftwal_iter *it; int pid; }")
+
+-- The ffi.gc finalizer of every iteration. A Lua function whose upvalue C
+-- keeps the library loaded as long as an iteration may still need closing;
+-- in another process than the opener's (a forked child) it does nothing.
+local function iter_finalizer(owned)
+    if owned.pid == current_pid() then
+        C.raftwal_iter_close(owned.it)
+    end
+end
+
+-- Ends the iteration: closes the C iterator when this process opened it,
+-- else only forgets it.
+local function end_iteration(self, owned)
+    self._it = nil
+    self._log = nil
+    ffi_gc(owned, nil)
+    if owned.pid == current_pid() then
+        C.raftwal_iter_close(owned.it)
+    end
+end
+
 -- One step: an entry table, nil at the end, or false, err, code once on a
 -- failure (which ends the iteration).
 local function entries_step(self)
-    local it = self._it
-    if it == nil then
+    local owned = self._it
+    if owned == nil then
         return nil
     end
-    local rc = C.raftwal_iter_next(it, entry_out)
+    if owned.pid ~= current_pid() then
+        end_iteration(self, owned) -- inherited through fork(): not ours
+        return false, "closed", "ECLOSED"
+    end
+    local rc = C.raftwal_iter_next(owned.it, entry_out)
     if rc == 1 then
         return entry_table(entry_out[0])
     end
@@ -647,9 +857,7 @@ local function entries_step(self)
     if rc ~= 0 then
         _, msg, code = fail(rc) -- before iter_close, which may reset the message
     end
-    self._it = nil
-    self._log = nil
-    C.raftwal_iter_close(ffi_gc(it, nil))
+    end_iteration(self, owned)
     if rc == 0 then
         return nil
     end
@@ -659,11 +867,9 @@ Iter.__call = entries_step
 
 --- it:close(): releases the iteration at once (else the GC does). Harmless twice.
 function Iter:close()
-    local it = self._it
-    if it ~= nil then
-        self._it = nil
-        self._log = nil
-        C.raftwal_iter_close(ffi_gc(it, nil))
+    local owned = self._it
+    if owned ~= nil then
+        end_iteration(self, owned)
     end
 end
 
@@ -715,10 +921,10 @@ function Log:entries(lo, hi, max_bytes)
     if rc ~= 0 then
         return fail(rc)
     end
-    local it = ffi_gc(iter_out[0], C.raftwal_iter_close)
+    local owned = ffi_gc(iter_owned_t(iter_out[0], self._pid), iter_finalizer)
     iter_out[0] = nil
     -- _log keeps the log object (and so its handle) alive while iterating.
-    return setmetatable({ _it = it, _log = self }, Iter)
+    return setmetatable({ _it = owned, _log = self }, Iter)
 end
 
 --- log:hardstate() -> {term=, vote=, commit=} | nil, err, code
@@ -889,6 +1095,9 @@ function _M.verify(dir)
     if type(dir) ~= "string" then
         error("raftwal.verify: dir must be a string", 2)
     end
+    if find(dir, "\0", 1, true) then
+        return nul_path("verify", dir)
+    end
     return run_check("raftwal_verify", dir)
 end
 
@@ -896,6 +1105,9 @@ end
 function _M.repair(dir)
     if type(dir) ~= "string" then
         error("raftwal.repair: dir must be a string", 2)
+    end
+    if find(dir, "\0", 1, true) then
+        return nul_path("repair", dir)
     end
     return run_check("raftwal_repair", dir)
 end

@@ -370,4 +370,47 @@ T.test("verify and repair a closed log", function()
     T.raises(THIS_FILE, function() raftwal.repair(1) end)
 end)
 
+T.test("a path with an embedded NUL is refused with EINVAL, never shortened", function()
+    -- C would stop at the NUL: open, verify and repair would act on `base`.
+    local base = T.tmpdir()
+    local log, dir = new_log()
+    T.ok(log:append({ e(1, 1, "a") }))
+    T.ok(log:close())
+    for _, path in ipairs({ base .. "\0/node-7/wal", dir .. "\0", "\0" .. dir }) do
+        local shown = path:gsub("%z", "\\0")
+        T.ok(T.fails("EINVAL", raftwal.open, path):find("NUL", 1, true), "open message names the NUL")
+        T.fails("EINVAL", raftwal.open, path, { readonly = true, create = false })
+        T.fails("EINVAL", raftwal.verify, path)
+        T.fails("EINVAL", raftwal.repair, path)
+        T.fails("EINVAL", raftwal.load, path)
+        T.eq(T.sh("ls -A " .. T.quote(base)), "", "nothing created in the base directory for " .. shown)
+    end
+    T.eq(T.ok(raftwal.verify(dir)).entries, 1, "the log itself is untouched")
+end)
+
+T.test("open: numeric options must be integers in range", function()
+    local base = T.tmpdir()
+    local function refused(opts, text)
+        T.raises(text, function() raftwal.open(base .. "/wal", opts) end)
+        T.raises(THIS_FILE, function() raftwal.open(base .. "/wal", opts) end)
+    end
+    local nan = 0 / 0
+    for _, bad in ipairs({ -1, 16384.9, nan, math.huge, -math.huge, -2 ^ 63, 2 ^ 64, 2 ^ 53 }) do
+        refused({ segment_size = bad }, "option segment_size must be")
+    end
+    for _, bad in ipairs({ -1, 0.5, nan, math.huge, 512, 4095, 2 ^ 32 + 420, -2 ^ 63 }) do
+        refused({ file_mode = bad }, "option file_mode must be")
+    end
+    T.eq(T.sh("ls -A " .. T.quote(base)), "", "no refused open created anything")
+    -- In range: accepted (the library checks the segment size limits).
+    T.fails("EINVAL", raftwal.open, base .. "/small", { segment_size = 16 * 1024 - 1 })
+    T.fails("EINVAL", raftwal.open, base .. "/big", { segment_size = 2 ^ 40 })
+    local log = T.ok(raftwal.open(base .. "/ok", { segment_size = 16 * 1024, file_mode = tonumber("600", 8) }))
+    T.ok(log:append({ e(1, 1, "a") }))
+    T.ok(log:close())
+    local modes = T.sh("find " .. T.quote(base .. "/ok") .. " -type f -printf '%m\\n' | sort -u")
+    T.eq(modes, "600\n", "files are created with file_mode 0600")
+    T.ok(raftwal.open(base .. "/default", { segment_size = 0, file_mode = 0 })):close()
+end)
+
 return T.run()

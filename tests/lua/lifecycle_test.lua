@@ -162,4 +162,36 @@ T.test("an iteration left early is released by close() or the GC", function()
     T.ok(raftwal.open(dir)):close()
 end)
 
+-- Runs `code` in a child luajit (same RAFTWAL_LIB and LUA_PATH) with the
+-- log directory as arg[1]; returns its output and exit status. A crash of
+-- the child (SIGSEGV: status 139) fails the test, not this process.
+local function child_luajit(code, dir)
+    local script = T.tmpdir() .. "/child.lua"
+    T.write_file(script, code)
+    return T.sh(T.quote(T.env("RAFTWAL_LUAJIT")) .. " " .. T.quote(script) .. " " .. T.quote(dir), true)
+end
+
+T.test("a log and an iteration outliving the module (and its library) are closed safely", function()
+    -- Dropping the last references to a log, an iteration and the module
+    -- together lets the collector free the library namespace (dlclose) in
+    -- the same cycle as the handles: their finalizers must keep it loaded.
+    local out, rc = child_luajit([[
+        local raftwal = require("raftwal")
+        local log = assert(raftwal.open(arg[1]))
+        assert(log:append({ { index = 1, term = 1, data = "x" }, { index = 2, term = 1, data = "y" } }))
+        local it = assert(log:entries())
+        assert(it().index == 1)
+        log, it, raftwal = nil, nil, nil
+        package.loaded.raftwal = nil
+        package.loaded["raftwal.cdef"] = nil
+        for _ = 1, 4 do collectgarbage() end
+        -- The finalizer closed the log: the lock is free for a new load.
+        local again = assert(require("raftwal").open(arg[1]))
+        assert(again:get(2).data == "y")
+        assert(again:close())
+        print("survived")
+    ]], fresh_dir())
+    T.eq({ rc, out }, { 0, "survived\n" }, "the child's exit status and output")
+end)
+
 return T.run()
