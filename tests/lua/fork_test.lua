@@ -12,10 +12,31 @@ what the parent still uses. The parent's log must come out untouched.
 Each case runs a real fork() from LuaJIT. The child reports through a pipe
 and exits; the parent waits for the pipe to close with a bounded poll(), so
 a child that hangs fails the test (and is killed) instead of hanging it.
+
+The module tells a forked child by a page marked MADV_WIPEONFORK, or, where
+madvise() refuses that, by getpid() on every call. ctest runs this file
+twice: lua_fork as the machine is, and lua_fork_getpid with
+RAFTWAL_TEST_NO_WIPEONFORK=1, where the module is handed an ffi whose
+madvise() fails, as on a kernel before 4.14.
 ]]
 local T = require("testlib")
 local ffi = require("ffi")
+
+-- The module loads through an ffi whose C.madvise is counted (and, with
+-- RAFTWAL_TEST_NO_WIPEONFORK=1, fails with EINVAL).
+local NO_WIPEONFORK = os.getenv("RAFTWAL_TEST_NO_WIPEONFORK") == "1"
+local madvise_results = {}
+package.loaded.ffi = setmetatable({
+    C = setmetatable({
+        madvise = function(addr, len, advice)
+            local rc = NO_WIPEONFORK and -1 or ffi.C.madvise(addr, len, advice)
+            madvise_results[#madvise_results + 1] = rc
+            return rc
+        end,
+    }, { __index = ffi.C }),
+}, { __index = ffi })
 local raftwal = require("raftwal")
+package.loaded.ffi = ffi
 
 -- Each declaration on its own: raftwal.lua may have declared some already,
 -- and ffi.cdef refuses to redeclare.
@@ -36,7 +57,7 @@ for _, decl in ipairs({
 end
 local C = ffi.C
 
-local CHILD_DEADLINE_MS = 20000 -- a healthy child is done in milliseconds
+local CHILD_DEADLINE_MS = 10000 -- a healthy child is done in milliseconds
 local POLLIN, SIGKILL = 1, 9
 
 -- Runs child_fn(log...) in a forked child. The child writes "ok" or the
@@ -124,6 +145,16 @@ local CALLS = {
     { "stats" },
     { "segments" },
 }
+
+T.test("the module asked for a wipe-on-fork page (and, in lua_fork_getpid, was refused)", function()
+    T.eq(#madvise_results, 1, "madvise calls while loading the module")
+    if NO_WIPEONFORK then
+        T.eq(madvise_results[1], -1, "madvise result")
+    else
+        print("    madvise(MADV_WIPEONFORK) returned " .. tostring(madvise_results[1])
+            .. (madvise_results[1] == 0 and "" or ": the module calls getpid() on every call"))
+    end
+end)
 
 T.test("the call list covers every method of the log object", function()
     local listed = { close = true, is_closed = true, __index = true, __tostring = true }
