@@ -94,11 +94,15 @@ local function in_child(exit, child_fn)
             hung = true
             break
         end
-        local n = tonumber(C.read(fds[0], buf, 4096))
-        if n <= 0 then
-            break -- EOF: the child has exited (or closed everything)
+        if ready > 0 then -- (-1: interrupted by a signal, poll again)
+            local n = tonumber(C.read(fds[0], buf, 4096))
+            if n == 0 then
+                break -- EOF: the child has exited
+            end
+            if n > 0 then
+                chunks[#chunks + 1] = ffi.string(buf, n)
+            end
         end
-        chunks[#chunks + 1] = ffi.string(buf, n)
     end
     C.close(fds[0])
     if hung then
