@@ -635,17 +635,17 @@ function Log:append(entries, hardstate, opts)
     local flags = write_flags(opts) or argerror("append: opts must be a table")
     local n = #entries
     local values = read_entries(entries, n)
+    -- 2. The shared buffers, filled right before the call.
     local arr = batch_array(n)
-    -- 2. The log may have been closed meanwhile (by a metamethod).
-    local h = handle(self)
-    if h == nil then
-        return closed()
-    end
-    -- 3. The shared buffers, filled right before the call.
     fill_batch(arr, values, n)
     local hs = nil
     if term ~= nil then
         hs = fill_hardstate(term, vote, commit)
+    end
+    -- 3. The handle, taken last: a metamethod may have closed the log.
+    local h = handle(self)
+    if h == nil then
+        return closed()
     end
     local rc = C.raftwal_log_append(h, arr, n, hs, flags)
     if rc ~= 0 then
@@ -662,11 +662,12 @@ function Log:set_hardstate(t, opts)
         argerror("set_hardstate: expected {term=, vote=, commit=} with 64-bit integers")
     end
     local flags = write_flags(opts) or argerror("set_hardstate: opts must be a table")
-    local h = handle(self) -- reading t and opts may have run a metamethod
+    local hs = fill_hardstate(term, vote, commit)
+    local h = handle(self) -- taken last: reading t and opts may have run a metamethod
     if h == nil then
         return closed()
     end
-    local rc = C.raftwal_log_set_hardstate(h, fill_hardstate(term, vote, commit), flags)
+    local rc = C.raftwal_log_set_hardstate(h, hs, flags)
     if rc ~= 0 then
         return fail(rc)
     end
