@@ -17,7 +17,8 @@ import warnings
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _raftwal as _c
-from ._errors import ClosedError, InvalidArgument, RangeError
+from . import _raftwal_c
+from ._errors import ClosedError, InvalidArgument, RangeError, UnavailableError
 from ._structs import struct_to_dict
 from ._types import BytesLike, Entry, HardState, Snapshot
 
@@ -32,48 +33,37 @@ PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _NO_LIMIT = _c.RAFTWAL_NO_LIMIT
 
 
-class _HandleGuard:
-    """Owns the C handle and keeps it valid for every call in flight.
+#: Owns a log's C handle (implemented in raftwal.i). Every call on the handle
+#: runs as ``with guard as handle: ...``:
+#:
+#: - Entering counts a call in flight (per thread too) and returns the
+#:   handle; it raises ClosedError once close() began, and always in a
+#:   process made by fork() after the open (an inherited handle).
+#: - ``guard.close()`` refuses new calls, waits for the calls in flight to
+#:   leave, then runs raftwal_log_close(): the C API's rule that close never
+#:   races another call on the handle.
+#: - close() from inside a call on the same thread (a signal handler, which
+#:   Python runs between bytecodes of whatever the thread was doing) cannot
+#:   wait for that call: it returns at once, new calls are refused, and the
+#:   close runs when that thread's outermost call leaves the guard (after
+#:   waiting for the other threads' calls); a failed final sync is then
+#:   raised by that call.
+#: - Entering and leaving are C calls that run no Python code, so a signal
+#:   handler (KeyboardInterrupt) cannot fire between counting a call and the
+#:   ``with`` statement owning it, nor leave a count behind.
+#: - Ctrl-C while close() waits leaves the handle open (``closed`` False,
+#:   new calls refused): a later close() (or the finalizer) closes it.
+#: - ``guard.closed`` is True once raftwal_log_close() ran or is running, and
+#:   in a forked child; ``guard.inherited`` is True in a forked child, where
+#:   close() forgets the handle without closing, syncing or writing it.
+_HandleGuard = _raftwal_c.HandleGuard
 
-    The C API requires that raftwal_log_close() does not race with other
-    calls on the handle. Each call enters the guard (a counter under a lock,
-    no blocking); close() forbids new entries, waits for the calls in flight
-    to leave, and only then hands the handle over to be closed.
-    """
 
-    __slots__ = ("_lock", "_idle", "_handle", "_users")
-
-    def __init__(self, handle: Any) -> None:
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._handle = handle
-        self._users = 0
-
-    def __enter__(self) -> Any:
-        with self._lock:
-            if self._handle is None:
-                raise ClosedError("the log is closed")
-            self._users += 1
-            return self._handle
-
-    def __exit__(self, *exc_info: Any) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                self._idle.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def take(self) -> Any:
-        """Marks the handle closed; returns it once no call uses it, or None
-        if it was already taken."""
-        with self._lock:
-            handle, self._handle = self._handle, None
-            while self._users:
-                self._idle.wait()
-        return handle
+def _release_iterator(c_iter: Any, guard: Any) -> None:
+    """raftwal_iter_close(), except in a forked child: the iterator belongs
+    to the parent's log there."""
+    if not guard.inherited:
+        _c.raftwal_iter_close(c_iter)
 
 
 class EntryIterator(Iterator[Entry]):
@@ -90,11 +80,12 @@ class EntryIterator(Iterator[Entry]):
     caller only.
     """
 
-    __slots__ = ("_it", "_lock")
+    __slots__ = ("_it", "_lock", "_guard")
 
-    def __init__(self, c_iter: Any) -> None:
+    def __init__(self, c_iter: Any, guard: Any) -> None:
         self._it = c_iter
         self._lock = threading.Lock()
+        self._guard = guard  # the log's: reads are calls on the log
 
     def __iter__(self) -> "EntryIterator":
         """The iterator itself."""
@@ -102,6 +93,19 @@ class EntryIterator(Iterator[Entry]):
 
     def __next__(self) -> Entry:
         """The next entry; StopIteration at the end of the range or cap."""
+        if self._it is None:
+            raise StopIteration
+        try:
+            # A read is a call on the log: close() waits for it, and a
+            # closed (or closing, or inherited) log refuses it.
+            with self._guard:
+                item = self._next_entry()
+        except ClosedError:
+            self.close()  # the log is gone: release the pins now
+            raise
+        return Entry._make(item)
+
+    def _next_entry(self) -> Any:
         with self._lock:
             if self._it is None:
                 raise StopIteration
@@ -113,17 +117,20 @@ class EntryIterator(Iterator[Entry]):
             if item is None:
                 self._close_locked()
                 raise StopIteration
-        return Entry._make(item)
+            return item
 
     def close(self) -> None:
         """Releases the iterator and its pins. Idempotent."""
+        if self._guard.inherited:  # its lock may be held by a parent's thread
+            self._it = None
+            return
         with self._lock:
             self._close_locked()
 
     def _close_locked(self) -> None:
         if self._it is not None:
-            _c.raftwal_iter_close(self._it)
-            self._it = None
+            it, self._it = self._it, None
+            _release_iterator(it, self._guard)
 
     def __enter__(self) -> "EntryIterator":
         return self
@@ -132,9 +139,10 @@ class EntryIterator(Iterator[Entry]):
         self.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_it", None) is not None:
-            _c.raftwal_iter_close(self._it)
+        it = getattr(self, "_it", None)
+        if it is not None:
             self._it = None
+            _release_iterator(it, self._guard)
 
 
 class Log:
@@ -214,18 +222,31 @@ class Log:
         log. Waits for calls in flight on other threads to finish first.
         Idempotent: closing a closed log does nothing.
 
+        From a signal handler that interrupted a call on this log on the
+        same thread (e.g. a SIGTERM handler while the main loop appends),
+        close() cannot wait for that call: it returns at once, further
+        calls raise :class:`ClosedError`, and the close runs when the
+        interrupted call returns (a failed final sync is raised there).
+        If the wait for other threads is interrupted (Ctrl-C), the log stays
+        open, refusing new calls, and a later close() closes it.
+
+        In a process made by ``fork()`` after the open, the log belongs to
+        the parent: every call raises :class:`ClosedError` and close() only
+        forgets the handle (nothing is synced, written or unlocked).
+
         Raises:
             RaftwalIOError: the final sync failed (the log is closed anyway;
                 what was not durable may be lost).
         """
         guard = getattr(self, "_guard", None)
-        handle = guard.take() if guard is not None else None
-        if handle is not None:
-            _c.raftwal_log_close(handle)
+        if guard is not None:
+            guard.close()
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` was called."""
+        """True once the log is closed: raftwal_log_close() ran or is
+        running (not yet while a close waits for calls in flight), or the log
+        was inherited through ``fork()``."""
         return self._guard.closed
 
     def __enter__(self) -> "Log":
@@ -236,12 +257,15 @@ class Log:
 
     def __del__(self) -> None:
         guard = getattr(self, "_guard", None)
-        if guard is not None and not guard.closed:
+        if guard is None or guard.closed:  # closed, or a forked child's copy
+            return
+        try:
+            self.close()
+        except Exception:  # nothing sensible to do in a finalizer
+            pass
+        finally:
+            # Last: the warning may raise (-W error::ResourceWarning).
             warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
-            try:
-                self.close()
-            except Exception:  # nothing sensible to do in a finalizer
-                pass
 
     @property
     def path(self) -> Union[str, bytes]:
@@ -440,7 +464,9 @@ class Log:
 
         Raises:
             CompactedError: ``i`` is below ``first_index`` (an IndexError).
-            UnavailableError: ``i`` is above ``last_index`` (an IndexError).
+            UnavailableError: ``i`` is above ``last_index`` (an IndexError),
+                whatever its size.
+            ClosedError: the log is closed, also by a close() racing this.
             InvalidArgument: ``i`` is negative (indexes are Raft indexes).
             CorruptError, RaftwalIOError.
         """
@@ -451,12 +477,14 @@ class Log:
         index = operator.index(index)
         if index < 0:
             raise InvalidArgument("log indexes are Raft indexes (>= 0); negative indexes are not supported")
-        with self._guard as handle:
+        if index > _c.RAFTWAL_MAX_INDEX:  # no entry has it; and index + 1 would not fit
+            raise UnavailableError(f"index {index} is above the largest possible index")
+        with self._guard as handle:  # the read too: close() waits for it
             it = _c.raftwal_iter_open(handle, index, index + 1, _NO_LIMIT)
-        try:
-            item = _c.raftwal_iter_next(it)
-        finally:
-            _c.raftwal_iter_close(it)
+            try:
+                item = _c.raftwal_iter_next(it)
+            finally:
+                _c.raftwal_iter_close(it)
         if item is None:  # the C API promises one entry for a non-empty range
             raise RuntimeError(f"raftwal: no entry returned for index {index}")
         return Entry._make(item)
@@ -486,7 +514,7 @@ class Log:
             if hi is None:
                 hi = _c.raftwal_log_last_index(handle) + 1
             limit = _NO_LIMIT if max_bytes is None else max_bytes
-            return EntryIterator(_c.raftwal_iter_open(handle, lo, hi, limit))
+            return EntryIterator(_c.raftwal_iter_open(handle, lo, hi, limit), self._guard)
 
     def __iter__(self) -> EntryIterator:
         """Iterates over every live entry."""
@@ -546,10 +574,14 @@ class Log:
         first_index, last_index, file_bytes, used_bytes, sealed.
 
         Raises:
-            RangeError: ``i`` is not below the number of segments.
+            RangeError: ``i`` is negative or not below the number of
+                segments.
         """
         with self._guard as handle:
-            info = struct_to_dict(_c.raftwal_log_segment_info(handle, i))
+            try:
+                info = struct_to_dict(_c.raftwal_log_segment_info(handle, i))
+            except OverflowError:  # SWIG's, for i outside size_t
+                raise RangeError(f"segment {i} does not exist") from None
         info["sealed"] = bool(info["sealed"])
         return info
 
