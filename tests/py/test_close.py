@@ -55,9 +55,58 @@ class SigtermOnIndex:
     def __index__(self):
         os.kill(os.getpid(), signal.SIGTERM)
         return 1
-signal.signal(signal.SIGTERM, lambda signo, frame: log.close())
+seen_in_handler = []
+def on_term(signo, frame):
+    log.close()  # returns at once: the append it interrupted is in flight
+    seen_in_handler.append(log.closed)
+    try:
+        log.last_index
+    except raftwal.ClosedError:
+        seen_in_handler.append("refused")
+signal.signal(signal.SIGTERM, on_term)
 log.append([(SigtermOnIndex(), 1, b"first")])
+assert seen_in_handler == [False, "refused"], seen_in_handler
 assert_closed_for_real(log, 1)
+print("ok")
+""", log_dir)
+
+
+def test_close_from_a_signal_handler_waits_for_other_threads(log_dir):
+    # As above, and another thread is inside a call too: the close that the
+    # handler asked for runs when the main thread's call ends and the other
+    # thread's call has left as well.
+    run_child("""
+log = raftwal.open(path)
+log.append([(1, 1, b"first")])
+inside, release = threading.Event(), threading.Event()
+class WaitOnIndex:
+    def __index__(self):
+        inside.set()
+        release.wait()
+        return 1
+def other_thread():
+    log.set_hardstate((WaitOnIndex(), 0, 0))
+def release_once_close_began():
+    while True:  # new calls are refused once close() began
+        try:
+            log.durable_index
+        except raftwal.ClosedError:
+            break
+    release.set()
+class SigtermOnIndex:
+    def __index__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 2
+signal.signal(signal.SIGTERM, lambda signo, frame: log.close())
+other = threading.Thread(target=other_thread, daemon=True)
+other.start()
+inside.wait()
+threading.Thread(target=release_once_close_began, daemon=True).start()
+log.append([(SigtermOnIndex(), 1, b"second")])  # returns once the log is closed
+other.join()
+assert_closed_for_real(log, 2)
+with raftwal.open(path) as again:
+    assert again.hardstate == (1, 0, 0), again.hardstate
 print("ok")
 """, log_dir)
 
