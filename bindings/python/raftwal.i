@@ -20,7 +20,8 @@
  *     (bytes, bytearray, memoryview, ...) through the buffer protocol, with
  *     no copy; (void *buf, size_t cap) pairs take a writable one, or None.
  *   - Handles (raftwal_log *, raftwal_iter *) are opaque SWIG pointers. The
- *     Python package guarantees that no call uses a closed handle.
+ *     Python package guarantees, through HandleGuard (below), that no call
+ *     uses a closed handle or one inherited through fork().
  *   - The GIL is released around every call into the library (threads="1")
  *     except the few that never block (%nothread below), so I/O, fsync and
  *     lock waits never stall other Python threads. Typemap code, which
@@ -419,7 +420,7 @@ static PyObject *raftwal_py_guard_enter(PyObject *self, PyObject *unused)
     if (rc < 0)
         return NULL;
     /* Nothing below can fail: the call now counts until __exit__. */
-    if (g->users++ == 0 && PyThread_acquire_lock(g->idle, NOWAIT_LOCK) != PY_LOCK_ACQUIRED)
+    if (g->users++ == 0 && !PyThread_acquire_lock(g->idle, NOWAIT_LOCK))
         Py_FatalError("raftwal: handle guard idle lock held with no user");
     Py_INCREF(g->handle);
     return g->handle;
