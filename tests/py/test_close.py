@@ -111,6 +111,38 @@ print("ok")
 """, log_dir)
 
 
+def test_iterator_close_from_a_signal_handler_inside_next(log_dir):
+    # A profile hook sends SIGTERM just before next() calls
+    # raftwal_iter_next(): the handler, which closes the iterator and the
+    # log, runs inside next() on the same thread. Both closes wait for that
+    # read; it returns its entry, and the iterator ends after it.
+    run_child("""
+log = raftwal.open(path)
+log.append([(1, 1, b"first"), (2, 1, b"second")])
+it = log.entries()
+def on_term(signo, frame):
+    it.close()
+    log.close()
+signal.signal(signal.SIGTERM, on_term)
+def hook(frame, event, arg):
+    if event == "c_call" and getattr(arg, "__name__", "") == "raftwal_iter_next":
+        sys.setprofile(None)
+        os.kill(os.getpid(), signal.SIGTERM)
+sys.setprofile(hook)
+entry = next(it)
+sys.setprofile(None)
+assert entry.data == b"first", entry
+try:
+    next(it)
+except StopIteration:
+    pass
+else:
+    raise AssertionError("the closed iterator went on")
+assert_closed_for_real(log, 2)
+print("ok")
+""", log_dir)
+
+
 def test_close_from_a_timer_signal_during_appends(log_dir):
     # The realistic shape: a loop of appends, and a handler that closes the
     # log whenever the signal comes. The loop ends with ClosedError.

@@ -81,12 +81,16 @@ class EntryIterator(Iterator[Entry]):
     caller only.
     """
 
-    __slots__ = ("_it", "_lock", "_guard")
+    __slots__ = ("_it", "_lock", "_guard", "_reader", "_close_asked")
 
     def __init__(self, c_iter: Any, guard: Any) -> None:
         self._it = c_iter
-        self._lock = threading.Lock()
+        # Reentrant, and _reader: a signal handler may close the iterator
+        # while its own thread is inside next() (see close()).
+        self._lock = threading.RLock()
         self._guard = guard  # the log's: reads are calls on the log
+        self._reader: Optional[int] = None  # thread inside raftwal_iter_next
+        self._close_asked = False
 
     def __iter__(self) -> "EntryIterator":
         """The iterator itself."""
@@ -107,23 +111,34 @@ class EntryIterator(Iterator[Entry]):
         return Entry._make(item)
 
     def _next_entry(self) -> Any:
+        me = threading.get_ident()
         with self._lock:
             if self._it is None:
                 raise StopIteration
+            self._reader = me
+            item = None  # an error, or the end, closes the iterator
             try:
                 item = _c.raftwal_iter_next(self._it)
-            except BaseException:
-                self._close_locked()
-                raise
+            finally:
+                self._reader = None
+                if item is None or self._close_asked:
+                    self._close_locked()
             if item is None:
-                self._close_locked()
                 raise StopIteration
             return item
 
     def close(self) -> None:
-        """Releases the iterator and its pins. Idempotent."""
+        """Releases the iterator and its pins. Idempotent.
+
+        Called from a signal handler that interrupted this iterator's
+        ``next()`` on the same thread, it only asks: that ``next()`` closes
+        the iterator when its read is done (and still returns its entry).
+        """
         if self._guard.inherited:  # its lock may be held by a parent's thread
             self._it = None
+            return
+        if self._reader == threading.get_ident():
+            self._close_asked = True
             return
         with self._lock:
             self._close_locked()
