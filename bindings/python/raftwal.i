@@ -20,7 +20,8 @@
  *     (bytes, bytearray, memoryview, ...) through the buffer protocol, with
  *     no copy; (void *buf, size_t cap) pairs take a writable one, or None.
  *   - Handles (raftwal_log *, raftwal_iter *) are opaque SWIG pointers. The
- *     Python package guarantees that no call uses a closed handle.
+ *     Python package guarantees, through HandleGuard (below), that no call
+ *     uses a closed handle or one inherited through fork().
  *   - The GIL is released around every call into the library (threads="1")
  *     except the few that never block (%nothread below), so I/O, fsync and
  *     lock waits never stall other Python threads. Typemap code, which
@@ -117,23 +118,44 @@ static int raftwal_py_get_buffer(PyObject *obj, Py_buffer *view)
     return PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) == 0;
 }
 
+/* A sequence as a tuple the caller owns: obj itself if it is a tuple, else
+ * a copy. Converting items runs user code (__index__) that may mutate a
+ * list being converted; the items of a tuple held here cannot go away, where
+ * PySequence_Fast would lend the list's own items and length. Any iterable
+ * is accepted, as PySequence_Fast does; a TypeError says `message`. */
+static PyObject *raftwal_py_as_tuple(PyObject *obj, const char *message)
+{
+    PyObject *tuple;
+
+    if (PyTuple_Check(obj)) {
+        Py_INCREF(obj);
+        return obj;
+    }
+    tuple = PySequence_Tuple(obj);
+    if (tuple == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, message);
+    }
+    return tuple;
+}
+
 /* Parses a hard state given as any 3-item sequence (term, vote, commit),
  * such as raftwal.HardState. */
 static int raftwal_py_to_hardstate(PyObject *obj, raftwal_hardstate *hs)
 {
-    PyObject *seq = PySequence_Fast(obj, "hard state must be a (term, vote, commit) sequence");
+    PyObject *seq = raftwal_py_as_tuple(obj, "hard state must be a (term, vote, commit) sequence");
     int ok = 0;
 
     if (seq == NULL)
         return 0;
-    if (PySequence_Fast_GET_SIZE(seq) != 3) {
+    if (PyTuple_GET_SIZE(seq) != 3) {
         PyErr_SetString(PyExc_TypeError,
                         "hard state must be a (term, vote, commit) sequence");
         goto done;
     }
-    ok = raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 0), &hs->term, "hard state term") &&
-         raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 1), &hs->vote, "hard state vote") &&
-         raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 2), &hs->commit, "hard state commit");
+    ok = raftwal_py_to_u64(PyTuple_GET_ITEM(seq, 0), &hs->term, "hard state term") &&
+         raftwal_py_to_u64(PyTuple_GET_ITEM(seq, 1), &hs->vote, "hard state vote") &&
+         raftwal_py_to_u64(PyTuple_GET_ITEM(seq, 2), &hs->commit, "hard state commit");
 done:
     Py_DECREF(seq);
     return ok;
@@ -167,23 +189,23 @@ static int raftwal_py_parse_entry(PyObject *obj, raftwal_entry *entry,
 {
     static const char shape[] =
         "each entry must be an Entry or an (index, term, data[, type]) sequence";
-    PyObject *seq = PySequence_Fast(obj, shape);
+    PyObject *seq = raftwal_py_as_tuple(obj, shape);
     Py_ssize_t n;
     int ok = 0;
 
     if (seq == NULL)
         return 0;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     if (n != 3 && n != 4) {
         PyErr_SetString(PyExc_TypeError, shape);
         goto done;
     }
     memset(entry, 0, sizeof *entry);
-    if (!raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 0), &entry->index, "entry index") ||
-        !raftwal_py_to_u64(PySequence_Fast_GET_ITEM(seq, 1), &entry->term, "entry term") ||
-        (n == 4 && !raftwal_py_to_u32(PySequence_Fast_GET_ITEM(seq, 3), &entry->type, "entry type")))
+    if (!raftwal_py_to_u64(PyTuple_GET_ITEM(seq, 0), &entry->index, "entry index") ||
+        !raftwal_py_to_u64(PyTuple_GET_ITEM(seq, 1), &entry->term, "entry term") ||
+        (n == 4 && !raftwal_py_to_u32(PyTuple_GET_ITEM(seq, 3), &entry->type, "entry type")))
         goto done;
-    if (!raftwal_py_get_buffer(PySequence_Fast_GET_ITEM(seq, 2), view))
+    if (!raftwal_py_get_buffer(PyTuple_GET_ITEM(seq, 2), view))
         goto done;
     entry->data = view->buf;
     entry->size = (size_t)view->len;
@@ -195,14 +217,14 @@ done:
 
 static int raftwal_py_batch_parse(PyObject *obj, raftwal_py_batch *batch)
 {
-    PyObject *seq = PySequence_Fast(obj, "entries must be a sequence");
+    PyObject *seq = raftwal_py_as_tuple(obj, "entries must be a sequence");
     Py_ssize_t n, i;
     int ok = 0;
 
     memset(batch, 0, sizeof *batch);
     if (seq == NULL)
         return 0;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     if ((size_t)n > RAFTWAL_MAX_BATCH_ENTRIES) {
         raftwal_py_raise_message(RAFTWAL_EINVAL,
                                  "too many entries in one batch (RAFTWAL_MAX_BATCH_ENTRIES)");
@@ -216,7 +238,7 @@ static int raftwal_py_batch_parse(PyObject *obj, raftwal_py_batch *batch)
         goto done;
     }
     for (i = 0; i < n; i++) {
-        if (!raftwal_py_parse_entry(PySequence_Fast_GET_ITEM(seq, i),
+        if (!raftwal_py_parse_entry(PyTuple_GET_ITEM(seq, i),
                                     &batch->entries[i], &batch->views[i]))
             goto done;
         batch->count++;
@@ -250,6 +272,345 @@ static PyObject *raftwal_py_entry_tuple(const raftwal_entry *e)
 %}
 
 %include <stdint.i>
+
+/* ---- the handle guard ------------------------------------------------ */
+/* raftwal._raftwal_c.HandleGuard owns a log's handle for the package and
+ * keeps the C API's one rule for it: raftwal_log_close() never races with
+ * another call on the handle (raftwal/_log.py documents the behaviour).
+ *
+ * It is written in C for one reason: signal handlers. Python runs them
+ * between bytecodes, and a handler may raise (KeyboardInterrupt) or call
+ * close() itself. Entering and leaving the guard are C calls that run no
+ * Python code, so no handler runs between counting a call and the `with`
+ * statement taking charge of it, or between leaving the `with` and the
+ * count going down. Everything here runs with the GIL held, which
+ * serializes it; only the waits and raftwal_log_close() release it.
+ *
+ * Fork: a child made by fork() has the parent's memory but none of its
+ * threads and none of its log locks, so it must never use, sync or close
+ * an inherited handle. A pthread_atfork() hook bumps a generation counter
+ * in every child; a guard made under another generation is "inherited" and
+ * refuses everything without touching the handle or any lock. */
+%wrapper %{
+#include <pthread.h>
+
+static volatile unsigned long raftwal_py_fork_generation = 0;
+
+static void raftwal_py_after_fork_in_child(void)
+{
+    raftwal_py_fork_generation++;
+}
+
+enum { RAFTWAL_PY_OPEN, RAFTWAL_PY_CLOSING, RAFTWAL_PY_CLOSED };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *handle;          /* the SWIG raftwal_log pointer; NULL once closed */
+    unsigned long generation;  /* raftwal_py_fork_generation when opened */
+    int state;                 /* RAFTWAL_PY_OPEN, _CLOSING, _CLOSED */
+    Py_ssize_t users;          /* calls in flight, all threads together */
+    PyObject *depths;          /* {thread ident: that thread's calls in flight} */
+    PyObject *deferred;        /* threads whose close() waits for their own calls */
+    PyThread_type_lock idle;   /* held exactly while users > 0 */
+} raftwal_py_guard;
+
+static int raftwal_py_guard_inherited(const raftwal_py_guard *g)
+{
+    return g->generation != raftwal_py_fork_generation;
+}
+
+/* Raises ClosedError, saying why, if the guard cannot be entered. */
+static int raftwal_py_guard_refuse(const raftwal_py_guard *g)
+{
+    if (raftwal_py_guard_inherited(g)) {
+        raftwal_py_raise_message(RAFTWAL_ECLOSED,
+            "the log was opened by another process: a handle inherited "
+            "through fork() is not usable in the child");
+        return 1;
+    }
+    if (g->state != RAFTWAL_PY_OPEN) {
+        raftwal_py_raise_message(RAFTWAL_ECLOSED, "the log is closed");
+        return 1;
+    }
+    return 0;
+}
+
+/* This thread's calls in flight (0 if none), or -1 with an exception. */
+static Py_ssize_t raftwal_py_guard_depth(raftwal_py_guard *g, PyObject *me)
+{
+    PyObject *depth = PyDict_GetItemWithError(g->depths, me);
+
+    if (depth == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyLong_AsSsize_t(depth);
+}
+
+static int raftwal_py_guard_set_depth(raftwal_py_guard *g, PyObject *me, Py_ssize_t depth)
+{
+    PyObject *value;
+    int rc;
+
+    if (depth == 0)
+        return PyDict_DelItem(g->depths, me);
+    value = PyLong_FromSsize_t(depth);
+    if (value == NULL)
+        return -1;
+    rc = PyDict_SetItem(g->depths, me, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* Waits until no call is in flight, then closes the handle. Ctrl-C (any
+ * exception from a signal handler) interrupts the wait and leaves the
+ * guard CLOSING with its handle: a later close() finishes the job. */
+static PyObject *raftwal_py_guard_finish_close(raftwal_py_guard *g)
+{
+    PyObject *handle;
+    void *log = NULL;
+    PyLockStatus got;
+    int rc;
+
+    while (g->users > 0 && g->state != RAFTWAL_PY_CLOSED) {
+        Py_BEGIN_ALLOW_THREADS
+        got = PyThread_acquire_lock_timed(g->idle, -1, 1);
+        Py_END_ALLOW_THREADS
+        if (got == PY_LOCK_ACQUIRED)
+            PyThread_release_lock(g->idle);  /* let the other waiters see it too */
+        else if (PyErr_CheckSignals() < 0)
+            return NULL;
+    }
+    if (g->state == RAFTWAL_PY_CLOSED)  /* another close() got there first */
+        Py_RETURN_NONE;
+    /* From here to raftwal_log_close() no Python code runs: `closed` is
+     * True only once the close is certain. */
+    g->state = RAFTWAL_PY_CLOSED;
+    handle = g->handle;
+    g->handle = NULL;
+    if (handle == NULL)
+        Py_RETURN_NONE;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(handle, &log, SWIGTYPE_p_raftwal_log, 0)))
+        log = NULL;  /* not a log handle: nothing to close */
+    Py_BEGIN_ALLOW_THREADS
+    rc = raftwal_log_close((raftwal_log *)log);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(handle);
+    if (rc < 0) {
+        raftwal_py_raise(rc);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *raftwal_py_guard_enter(PyObject *self, PyObject *unused)
+{
+    raftwal_py_guard *g = (raftwal_py_guard *)self;
+    PyObject *me;
+    Py_ssize_t depth;
+    int rc;
+
+    (void)unused;
+    if (raftwal_py_guard_refuse(g))
+        return NULL;
+    me = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (me == NULL)
+        return NULL;
+    depth = raftwal_py_guard_depth(g, me);
+    rc = depth < 0 ? -1 : raftwal_py_guard_set_depth(g, me, depth + 1);
+    Py_DECREF(me);
+    if (rc < 0)
+        return NULL;
+    /* Nothing below can fail: the call now counts until __exit__. */
+    if (g->users++ == 0 && !PyThread_acquire_lock(g->idle, NOWAIT_LOCK))
+        Py_FatalError("raftwal: handle guard idle lock held with no user");
+    Py_INCREF(g->handle);
+    return g->handle;
+}
+
+static PyObject *raftwal_py_guard_exit(PyObject *self, PyObject *args)
+{
+    raftwal_py_guard *g = (raftwal_py_guard *)self;
+    PyObject *me;
+    Py_ssize_t depth;
+    int deferred = 0;
+
+    (void)args;
+    if (raftwal_py_guard_inherited(g))  /* forked inside a call: leave it all */
+        Py_RETURN_FALSE;
+    me = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (me == NULL)
+        return NULL;
+    depth = raftwal_py_guard_depth(g, me);
+    if (depth > 0 && raftwal_py_guard_set_depth(g, me, depth - 1) < 0)
+        depth = -1;
+    if (depth < 0)
+        PyErr_Clear();  /* cannot happen short of memory; the count below matters */
+    if (--g->users == 0)
+        PyThread_release_lock(g->idle);
+    if (depth == 1) {
+        deferred = PySet_Discard(g->deferred, me);
+        if (deferred < 0) {
+            PyErr_Clear();
+            deferred = 0;
+        }
+    }
+    Py_DECREF(me);
+    if (deferred) {  /* this thread's close() waited for this call */
+        PyObject *done = raftwal_py_guard_finish_close(g);
+        if (done == NULL)
+            return NULL;
+        Py_DECREF(done);
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyObject *raftwal_py_guard_close(PyObject *self, PyObject *unused)
+{
+    raftwal_py_guard *g = (raftwal_py_guard *)self;
+    PyObject *me;
+    Py_ssize_t depth;
+
+    (void)unused;
+    if (raftwal_py_guard_inherited(g)) {
+        /* Forget the handle without closing it: it is the parent's. */
+        g->state = RAFTWAL_PY_CLOSED;
+        Py_CLEAR(g->handle);
+        Py_RETURN_NONE;
+    }
+    if (g->state == RAFTWAL_PY_CLOSED)
+        Py_RETURN_NONE;
+    me = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (me == NULL)
+        return NULL;
+    depth = raftwal_py_guard_depth(g, me);
+    if (depth > 0 && PySet_Add(g->deferred, me) < 0)
+        depth = -1;
+    Py_DECREF(me);
+    if (depth < 0)
+        return NULL;
+    g->state = RAFTWAL_PY_CLOSING;  /* refuse new calls from now on */
+    if (depth > 0)  /* called from inside a call of this thread (a signal */
+        Py_RETURN_NONE;  /* handler): the call's __exit__ closes */
+    return raftwal_py_guard_finish_close(g);
+}
+
+static PyObject *raftwal_py_guard_get_closed(PyObject *self, void *unused)
+{
+    const raftwal_py_guard *g = (const raftwal_py_guard *)self;
+
+    (void)unused;
+    return PyBool_FromLong(g->state == RAFTWAL_PY_CLOSED || raftwal_py_guard_inherited(g));
+}
+
+static PyObject *raftwal_py_guard_get_inherited(PyObject *self, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(raftwal_py_guard_inherited((const raftwal_py_guard *)self));
+}
+
+static PyObject *raftwal_py_guard_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    raftwal_py_guard *g;
+    PyObject *handle;
+
+    if (!PyArg_ParseTuple(args, "O:HandleGuard", &handle) || (kwds && PyDict_Size(kwds))) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "HandleGuard(handle) takes no keywords");
+        return NULL;
+    }
+    g = (raftwal_py_guard *)type->tp_alloc(type, 0);
+    if (g == NULL)
+        return NULL;
+    g->generation = raftwal_py_fork_generation;
+    g->state = RAFTWAL_PY_OPEN;
+    g->depths = PyDict_New();
+    g->deferred = PySet_New(NULL);
+    g->idle = PyThread_allocate_lock();
+    if (g->depths == NULL || g->deferred == NULL || g->idle == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        Py_DECREF(g);
+        return NULL;
+    }
+    Py_INCREF(handle);
+    g->handle = handle;
+    return (PyObject *)g;
+}
+
+/* Frees the guard, never the handle: Log.__del__ closes an unclosed log
+ * (with a ResourceWarning), and an inherited one must stay untouched. */
+static void raftwal_py_guard_dealloc(PyObject *self)
+{
+    raftwal_py_guard *g = (raftwal_py_guard *)self;
+
+    Py_XDECREF(g->handle);
+    Py_XDECREF(g->depths);
+    Py_XDECREF(g->deferred);
+    if (g->idle != NULL) {
+        if (g->users > 0)  /* only in a forked child: release before freeing */
+            PyThread_release_lock(g->idle);
+        PyThread_free_lock(g->idle);
+    }
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyMethodDef raftwal_py_guard_methods[] = {
+    {"__enter__", raftwal_py_guard_enter, METH_NOARGS,
+     "Counts a call in flight and returns the handle; ClosedError if closed, "
+     "closing or inherited through fork()."},
+    {"__exit__", raftwal_py_guard_exit, METH_VARARGS,
+     "Ends the call; runs a close() this thread asked for meanwhile."},
+    {"close", raftwal_py_guard_close, METH_NOARGS,
+     "Refuses new calls, waits for those in flight, closes the handle."},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyGetSetDef raftwal_py_guard_getset[] = {
+    {"closed", raftwal_py_guard_get_closed, NULL,
+     "True once raftwal_log_close() ran or is running, or in a forked child.", NULL},
+    {"inherited", raftwal_py_guard_get_inherited, NULL,
+     "True in a process made by fork() after the log was opened.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
+static PyTypeObject raftwal_py_guard_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "raftwal._raftwal_c.HandleGuard",
+    .tp_basicsize = sizeof(raftwal_py_guard),
+    .tp_dealloc = raftwal_py_guard_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Owns a raftwal_log handle; see raftwal/_log.py.",
+    .tp_methods = raftwal_py_guard_methods,
+    .tp_getset = raftwal_py_guard_getset,
+    .tp_new = raftwal_py_guard_new,
+};
+
+static int raftwal_py_guard_register(PyObject *module)
+{
+    static int hooked = 0;
+
+    if (PyType_Ready(&raftwal_py_guard_type) < 0)
+        return -1;
+    if (!hooked) {
+        if (pthread_atfork(NULL, NULL, raftwal_py_after_fork_in_child) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "raftwal: pthread_atfork failed");
+            return -1;
+        }
+        hooked = 1;
+    }
+    Py_INCREF(&raftwal_py_guard_type);
+    if (PyModule_AddObject(module, "HandleGuard", (PyObject *)&raftwal_py_guard_type) < 0) {
+        Py_DECREF(&raftwal_py_guard_type);
+        return -1;
+    }
+    return 0;
+}
+%}
+
+%init %{
+    if (raftwal_py_guard_register(m) < 0)
+        return NULL;
+%}
+
 
 /* ---- calls that never block keep the GIL ------------------------------ */
 %nothread raftwal_version;

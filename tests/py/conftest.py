@@ -62,3 +62,20 @@ def child_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
+
+
+def run_script(code: str, *args: str, timeout: float = 60, python_args=()) -> "subprocess.CompletedProcess[str]":
+    """Runs ``code`` in a fresh interpreter (the tests' own, same package
+    path) and returns the finished process. A child still running after
+    ``timeout`` seconds is killed and the test fails with its output: a
+    deadlock fails the test instead of hanging the suite."""
+    import subprocess  # noqa: PLC0415 - only the subprocess tests need it
+
+    try:
+        return subprocess.run(
+            [PYTHON, *python_args, "-c", code, *args],
+            env=child_env(), capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"child did not finish in {timeout} s (deadlock?)\n"
+                    f"stdout: {expired.stdout!r}\nstderr: {expired.stderr!r}")

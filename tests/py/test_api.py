@@ -390,3 +390,16 @@ def test_garbage_collected_log_releases_its_lock(log_dir):
     assert any(issubclass(w.category, ResourceWarning) for w in caught)
     with raftwal.open(log_dir) as log:  # not LOCKED: the finalizer closed it
         assert log.last_index == 2
+
+
+def test_finalizer_closes_even_when_resource_warnings_are_errors(log_dir):
+    # Under -W error::ResourceWarning the warning raises inside __del__: the
+    # close must have happened by then.
+    log = raftwal.open(log_dir)
+    fill(log, 1, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del log
+        gc.collect()
+    with raftwal.open(log_dir) as log:  # not LOCKED: the finalizer closed it
+        assert log.last_index == 2

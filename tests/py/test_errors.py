@@ -136,6 +136,21 @@ def test_index_limits(log):
     assert raftwal.MAX_INDEX == 2**64 - 2
 
 
+@pytest.mark.parametrize("index", [raftwal.MAX_INDEX, 2**64 - 1, 2**64, 2**70])
+def test_index_past_the_last_is_unavailable_up_to_any_size(log, index):
+    # log[i] reads the range [i, i + 1): for 2**64 - 1 that end does not fit
+    # in 64 bits, which must not turn the documented error into another.
+    log.append([(1, 1, b"x")])
+    with pytest.raises(raftwal.UnavailableError):
+        log[index]
+
+
+@pytest.mark.parametrize("position", [-1, 1, 2**32, 2**64])
+def test_segment_position_out_of_range_is_range_error(log, position):
+    with pytest.raises(raftwal.RangeError):
+        log.segment(position)
+
+
 def test_readonly_errors(log_dir):
     with raftwal.open(log_dir) as log:
         log.append([(1, 1, b"a")])

@@ -37,13 +37,13 @@ def test_bad_arguments_raise(name, bad):
 
 
 def test_a_good_handle_with_bad_later_arguments(log):
-    handle = log._guard._handle
-    with pytest.raises(TypeError):
-        low.raftwal_log_append(handle, [(1, 1, "str")], None, 0)
-    with pytest.raises(TypeError):
-        low.raftwal_log_append(handle, [(1, 1, b"x")], "hs", 0)
-    with pytest.raises(TypeError):
-        low.raftwal_log_save_snapshot(handle, 1, 1, 42)
-    with pytest.raises(BufferError):
-        low.raftwal_log_metadata(handle, b"read-only buffer")
+    with log._guard as handle:
+        with pytest.raises(TypeError):
+            low.raftwal_log_append(handle, [(1, 1, "str")], None, 0)
+        with pytest.raises(TypeError):
+            low.raftwal_log_append(handle, [(1, 1, b"x")], "hs", 0)
+        with pytest.raises(TypeError):
+            low.raftwal_log_save_snapshot(handle, 1, 1, 42)
+        with pytest.raises(BufferError):
+            low.raftwal_log_metadata(handle, b"read-only buffer")
     assert log.last_index == 0
