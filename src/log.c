@@ -113,6 +113,8 @@ int rw_log_fail(raftwal_log *log, int code)
 
 int rw_log_check_writable(raftwal_log *log)
 {
+    if (atomic_load(&log->closed)) /* close sets it before it takes wmu */
+        return rw_err(RAFTWAL_ECLOSED, "%s: the log is closed", log->path);
     if (log->readonly)
         return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
     if (atomic_load(&log->failed))

@@ -750,6 +750,7 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     atomic_init(&log->refs, 1);
     log->dirfd = -1;
     log->lockfd = -1;
+    log->owner = rw_process_id();
     log->flags = opts ? opts->flags : RAFTWAL_OPEN_CREATE;
     log->readonly = (log->flags & RAFTWAL_OPEN_READONLY) != 0;
     log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;

@@ -26,10 +26,15 @@ int raftwal_options_init(raftwal_options *opts, unsigned int version)
     return 0;
 }
 
+/* A NULL handle is EINVAL; a closed one, or one inherited through fork(),
+ * RAFTWAL_ECLOSED before any lock is taken. */
 #define CHECK_LOG(log)                                                                             \
     do {                                                                                           \
         if (!(log))                                                                                \
             return rw_err(RAFTWAL_EINVAL, "NULL log handle");                                      \
+        int usable_ = rw_log_check_usable(log);                                                    \
+        if (usable_)                                                                               \
+            return usable_;                                                                        \
     } while (0)
 
 int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
@@ -61,6 +66,12 @@ int raftwal_log_close(raftwal_log *log)
 {
     if (!log)
         return 0;
+    /* In a child made by fork() the handle is the parent's: its threads,
+     * locks and files are not this process's to stop, sync or close, and
+     * its mutexes may be held forever. Leave all of it (the copies die with
+     * the process; the descriptors close at exec). */
+    if (log->owner != rw_process_id())
+        return rw_log_check_usable(log);
     return rw_log_close(log);
 }
 
@@ -200,9 +211,11 @@ static int get_bound(raftwal_log *log, const uint64_t *field, uint64_t *out)
     if (!out)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    *out = *field;
+    int rc = rw_log_check_usable(log); /* close may have run since CHECK_LOG */
+    if (rc == 0)
+        *out = *field;
     pthread_rwlock_unlock(&log->rw);
-    return 0;
+    return rc;
 }
 
 int raftwal_log_first_index(raftwal_log *log, uint64_t *out)
@@ -221,9 +234,11 @@ int raftwal_log_hardstate(raftwal_log *log, raftwal_hardstate *out)
     if (!out)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    *out = log->hs;
+    int rc = rw_log_check_usable(log);
+    if (rc == 0)
+        *out = log->hs;
     pthread_rwlock_unlock(&log->rw);
-    return 0;
+    return rc;
 }
 
 static int copy_out(const uint8_t *src, size_t len, void *buf, size_t cap, size_t *size)
@@ -243,11 +258,14 @@ int raftwal_log_snapshot(raftwal_log *log, uint64_t *index, uint64_t *term, void
     if (!size || (!buf && cap))
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    if (index)
-        *index = log->snap_index;
-    if (term)
-        *term = log->snap_term;
-    int rc = copy_out(log->snap_meta, log->snap_meta_len, buf, cap, size);
+    int rc = rw_log_check_usable(log);
+    if (rc == 0) {
+        if (index)
+            *index = log->snap_index;
+        if (term)
+            *term = log->snap_term;
+        rc = copy_out(log->snap_meta, log->snap_meta_len, buf, cap, size);
+    }
     pthread_rwlock_unlock(&log->rw);
     return rc;
 }
@@ -258,7 +276,9 @@ int raftwal_log_metadata(raftwal_log *log, void *buf, size_t cap, size_t *size)
     if (!size || (!buf && cap))
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    int rc = copy_out(log->meta, log->meta_len, buf, cap, size);
+    int rc = rw_log_check_usable(log);
+    if (rc == 0)
+        rc = copy_out(log->meta, log->meta_len, buf, cap, size);
     pthread_rwlock_unlock(&log->rw);
     return rc;
 }
@@ -281,6 +301,11 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     raftwal_stats s;
     memset(&s, 0, sizeof s);
     pthread_rwlock_rdlock(&log->rw);
+    int rc = rw_log_check_usable(log); /* else the segment table may be empty */
+    if (rc) {
+        pthread_rwlock_unlock(&log->rw);
+        return rc;
+    }
     s.first_index = log->first;
     s.last_index = log->last;
     s.entries = log->last - log->first + 1;
@@ -326,9 +351,11 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
         return rw_err(RAFTWAL_EINVAL, "NULL info or raftwal_segment_info.size not set");
     raftwal_segment_info info;
     memset(&info, 0, sizeof info);
-    int rc = 0;
     pthread_rwlock_rdlock(&log->rw);
-    if (i >= log->nsegs) {
+    int rc = rw_log_check_usable(log);
+    if (rc) {
+        /* closed meanwhile: the segment table is gone */
+    } else if (i >= log->nsegs) {
         rc = rw_err(RAFTWAL_ERANGE, "segment %zu of %zu", i, log->nsegs);
     } else {
         rw_seg *s = log->segs[i];
