@@ -176,10 +176,14 @@ enum raftwal_error {
  * Unknown codes give "unknown error". Never NULL; never free it. */
 RAFTWAL_API const char *raftwal_strerror(int code);
 
-/* The detailed message of the last failed call made by the calling thread,
+/* The detailed message of the calling thread's last call if it failed,
  * e.g. "0000000000000003.wal: offset 4096: record checksum mismatch".
- * Returns "" if no call on this thread has failed yet. The string belongs
- * to the library and stays valid until the thread's next raftwal call. */
+ * Returns "" if that call succeeded (whatever it met and handled on the
+ * way, such as a torn tail cut at open) or no call was made yet. Every
+ * function returning an error code counts as a call; raftwal_errmsg(),
+ * raftwal_strerror(), raftwal_version*() and raftwal_iter_close() leave
+ * the message as it is. The string belongs to the library and stays
+ * valid until the thread's next raftwal call. */
 RAFTWAL_API const char *raftwal_errmsg(void);
 
 /* ---------------------------------------------------------------------- */
@@ -342,7 +346,9 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  * Entries must have consecutive indexes (else RAFTWAL_EGAP) and terms that
  * never decrease, also against the entry (or snapshot) before the first one
  * (else RAFTWAL_ETERM). hs->commit may not exceed the last index after the
- * batch (RAFTWAL_EINVAL). Data is copied during the call. Returns when the
+ * batch or, if it is higher, the snapshot's index (RAFTWAL_EINVAL): a
+ * follower that installed a snapshot past its entries has a commit index
+ * at least the snapshot's before it holds the entries up to it. Data is copied during the call. Returns when the
  * batch is durable, unless flags has RAFTWAL_NOSYNC (or the log was opened
  * with RAFTWAL_OPEN_NOSYNC): then it returns once written, and entries are
  * visible to readers at once either way. Thread-safe; concurrent durable
@@ -394,7 +400,8 @@ RAFTWAL_API int raftwal_log_truncate(raftwal_log *log, uint64_t from);
 RAFTWAL_API int raftwal_log_purge(raftwal_log *log, uint64_t upto);
 
 /* Sets the hard state alone (an append with no entries). flags as for
- * raftwal_log_append(). hs->commit may not exceed the last index.
+ * raftwal_log_append(). hs->commit may not exceed the last index or, if it
+ * is higher, the snapshot's index (raftwal_log_save_snapshot()).
  * Errors: RAFTWAL_EINVAL, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
 RAFTWAL_API int raftwal_log_set_hardstate(raftwal_log *log,
                                           const raftwal_hardstate *hs,

@@ -136,7 +136,7 @@ int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
     }
     pthread_rwlock_unlock(&log->rw);
     atomic_fetch_add(&log->stats.reads, 1);
-    return rc;
+    return rw_api_return(rc);
 }
 
 int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *buf, size_t buf_size)
@@ -166,7 +166,7 @@ int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *
         out->data = buf;
     }
     rw_seg_unref(s);
-    return rc;
+    return rw_api_return(rc);
 }
 
 struct raftwal_iter {
@@ -211,7 +211,7 @@ int raftwal_iter_open(raftwal_iter **out, raftwal_log *log, uint64_t lo, uint64_
     it->hi = hi;
     it->max_bytes = max_bytes;
     *out = it;
-    return 0;
+    return rw_api_return(0);
 }
 
 int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
@@ -222,7 +222,7 @@ int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
     if (rc)
         return rc;
     if (it->next >= it->hi)
-        return 0;
+        return rw_api_return(0);
     rw_seg *s;
     rw_rec rec;
     rc = rw_log_read_entry(it->log, it->next, &s, &rec);
@@ -231,7 +231,7 @@ int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
     if (it->returned && (rec.len > it->max_bytes - it->bytes || it->bytes > it->max_bytes)) {
         rw_seg_unref(s);
         it->next = it->hi; /* the byte cap ends the iteration */
-        return 0;
+        return rw_api_return(0);
     }
     rw_seg_unref(it->pinned);
     it->pinned = s;
@@ -244,7 +244,7 @@ int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
     it->bytes += rec.len;
     it->returned++;
     it->next++;
-    return 1;
+    return rw_api_return(1);
 }
 
 void raftwal_iter_close(raftwal_iter *it)
