@@ -48,7 +48,7 @@ static int cmp_u64(const void *a, const void *b)
  * to RW_MAX_SPARES; extra ones are removed. */
 static int list_segments(raftwal_log *log, uint64_t **out, size_t *count)
 {
-    int fd = dup(log->dirfd);
+    int fd = fcntl(log->dirfd, F_DUPFD_CLOEXEC, 0); /* dup() would clear close-on-exec */
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
