@@ -522,5 +522,5 @@ int raftwal_repair(const char *dir, raftwal_check *out)
     rw_lock_release(&lk);
     close(lk.dirfd);
     free(lk.path);
-    return rw_api_return(rc); /* "" after a repair that cut damage it was told of */
+    return rw_api_return(rc); /* "", though cutting read the damage's message */
 }

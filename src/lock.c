@@ -8,14 +8,13 @@
  * ANY descriptor of the file drops them, so this process also keeps a table
  * of the directories it holds (by device and inode) and never opens LOCK
  * twice. A child made by fork() inherits a copy of that table but none of
- * the fcntl locks: the table is dropped at the child's first open.
+ * the fcntl locks: the table is dropped at the child's first writable open.
  *
  * A handle belongs to the process that opened it: in a child made by
  * fork() its locks, threads (the preparer) and mutexes are not the
  * parent's, so every call there is refused (rw_log_check_usable). */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
