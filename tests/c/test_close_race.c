@@ -8,9 +8,10 @@
  * (RAFTWAL_ECORRUPT from a healthy log).
  *   - every read or change on a closed handle whose memory an iterator
  *     keeps returns RAFTWAL_ECLOSED (deterministic);
- *   - reader threads iterating (and opening iterators) while the main
- *     thread closes the handle, over many rounds for a bounded time: every
- *     call returns an entry, the end, or RAFTWAL_ECLOSED.
+ *   - reader threads iterating (and opening iterators), getting entries
+ *     and looking up terms while the main thread closes the handle, over
+ *     many rounds for a bounded time: every call returns an entry, the end,
+ *     or RAFTWAL_ECLOSED.
  */
 #include "model.h"
 #include "test_util.h"
@@ -20,7 +21,7 @@
 
 #define ENTRIES 128
 #define PAYLOAD_MAX 4000
-#define READERS 3
+#define READERS 4
 #define MAX_ROUNDS 20000
 #define MAX_NS (2500ull * 1000 * 1000)
 
@@ -104,13 +105,43 @@ static void record_failure(const char *what, int rc)
     pthread_mutex_unlock(&mu);
 }
 
-/* Reads until the handle is closed under it: iterates, reopening an
- * iterator (while still holding the last one) when one is exhausted. */
+/* A get or a term lookup of a random entry: 1 if it succeeded. */
+static int read_one(raftwal_log *log, uint64_t n, const char **what)
+{
+    static _Thread_local char buf[PAYLOAD_MAX];
+    uint64_t index = 1 + tu_mix(n) % ENTRIES, term = 0;
+    raftwal_entry e;
+    int rc;
+    if (n & 1) {
+        *what = "raftwal_log_get";
+        rc = raftwal_log_get(log, index, &e, buf, sizeof buf);
+        if (rc == 0 && !tu_payload_ok(buf, e.size, index, e.term, PAYLOAD_MAX))
+            return -100;
+    } else {
+        *what = "raftwal_log_term";
+        rc = raftwal_log_term(log, index, &term);
+        if (rc == 0 && term != 1)
+            return -100;
+    }
+    return rc == 0 ? 1 : rc;
+}
+
+/* Reads until the handle is closed under it: iterates (reopening an
+ * iterator, while still holding the last one, when one is exhausted),
+ * with a get or a term lookup between two steps. */
 static void read_until_closed(raftwal_log *log, raftwal_iter *it)
 {
     raftwal_entry e;
-    for (;;) {
-        int rc = raftwal_iter_next(it, &e);
+    for (uint64_t n = 0;; n++) {
+        const char *what;
+        int rc = read_one(log, n, &what);
+        if (rc == RAFTWAL_ECLOSED)
+            break;
+        if (rc != 1) {
+            record_failure(rc == -100 ? "a read (wrong bytes)" : what, rc);
+            break;
+        }
+        rc = raftwal_iter_next(it, &e);
         atomic_fetch_add(&calls, 1);
         if (rc == 1) {
             if (!tu_payload_ok(e.data, e.size, e.index, e.term, PAYLOAD_MAX)) {
