@@ -33,8 +33,8 @@
  * fork() returns RAFTWAL_ECLOSED (not repeated in each function's list
  * below).
  * raftwal_strerror() names a code; raftwal_errmsg() gives the detailed
- * message of the calling thread's last failure (which file, which offset,
- * what was expected). Functions never abort() or exit() on bad input and
+ * message of the calling thread's last call if it failed (which file,
+ * which offset, what was expected; "" after a success). Functions never abort() or exit() on bad input and
  * never crash on any file content.
  *
  * ------------------------------------------------------------------------
@@ -348,10 +348,11 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  * (else RAFTWAL_ETERM). hs->commit may not exceed the last index after the
  * batch or, if it is higher, the snapshot's index (RAFTWAL_EINVAL): a
  * follower that installed a snapshot past its entries has a commit index
- * at least the snapshot's before it holds the entries up to it. Data is copied during the call. Returns when the
- * batch is durable, unless flags has RAFTWAL_NOSYNC (or the log was opened
- * with RAFTWAL_OPEN_NOSYNC): then it returns once written, and entries are
- * visible to readers at once either way. Thread-safe; concurrent durable
+ * at least the snapshot's before it holds the entries up to it. Data is
+ * copied during the call. Returns when the batch is durable, unless flags
+ * has RAFTWAL_NOSYNC (or the log was opened with RAFTWAL_OPEN_NOSYNC):
+ * then it returns once written, and entries are visible to readers at once
+ * either way. Thread-safe; concurrent durable
  * appends share fdatasyncs.
  * Errors: RAFTWAL_EINVAL, RAFTWAL_EGAP, RAFTWAL_ETERM, RAFTWAL_ECOMPACTED,
  * RAFTWAL_ECOMMITTED, RAFTWAL_EREADONLY, RAFTWAL_EIO, RAFTWAL_ENOSPC,
