@@ -28,10 +28,13 @@
  * Every fallible function returns an int: 0 (RAFTWAL_OK) on success or a
  * negative RAFTWAL_E* code. Codes never change meaning between versions.
  * Every function given a NULL handle or a NULL required pointer returns
- * RAFTWAL_EINVAL (not repeated in each function's list below).
+ * RAFTWAL_EINVAL, and every function given a handle that was closed (an
+ * iterator keeps its memory alive) or that this process inherited through
+ * fork() returns RAFTWAL_ECLOSED (not repeated in each function's list
+ * below).
  * raftwal_strerror() names a code; raftwal_errmsg() gives the detailed
- * message of the calling thread's last failure (which file, which offset,
- * what was expected). Functions never abort() or exit() on bad input and
+ * message of the calling thread's last call if it failed (which file,
+ * which offset, what was expected; "" after a success). Functions never abort() or exit() on bad input and
  * never crash on any file content.
  *
  * ------------------------------------------------------------------------
@@ -50,13 +53,25 @@
  * - raftwal_log_close() must not race with other calls on the same handle:
  *   call it once, after every other thread is done with the handle.
  *   Iterators still open when the log is closed keep the memory they
- *   reference alive; their next call returns RAFTWAL_ECLOSED.
+ *   reference alive; their next call returns RAFTWAL_ECLOSED, also when
+ *   it races the close.
  * - A raftwal_iter is used by one thread at a time.
  * - A log directory is opened for writing by at most one handle in the
  *   whole system: a second open, in this process or another, fails with
  *   RAFTWAL_ELOCKED. The lock is a process-owned fcntl() lock, so a child
  *   made by fork() does not inherit it and cannot keep the log locked
  *   after its parent dies. Read-only opens take no lock.
+ * - A handle belongs to the process that opened it. In a child made by
+ *   fork(), every call on a handle (or iterator) inherited from the parent
+ *   returns RAFTWAL_ECLOSED and does nothing: it writes, syncs and closes
+ *   nothing there, and takes none of the handle's locks (another thread of
+ *   the parent may have held them at the fork). raftwal_log_close() on it
+ *   also returns RAFTWAL_ECLOSED at once and releases nothing: the child's
+ *   copies of the handle's memory, mappings and descriptors stay until it
+ *   exits or execs (descriptors are close-on-exec; while it lives, it
+ *   keeps the disk space of segment files the parent deletes). The
+ *   parent's handle is unaffected; the child opens the log anew if it
+ *   needs it (RAFTWAL_ELOCKED while the parent holds it).
  * - The process-wide state (per-thread error messages, the table of logs
  *   this process holds open, the CRC32C implementation chosen at start)
  *   is thread-safe.
@@ -152,17 +167,23 @@ enum raftwal_error {
                                   the recorded commit index */
     RAFTWAL_ERANGE = -15,      /* an output buffer is too small; the needed
                                   size was stored */
-    RAFTWAL_ECLOSED = -16      /* the log handle was closed */
+    RAFTWAL_ECLOSED = -16      /* the log handle was closed, or was opened
+                                  by another process (inherited through
+                                  fork()) */
 };
 
 /* A short, static, English description of an error code ("corrupt data").
  * Unknown codes give "unknown error". Never NULL; never free it. */
 RAFTWAL_API const char *raftwal_strerror(int code);
 
-/* The detailed message of the last failed call made by the calling thread,
+/* The detailed message of the calling thread's last call if it failed,
  * e.g. "0000000000000003.wal: offset 4096: record checksum mismatch".
- * Returns "" if no call on this thread has failed yet. The string belongs
- * to the library and stays valid until the thread's next raftwal call. */
+ * Returns "" if that call succeeded (whatever it met and handled on the
+ * way, such as a torn tail cut at open) or no call was made yet. Every
+ * function returning an error code counts as a call; raftwal_errmsg(),
+ * raftwal_strerror(), raftwal_version*() and raftwal_iter_close() leave
+ * the message as it is. The string belongs to the library and stays
+ * valid until the thread's next raftwal call. */
 RAFTWAL_API const char *raftwal_errmsg(void);
 
 /* ---------------------------------------------------------------------- */
@@ -299,7 +320,9 @@ RAFTWAL_API int raftwal_log_open(raftwal_log **out, const char *dir,
  * does nothing. The handle is invalid afterwards whatever the result.
  * Must not race with other calls on the same handle.
  * Errors: RAFTWAL_EIO if the final sync failed (the handle is still freed;
- * what was not durable may be lost). */
+ * what was not durable may be lost); RAFTWAL_ECLOSED in a process that
+ * inherited the handle through fork(): nothing is synced, closed or freed
+ * there (see Threading). */
 RAFTWAL_API int raftwal_log_close(raftwal_log *log);
 
 /* ---------------------------------------------------------------------- */
@@ -323,10 +346,13 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  * Entries must have consecutive indexes (else RAFTWAL_EGAP) and terms that
  * never decrease, also against the entry (or snapshot) before the first one
  * (else RAFTWAL_ETERM). hs->commit may not exceed the last index after the
- * batch (RAFTWAL_EINVAL). Data is copied during the call. Returns when the
- * batch is durable, unless flags has RAFTWAL_NOSYNC (or the log was opened
- * with RAFTWAL_OPEN_NOSYNC): then it returns once written, and entries are
- * visible to readers at once either way. Thread-safe; concurrent durable
+ * batch or, if it is higher, the snapshot's index (RAFTWAL_EINVAL): a
+ * follower that installed a snapshot past its entries has a commit index
+ * at least the snapshot's before it holds the entries up to it. Data is
+ * copied during the call. Returns when the batch is durable, unless flags
+ * has RAFTWAL_NOSYNC (or the log was opened with RAFTWAL_OPEN_NOSYNC):
+ * then it returns once written, and entries are visible to readers at once
+ * either way. Thread-safe; concurrent durable
  * appends share fdatasyncs.
  * Errors: RAFTWAL_EINVAL, RAFTWAL_EGAP, RAFTWAL_ETERM, RAFTWAL_ECOMPACTED,
  * RAFTWAL_ECOMMITTED, RAFTWAL_EREADONLY, RAFTWAL_EIO, RAFTWAL_ENOSPC,
@@ -375,7 +401,8 @@ RAFTWAL_API int raftwal_log_truncate(raftwal_log *log, uint64_t from);
 RAFTWAL_API int raftwal_log_purge(raftwal_log *log, uint64_t upto);
 
 /* Sets the hard state alone (an append with no entries). flags as for
- * raftwal_log_append(). hs->commit may not exceed the last index.
+ * raftwal_log_append(). hs->commit may not exceed the last index or, if it
+ * is higher, the snapshot's index (raftwal_log_save_snapshot()).
  * Errors: RAFTWAL_EINVAL, RAFTWAL_EREADONLY, RAFTWAL_EIO. */
 RAFTWAL_API int raftwal_log_set_hardstate(raftwal_log *log,
                                           const raftwal_hardstate *hs,

@@ -268,7 +268,7 @@ int raftwal_verify(const char *dir, raftwal_check *out)
     if (rc == 0 && out)
         fill_check(log, out);
     rw_log_close(log);
-    return rc;
+    return rw_api_return(rc);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -522,5 +522,5 @@ int raftwal_repair(const char *dir, raftwal_check *out)
     rw_lock_release(&lk);
     close(lk.dirfd);
     free(lk.path);
-    return rc;
+    return rw_api_return(rc); /* "", though cutting read the damage's message */
 }

@@ -42,6 +42,13 @@ void rw_err_clear(void)
     message[0] = 0;
 }
 
+int rw_api_return(int rc)
+{
+    if (rc >= 0)
+        message[0] = 0;
+    return rc;
+}
+
 int rw_err(int code, const char *fmt, ...)
 {
     va_list ap;

@@ -19,4 +19,9 @@ int rw_err_context(int code, const char *fmt, ...) __attribute__((format(printf,
 /* Clears the calling thread's message. */
 void rw_err_clear(void);
 
+/* Every public entry point returns its result through this: a call that
+ * succeeds (rc >= 0) leaves the message "", whatever errors it met and
+ * handled on the way (a torn tail cut at open, a lookup tried first). */
+int rw_api_return(int rc);
+
 #endif

@@ -1,4 +1,5 @@
-/* lock.c -- one writer per log directory in the whole system.
+/* lock.c -- one writer per log directory in the whole system, and which
+ * process a handle belongs to.
  *
  * Across processes: a process-owned fcntl() write lock on DIR/LOCK. Unlike
  * flock() or OFD locks it is not inherited by fork(), so a child (a Python
@@ -6,9 +7,15 @@
  * parent exits. fcntl() locks do not conflict within one process, and closing
  * ANY descriptor of the file drops them, so this process also keeps a table
  * of the directories it holds (by device and inode) and never opens LOCK
- * twice. */
+ * twice. A child made by fork() inherits a copy of that table but none of
+ * the fcntl locks: the table is dropped at the child's first writable open.
+ *
+ * A handle belongs to the process that opened it: in a child made by
+ * fork() its locks, threads (the preparer) and mutexes are not the
+ * parent's, so every call there is refused (rw_log_check_usable). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,9 +31,87 @@ typedef struct held_dir {
 
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
 static held_dir *table;
+static pid_t table_pid; /* the process whose locks the table lists */
+
+/* ---------------------------------------------------------------------- */
+/* The process a handle belongs to                                        */
+/* ---------------------------------------------------------------------- */
+
+/* getpid(), kept current by the fork handler so that checking a handle's
+ * owner costs no system call (glibc no longer caches the pid). */
+static atomic_int current_pid;
+static atomic_int fork_handler_set;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+
+/* table_mu is held across fork() so that the child's copy of it is never
+ * one that another thread of the parent held at that moment. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&table_mu);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&table_mu);
+}
+
+static void after_fork_child(void)
+{
+    atomic_store_explicit(&current_pid, (int)getpid(), memory_order_relaxed);
+    pthread_mutex_unlock(&table_mu);
+}
+
+static void init_process(void)
+{
+    atomic_store(&current_pid, (int)getpid());
+    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0)
+        atomic_store(&fork_handler_set, 1);
+}
+
+pid_t rw_process_id(void)
+{
+    pthread_once(&process_once, init_process);
+    if (!atomic_load_explicit(&fork_handler_set, memory_order_relaxed))
+        return getpid(); /* pthread_atfork failed (out of memory): ask */
+    return (pid_t)atomic_load_explicit(&current_pid, memory_order_relaxed);
+}
+
+int rw_log_check_usable(raftwal_log *log)
+{
+    pid_t self = rw_process_id();
+    if (log->owner != self)
+        return rw_err(RAFTWAL_ECLOSED, "%s: this handle belongs to process %ld, which opened it; "
+                      "process %ld inherited it through fork() and may not use it (open the log "
+                      "anew)", log->path, (long)log->owner, (long)self);
+    if (atomic_load(&log->closed))
+        return rw_err(RAFTWAL_ECLOSED, "%s: the log is closed", log->path);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The table of held directories (table_mu held)                          */
+/* ---------------------------------------------------------------------- */
+
+/* A child made by fork() holds none of the locks its copy of the table
+ * lists (fcntl locks are not inherited): forget them. The pid is asked of
+ * the kernel here, so that this holds even for a fork the handlers did not
+ * see. */
+static void drop_inherited_table(void)
+{
+    pid_t self = getpid();
+    if (table_pid == self)
+        return;
+    while (table) {
+        held_dir *h = table;
+        table = h->next;
+        free(h);
+    }
+    table_pid = self;
+}
 
 static int table_add(dev_t dev, ino_t ino)
 {
+    drop_inherited_table();
     for (held_dir *h = table; h; h = h->next)
         if (h->dev == dev && h->ino == ino)
             return RAFTWAL_ELOCKED;

@@ -113,6 +113,8 @@ int rw_log_fail(raftwal_log *log, int code)
 
 int rw_log_check_writable(raftwal_log *log)
 {
+    if (atomic_load(&log->closed)) /* close sets it before it takes wmu */
+        return rw_err(RAFTWAL_ECLOSED, "%s: the log is closed", log->path);
     if (log->readonly)
         return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
     if (atomic_load(&log->failed))
@@ -519,9 +521,11 @@ static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_f
                           PRIu64 " of entry %" PRIu64, f, b->entries[0].term, pred_term, f - 1);
         new_last = b->entries[b->n - 1].index;
     }
+    /* A snapshot covers committed entries: commit may reach its index
+     * before the log holds the entries up to it (a snapshot install). */
     if (b->hs && b->hs->commit > new_last && b->hs->commit > log->snap_index)
-        return rw_err(RAFTWAL_EINVAL, "hard state commit %" PRIu64 " is beyond the last index %" PRIu64,
-                      b->hs->commit, new_last);
+        return rw_err(RAFTWAL_EINVAL, "hard state commit %" PRIu64 " is beyond the last index %" PRIu64
+                      " and the snapshot's index %" PRIu64, b->hs->commit, new_last, log->snap_index);
     if (b->has_snapshot && b->snap_index < log->snap_index)
         return rw_err(RAFTWAL_EINVAL, "snapshot index %" PRIu64 " is older than the current snapshot %"
                       PRIu64, b->snap_index, log->snap_index);

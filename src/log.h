@@ -37,6 +37,7 @@ struct raftwal_log {
     char *path;
     int dirfd;
     int lockfd; /* -1 for read-only handles */
+    pid_t owner; /* the process that opened the handle (rw_process_id) */
     dev_t dev;
     ino_t ino;
     unsigned int flags;
@@ -283,8 +284,16 @@ int rw_check_sealed_all(raftwal_log *log);
  * segment whose SEAL or FOOTER disagrees with its records. */
 int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt);
 
-/* ---- directory lock (lock.c) ---- */
+/* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);
 void rw_lock_release(raftwal_log *log);
+/* This process's id, without a system call (a fork handler keeps it). */
+pid_t rw_process_id(void);
+/* 0, or RAFTWAL_ECLOSED (with the message) for a handle that is closed or
+ * that this process inherited through fork() from the one that opened it.
+ * Public calls check it first, before any lock (a child's copies of the
+ * parent's mutexes may be held forever), and readers again under rw: close
+ * sets `closed` before it takes rw to empty the segment table. */
+int rw_log_check_usable(raftwal_log *log);
 
 #endif

@@ -48,7 +48,7 @@ static int cmp_u64(const void *a, const void *b)
  * to RW_MAX_SPARES; extra ones are removed. */
 static int list_segments(raftwal_log *log, uint64_t **out, size_t *count)
 {
-    int fd = dup(log->dirfd);
+    int fd = fcntl(log->dirfd, F_DUPFD_CLOEXEC, 0); /* dup() would clear close-on-exec */
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
@@ -750,6 +750,7 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     atomic_init(&log->refs, 1);
     log->dirfd = -1;
     log->lockfd = -1;
+    log->owner = rw_process_id();
     log->flags = opts ? opts->flags : RAFTWAL_OPEN_CREATE;
     log->readonly = (log->flags & RAFTWAL_OPEN_READONLY) != 0;
     log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;

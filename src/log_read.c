@@ -102,7 +102,11 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term)
 int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
 {
     pthread_rwlock_rdlock(&log->rw);
-    int rc = locate(log, index, 1, seg, rec);
+    /* Under rw: close empties the segment table under it, after setting
+     * `closed`; an index in bounds would then be in no segment. */
+    int rc = rw_log_check_usable(log);
+    if (rc == 0)
+        rc = locate(log, index, 1, seg, rec);
     if (rc == 0)
         rw_seg_ref(*seg);
     pthread_rwlock_unlock(&log->rw);
@@ -114,9 +118,14 @@ int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
 {
     if (!log || !term)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    int rc = rw_log_check_usable(log);
+    if (rc)
+        return rc;
     pthread_rwlock_rdlock(&log->rw);
-    int rc = 0;
-    if (index >= log->first && index <= log->last) {
+    rc = rw_log_check_usable(log); /* close may have emptied the segments since */
+    if (rc) {
+        /* nothing to read */
+    } else if (index >= log->first && index <= log->last) {
         rc = rw_log_term_locked(log, index, term);
     } else if (index == log->snap_index && index) {
         *term = log->snap_term;
@@ -127,16 +136,19 @@ int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
     }
     pthread_rwlock_unlock(&log->rw);
     atomic_fetch_add(&log->stats.reads, 1);
-    return rc;
+    return rw_api_return(rc);
 }
 
 int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *buf, size_t buf_size)
 {
     if (!log || !out || (!buf && buf_size))
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    int rc = rw_log_check_usable(log);
+    if (rc)
+        return rc;
     rw_seg *s;
     rw_rec rec;
-    int rc = rw_log_read_entry(log, index, &s, &rec);
+    rc = rw_log_read_entry(log, index, &s, &rec);
     if (rc)
         return rc;
     out->index = rec.a;
@@ -154,7 +166,7 @@ int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *
         out->data = buf;
     }
     rw_seg_unref(s);
-    return rc;
+    return rw_api_return(rc);
 }
 
 struct raftwal_iter {
@@ -172,49 +184,54 @@ int raftwal_iter_open(raftwal_iter **out, raftwal_log *log, uint64_t lo, uint64_
     *out = NULL;
     if (!log)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
-    if (atomic_load(&log->closed))
-        return rw_err(RAFTWAL_ECLOSED, "the log is closed");
-    if (lo > hi)
-        return rw_err(RAFTWAL_EINVAL, "range [%" PRIu64 ", %" PRIu64 ") is reversed", lo, hi);
-    int rc = 0;
-    pthread_rwlock_rdlock(&log->rw);
-    if (lo < hi && lo < log->first)
-        rc = bounds_error(log, lo);
-    else if (lo < hi && hi > log->last + 1)
-        rc = rw_err(RAFTWAL_EUNAVAILABLE, "range end %" PRIu64 " is past the last index %" PRIu64,
-                    hi, log->last);
-    pthread_rwlock_unlock(&log->rw);
+    int rc = rw_log_check_usable(log);
     if (rc)
         return rc;
+    if (lo > hi)
+        return rw_err(RAFTWAL_EINVAL, "range [%" PRIu64 ", %" PRIu64 ") is reversed", lo, hi);
     raftwal_iter *it = calloc(1, sizeof *it);
     if (!it)
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
+    pthread_rwlock_rdlock(&log->rw);
+    rc = rw_log_check_usable(log);
+    if (rc == 0 && lo < hi && lo < log->first)
+        rc = bounds_error(log, lo);
+    else if (rc == 0 && lo < hi && hi > log->last + 1)
+        rc = rw_err(RAFTWAL_EUNAVAILABLE, "range end %" PRIu64 " is past the last index %" PRIu64,
+                    hi, log->last);
+    if (rc == 0)
+        atomic_fetch_add(&log->refs, 1); /* under rw: close's unref comes after it */
+    pthread_rwlock_unlock(&log->rw);
+    if (rc) {
+        free(it);
+        return rc;
+    }
     it->log = log;
     it->next = lo;
     it->hi = hi;
     it->max_bytes = max_bytes;
-    atomic_fetch_add(&log->refs, 1);
     *out = it;
-    return 0;
+    return rw_api_return(0);
 }
 
 int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
 {
     if (!it || !out)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
-    if (atomic_load(&it->log->closed))
-        return rw_err(RAFTWAL_ECLOSED, "the log was closed");
+    int rc = rw_log_check_usable(it->log); /* rw_log_read_entry checks again under rw */
+    if (rc)
+        return rc;
     if (it->next >= it->hi)
-        return 0;
+        return rw_api_return(0);
     rw_seg *s;
     rw_rec rec;
-    int rc = rw_log_read_entry(it->log, it->next, &s, &rec);
+    rc = rw_log_read_entry(it->log, it->next, &s, &rec);
     if (rc)
         return rc;
     if (it->returned && (rec.len > it->max_bytes - it->bytes || it->bytes > it->max_bytes)) {
         rw_seg_unref(s);
         it->next = it->hi; /* the byte cap ends the iteration */
-        return 0;
+        return rw_api_return(0);
     }
     rw_seg_unref(it->pinned);
     it->pinned = s;
@@ -227,14 +244,18 @@ int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
     it->bytes += rec.len;
     it->returned++;
     it->next++;
-    return 1;
+    return rw_api_return(1);
 }
 
 void raftwal_iter_close(raftwal_iter *it)
 {
     if (!it)
         return;
-    rw_seg_unref(it->pinned);
-    rw_log_unref(it->log);
+    /* An iterator inherited through fork() references the parent's log:
+     * the child's copy is left alone, like the handle (raftwal_log_close). */
+    if (it->log->owner == rw_process_id()) {
+        rw_seg_unref(it->pinned);
+        rw_log_unref(it->log);
+    }
     free(it);
 }

@@ -23,13 +23,18 @@ int raftwal_options_init(raftwal_options *opts, unsigned int version)
         return rw_err(RAFTWAL_EINVAL, "raftwal_options_init: unknown options version %u", version);
     raftwal_options def = RAFTWAL_OPTIONS_INIT;
     *opts = def;
-    return 0;
+    return rw_api_return(0);
 }
 
+/* A NULL handle is EINVAL; a closed one, or one inherited through fork(),
+ * RAFTWAL_ECLOSED before any lock is taken. */
 #define CHECK_LOG(log)                                                                             \
     do {                                                                                           \
         if (!(log))                                                                                \
             return rw_err(RAFTWAL_EINVAL, "NULL log handle");                                      \
+        int usable_ = rw_log_check_usable(log);                                                    \
+        if (usable_)                                                                               \
+            return usable_;                                                                        \
     } while (0)
 
 int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
@@ -54,14 +59,20 @@ int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *
             return rw_err(RAFTWAL_EINVAL, "initial metadata is NULL or larger than %u bytes",
                           RAFTWAL_MAX_META_SIZE);
     }
-    return rw_log_open(out, dir, opts);
+    return rw_api_return(rw_log_open(out, dir, opts));
 }
 
 int raftwal_log_close(raftwal_log *log)
 {
     if (!log)
-        return 0;
-    return rw_log_close(log);
+        return rw_api_return(0);
+    /* In a child made by fork() the handle is the parent's: its threads,
+     * locks and files are not this process's to stop, sync or close, and
+     * its mutexes may be held forever. Leave all of it (the copies die with
+     * the process; the descriptors close at exec). */
+    if (log->owner != rw_process_id())
+        return rw_log_check_usable(log);
+    return rw_api_return(rw_log_close(log));
 }
 
 static int nosync(raftwal_log *log, unsigned int flags)
@@ -113,9 +124,9 @@ int raftwal_log_append(raftwal_log *log, const raftwal_entry *entries, size_t co
     if (rc)
         return rc;
     if (count == 0 && !hs)
-        return 0;
+        return rw_api_return(0);
     rw_batch b = {.hs = hs, .entries = entries, .n = count};
-    return rw_log_write(log, &b, nosync(log, flags));
+    return rw_api_return(rw_log_write(log, &b, nosync(log, flags)));
 }
 
 int raftwal_log_sync(raftwal_log *log)
@@ -123,7 +134,7 @@ int raftwal_log_sync(raftwal_log *log)
     CHECK_LOG(log);
     if (log->readonly)
         return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
-    return rw_sync_all(log);
+    return rw_api_return(rw_sync_all(log));
 }
 
 int raftwal_log_durable_index(raftwal_log *log, uint64_t *out)
@@ -134,7 +145,7 @@ int raftwal_log_durable_index(raftwal_log *log, uint64_t *out)
     pthread_mutex_lock(&log->smu);
     *out = log->durable_index;
     pthread_mutex_unlock(&log->smu);
-    return 0;
+    return rw_api_return(0);
 }
 
 int raftwal_log_wait_durable(raftwal_log *log, uint64_t index)
@@ -145,7 +156,7 @@ int raftwal_log_wait_durable(raftwal_log *log, uint64_t index)
     pthread_mutex_lock(&log->smu);
     int done = log->durable_index >= index;
     pthread_mutex_unlock(&log->smu);
-    return done ? 0 : rw_sync_all(log);
+    return rw_api_return(done ? 0 : rw_sync_all(log));
 }
 
 int raftwal_log_truncate(raftwal_log *log, uint64_t from)
@@ -153,7 +164,7 @@ int raftwal_log_truncate(raftwal_log *log, uint64_t from)
     CHECK_LOG(log);
     if (from == 0)
         return rw_err(RAFTWAL_EINVAL, "truncate from index 0");
-    return rw_log_truncate(log, from);
+    return rw_api_return(rw_log_truncate(log, from));
 }
 
 int raftwal_log_purge(raftwal_log *log, uint64_t upto)
@@ -161,7 +172,7 @@ int raftwal_log_purge(raftwal_log *log, uint64_t upto)
     CHECK_LOG(log);
     if (upto > RAFTWAL_MAX_INDEX)
         return rw_err(RAFTWAL_EINVAL, "purge up to %" PRIu64 " is past RAFTWAL_MAX_INDEX", upto);
-    return rw_log_purge(log, upto);
+    return rw_api_return(rw_log_purge(log, upto));
 }
 
 int raftwal_log_set_hardstate(raftwal_log *log, const raftwal_hardstate *hs, unsigned int flags)
@@ -181,7 +192,7 @@ int raftwal_log_save_snapshot(raftwal_log *log, uint64_t index, uint64_t term, c
                       RAFTWAL_MAX_META_SIZE);
     rw_batch b = {.has_snapshot = 1, .snap_index = index, .snap_term = term, .snap_meta = meta,
                   .snap_meta_len = meta_size};
-    return rw_log_write(log, &b, 0);
+    return rw_api_return(rw_log_write(log, &b, 0));
 }
 
 int raftwal_log_set_metadata(raftwal_log *log, const void *data, size_t size)
@@ -190,7 +201,7 @@ int raftwal_log_set_metadata(raftwal_log *log, const void *data, size_t size)
     if (size > RAFTWAL_MAX_META_SIZE || (!data && size))
         return rw_err(RAFTWAL_EINVAL, "metadata is NULL or larger than %u bytes", RAFTWAL_MAX_META_SIZE);
     rw_batch b = {.has_meta = 1, .meta = data, .meta_len = size};
-    return rw_log_write(log, &b, 0);
+    return rw_api_return(rw_log_write(log, &b, 0));
 }
 
 /* Reads one of the log's bounds under the readers' lock. */
@@ -200,9 +211,11 @@ static int get_bound(raftwal_log *log, const uint64_t *field, uint64_t *out)
     if (!out)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    *out = *field;
+    int rc = rw_log_check_usable(log); /* close may have run since CHECK_LOG */
+    if (rc == 0)
+        *out = *field;
     pthread_rwlock_unlock(&log->rw);
-    return 0;
+    return rw_api_return(rc);
 }
 
 int raftwal_log_first_index(raftwal_log *log, uint64_t *out)
@@ -221,9 +234,11 @@ int raftwal_log_hardstate(raftwal_log *log, raftwal_hardstate *out)
     if (!out)
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    *out = log->hs;
+    int rc = rw_log_check_usable(log);
+    if (rc == 0)
+        *out = log->hs;
     pthread_rwlock_unlock(&log->rw);
-    return 0;
+    return rw_api_return(rc);
 }
 
 static int copy_out(const uint8_t *src, size_t len, void *buf, size_t cap, size_t *size)
@@ -243,13 +258,16 @@ int raftwal_log_snapshot(raftwal_log *log, uint64_t *index, uint64_t *term, void
     if (!size || (!buf && cap))
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    if (index)
-        *index = log->snap_index;
-    if (term)
-        *term = log->snap_term;
-    int rc = copy_out(log->snap_meta, log->snap_meta_len, buf, cap, size);
+    int rc = rw_log_check_usable(log);
+    if (rc == 0) {
+        if (index)
+            *index = log->snap_index;
+        if (term)
+            *term = log->snap_term;
+        rc = copy_out(log->snap_meta, log->snap_meta_len, buf, cap, size);
+    }
     pthread_rwlock_unlock(&log->rw);
-    return rc;
+    return rw_api_return(rc);
 }
 
 int raftwal_log_metadata(raftwal_log *log, void *buf, size_t cap, size_t *size)
@@ -258,9 +276,11 @@ int raftwal_log_metadata(raftwal_log *log, void *buf, size_t cap, size_t *size)
     if (!size || (!buf && cap))
         return rw_err(RAFTWAL_EINVAL, "NULL argument");
     pthread_rwlock_rdlock(&log->rw);
-    int rc = copy_out(log->meta, log->meta_len, buf, cap, size);
+    int rc = rw_log_check_usable(log);
+    if (rc == 0)
+        rc = copy_out(log->meta, log->meta_len, buf, cap, size);
     pthread_rwlock_unlock(&log->rw);
-    return rc;
+    return rw_api_return(rc);
 }
 
 /* A segment's size; for one not read yet (composed from a checkpoint), ask
@@ -281,6 +301,11 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     raftwal_stats s;
     memset(&s, 0, sizeof s);
     pthread_rwlock_rdlock(&log->rw);
+    int rc = rw_log_check_usable(log); /* else the segment table may be empty */
+    if (rc) {
+        pthread_rwlock_unlock(&log->rw);
+        return rc;
+    }
     s.first_index = log->first;
     s.last_index = log->last;
     s.entries = log->last - log->first + 1;
@@ -316,7 +341,7 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     uint32_t want = out->size;
     s.size = want < sizeof s ? want : (uint32_t)sizeof s;
     memcpy(out, &s, s.size);
-    return 0;
+    return rw_api_return(0);
 }
 
 int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *out)
@@ -326,9 +351,11 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
         return rw_err(RAFTWAL_EINVAL, "NULL info or raftwal_segment_info.size not set");
     raftwal_segment_info info;
     memset(&info, 0, sizeof info);
-    int rc = 0;
     pthread_rwlock_rdlock(&log->rw);
-    if (i >= log->nsegs) {
+    int rc = rw_log_check_usable(log);
+    if (rc) {
+        /* closed meanwhile: the segment table is gone */
+    } else if (i >= log->nsegs) {
         rc = rw_err(RAFTWAL_ERANGE, "segment %zu of %zu", i, log->nsegs);
     } else {
         rw_seg *s = log->segs[i];
@@ -352,5 +379,5 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
     uint32_t want = out->size;
     info.size = want < sizeof info ? want : (uint32_t)sizeof info;
     memcpy(out, &info, info.size);
-    return 0;
+    return rw_api_return(0);
 }

@@ -355,7 +355,8 @@ class Log:
         """Sets the hard state alone (an append with no entries).
 
         Raises:
-            InvalidArgument: ``commit`` exceeds ``last_index``.
+            InvalidArgument: ``commit`` exceeds both ``last_index`` and the
+                snapshot's index.
             ReadOnlyError, RaftwalIOError.
         """
         with self._guard as handle:

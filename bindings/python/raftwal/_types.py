@@ -38,7 +38,7 @@ class HardState(NamedTuple):
     """Raft's hard state: current term, vote and commit index.
 
     A new log has ``HardState(0, 0, 0)``. ``commit`` may never exceed the
-    log's last index.
+    log's last index or, if it is higher, the snapshot's index.
     """
 
     term: int
