@@ -147,7 +147,9 @@ enum raftwal_error {
     RAFTWAL_EGAP = -12,        /* entries are not contiguous with the log or
                                   with each other */
     RAFTWAL_ETERM = -13,       /* an entry's term is lower than the term of
-                                  the entry before it */
+                                  the entry before it (or, when the log
+                                  holds none, of the snapshot right
+                                  before it) */
     RAFTWAL_ECOMMITTED = -14,  /* the change would remove entries at or below
                                   the recorded commit index */
     RAFTWAL_ERANGE = -15,      /* an output buffer is too small; the needed

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "rules.h"
 
 /* ---------------------------------------------------------------------- */
 /* Model updates (rw held for writing, or single-threaded during open)     */
@@ -505,14 +506,20 @@ static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_f
         }
         uint64_t pred_term = 0;
         int have_pred = 0;
-        if (f - 1 >= log->first && f - 1 <= log->last) {
+        switch (rw_rule_pred(f, log->first, log->last, log->snap_index)) {
+        case RW_PRED_ENTRY: {
             int rc = rw_log_term_locked(log, f - 1, &pred_term);
             if (rc)
                 return rc;
             have_pred = 1;
-        } else if (f - 1 == log->snap_index && log->snap_index) {
+            break;
+        }
+        case RW_PRED_SNAPSHOT:
             pred_term = log->snap_term;
             have_pred = 1;
+            break;
+        case RW_PRED_NONE:
+            break;
         }
         if (have_pred && b->entries[0].term < pred_term)
             return rw_err(RAFTWAL_ETERM, "entry %" PRIu64 " has term %" PRIu64 ", lower than the term %"
