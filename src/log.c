@@ -857,8 +857,11 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
  * batch once took. */
 static int remove_purged_file(raftwal_log *log, const rw_seg *s, int readers)
 {
+    /* rw_seg_file_held: a read-only handle (any process) maps it (W1 in
+     * segment.c, "Readers and recycling"). */
     if (!readers && s->sealed && s->file_size >= log->segment_size &&
-        s->file_size <= RW_SPARE_MAX_SEGMENTS * (uint64_t)log->segment_size && rw_spare_room(log)) {
+        s->file_size <= RW_SPARE_MAX_SEGMENTS * (uint64_t)log->segment_size && rw_spare_room(log) &&
+        !rw_seg_file_held(log->dirfd, s->name)) {
         char spare[24];
         rw_spare_name(spare, s->seq);
         if (rw_io->renameat(log->dirfd, s->name, spare) == 0) {

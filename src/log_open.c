@@ -605,6 +605,8 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
                         ".wal to %016" PRIx64 ".wal are missing", seqs[i], seqs[i - 1] + 1, seqs[i] - 1);
         else if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
             rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+        else
+            segs[i]->reader_lock = log->readonly; /* segment.c, "Readers and recycling" */
     }
     free(seqs);
     if (rc)
