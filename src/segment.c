@@ -379,7 +379,8 @@ out:
  *     R2 take a shared lock, never waiting; held (by the writer): purged;
  *     R3 read the header through that open: it must still be this
  *        segment's (sequence; salt, once known). A recycled file has a
- *        new header (another sequence, a new salt): purged;
+ *        new header (a later sequence, the recycled flag): purged; any
+ *        other header is damage (ECORRUPT, as the probe says);
  *     R4 map through it; the open and its lock stay until the segment
  *        object is freed (the last view released, the handle closed).
  *   writer:
@@ -427,9 +428,16 @@ static int open_for_reader(rw_seg *s)
     rw_seg_header h;
     e = rw_pread_all(fd, hdr, sizeof hdr, 0);
     int status = e ? RW_HDR_SHORT : rw_header_decode(hdr, sizeof hdr, &h);
-    if (status == RW_HDR_OK && (h.seq != s->seq || (s->salt && h.salt != s->salt))) {
+    /* Reuse gives a file a later sequence and the recycled flag; any
+     * other header change is damage, reported as the probe would. */
+    if (status == RW_HDR_OK && h.seq > s->seq && (h.flags & RW_HDR_F_RECYCLED)) {
         rw_io->close(fd);
         return gone(s, "its file was reused for another segment");
+    }
+    if (status == RW_HDR_OK && (h.seq != s->seq || (s->salt && h.salt != s->salt))) {
+        rw_io->close(fd);
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset 24: header says sequence %" PRIu64
+                      " salt %016" PRIx64 " (a copied or renamed segment)", s->name, h.seq, h.salt);
     }
     /* A bad header is reported by the probe or scan that reads it. */
     s->rfd = fd;
