@@ -231,7 +231,9 @@ typedef struct raftwal_log raftwal_log;
                                       segment file it reads open, with a
                                       shared lock that stops a writer from
                                       reusing the file (one descriptor per
-                                      segment read, until close) */
+                                      segment read, until close; a full
+                                      check, RAFTWAL_OPEN_VERIFY, lets go of
+                                      each segment once it is checked) */
 #define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
                                       raftwal_log_sync() to make them durable.
                                       Creating a log with it also writes zeros

@@ -211,6 +211,15 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
     return rc;
 }
 
+/* A read-only handle lets go of a segment the check has read (its file
+ * stays locked while mapped: segment.c, "Readers and recycling"). */
+static void unmap_checked(raftwal_log *log, rw_seg *s)
+{
+    pthread_rwlock_wrlock(&log->rw);
+    rw_seg_unmap_idle(s);
+    pthread_rwlock_unlock(&log->rw);
+}
+
 int rw_check_sealed_all(raftwal_log *log)
 {
     for (size_t i = 0; i < log->nsegs; i++) {
@@ -220,6 +229,7 @@ int rw_check_sealed_all(raftwal_log *log)
         int rc = rw_seg_ensure_probed(s, log->log_id);
         if (rc == 0)
             rc = check_sealed(log, s);
+        unmap_checked(log, s);
         if (rc)
             return rc;
     }
@@ -250,6 +260,7 @@ static void fill_check(raftwal_log *log, raftwal_check *out)
 static int check_entries(raftwal_log *log)
 {
     uint64_t prev_term = 0;
+    rw_seg *done = NULL; /* the segment read last: let go when the next starts */
     if (log->first - 1 == log->snap_index)
         prev_term = log->snap_term;
     for (uint64_t i = log->first; i <= log->last && i != 0; i++) {
@@ -259,6 +270,9 @@ static int check_entries(raftwal_log *log)
         if (rc)
             return rc;
         rw_seg_unref(s);
+        if (done && done != s)
+            unmap_checked(log, done);
+        done = s;
         if (rec.b < prev_term)
             return rw_err(RAFTWAL_ECORRUPT, "%s: entry %" PRIu64 ": term %" PRIu64
                           " is lower than the previous entry's %" PRIu64, log->path, i, rec.b, prev_term);

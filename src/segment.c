@@ -512,6 +512,24 @@ out:
     return rc;
 }
 
+void rw_seg_unmap_idle(rw_seg *s)
+{
+    if (!s->reader_lock || atomic_load(&s->refs) != 1)
+        return;
+    pthread_mutex_lock(&s->mu);
+    rw_mapping *m = atomic_exchange(&s->mapping, NULL);
+    while (m) {
+        rw_mapping *older = m->older;
+        rw_io->munmap((void *)(uintptr_t)m->addr, m->len);
+        free(m);
+        m = older;
+    }
+    if (s->rfd >= 0)
+        rw_io->close(s->rfd);
+    s->rfd = -1;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static int footer_corrupt(rw_seg *s, uint64_t off, const char *why)
 {
     return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": index footer: %s", s->name, off, why);

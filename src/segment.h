@@ -141,6 +141,13 @@ int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size);
  * (maps lazily, remaps a grown file). Thread-safe. */
 int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out);
 
+/* Drops a read-only handle's mappings of s and its locked open (a later
+ * read maps it again), so that a check that reads every segment once does
+ * not keep one descriptor per segment. Only while nothing but the log
+ * holds s (no view points into it) and with the log's rw lock held for
+ * writing (no read is locating an entry in it). */
+void rw_seg_unmap_idle(rw_seg *s);
+
 /* Loads a sealed segment's footer (offsets and epochs) if not yet loaded.
  * Thread-safe. *loaded is set to 1 if this call read it from disk. */
 int rw_seg_load_footer(rw_seg *s, int *loaded);

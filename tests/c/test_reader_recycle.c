@@ -21,6 +21,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define SEG RAFTWAL_MIN_SEGMENT_SIZE
@@ -202,9 +203,39 @@ static void test_locked_spare_is_not_reused(void)
     CHECK_OK(raftwal_verify(dir, NULL));
 }
 
+/* A read-only handle keeps a locked descriptor per segment it maps, but a
+ * full check (raftwal_verify, RAFTWAL_OPEN_VERIFY) lets go of each segment
+ * once it has read it: it works on a log of more segments than the
+ * process may open files. */
+static void test_verify_holds_few_descriptors(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    struct rlimit old, low;
+    uint64_t last = 0;
+    raftwal_entry e;
+    unsigned char buf[MAXP + 1];
+    while (get_stats(log).segments < 120) {
+        append_range(log, last + 1, 20);
+        last += 20;
+    }
+    CHECK_OK(raftwal_log_close(log));
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    CHECK_OK(raftwal_verify(dir, NULL));
+    log = open_log(dir, RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY, 0);
+    CHECK_OK(raftwal_log_get(log, last, &e, buf, sizeof buf));
+    CHECK(tu_payload_ok(e.data, e.size, last, TERM, MAXP));
+    CHECK_OK(raftwal_log_close(log));
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_views_survive_recycling);
     TU_RUN(argc, argv, test_locked_spare_is_not_reused);
+    TU_RUN(argc, argv, test_verify_holds_few_descriptors);
     return 0;
 }
