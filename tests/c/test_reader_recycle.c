@@ -41,12 +41,17 @@ static char read_byte(int fd)
     return c;
 }
 
-static void append_range(raftwal_log *log, uint64_t from, uint64_t n)
+static void append_flags(raftwal_log *log, uint64_t from, uint64_t n, unsigned int flags)
 {
     batch b;
     batch_make(&b, from, (size_t)n, TERM, MAXP);
-    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, RAFTWAL_NOSYNC));
+    CHECK_OK(raftwal_log_append(log, b.e, b.n, NULL, flags));
     batch_free(&b);
+}
+
+static void append_range(raftwal_log *log, uint64_t from, uint64_t n)
+{
+    append_flags(log, from, n, RAFTWAL_NOSYNC);
 }
 
 /* The reader: views of entries in the oldest segments, held across the
@@ -171,8 +176,12 @@ static void test_locked_spare_is_not_reused(void)
     struct flock fl;
     struct stat st;
     int fd;
+    /* Durable appends: the background preparer is asked for the next file
+     * only when the active segment is half full (not at 1/8, as for
+     * no-sync appends), so no preparation can take spare 1 before the
+     * lock below: the segment just rotated into holds ~2 KiB. */
     while (get_stats(log).segments < 4) {
-        append_range(log, last + 1, 20);
+        append_flags(log, last + 1, 20, 0);
         last += 20;
     }
     CHECK_OK(raftwal_log_purge(log, last - 10)); /* 1.wal, 2.wal, ... -> spares */
