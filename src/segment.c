@@ -376,7 +376,9 @@ out:
  *
  *   reader (open_for_reader, before the first map or probe of a segment):
  *     R1 open the file by its segment name; ENOENT: it was purged;
- *     R2 take a shared lock, never waiting; held (by the writer): purged;
+ *     R2 take a shared lock, never waiting; held (by the writer): purged
+ *        (where locks fail otherwise, read on: the writer's fail too, and
+ *        it takes a failed lock as "held");
  *     R3 read the header through that open: it must still be this
  *        segment's (sequence; salt, once known). A recycled file has a
  *        new header (a later sequence, the recycled flag): purged; any
@@ -418,11 +420,13 @@ static int open_for_reader(rw_seg *s)
     if (fd < 0)
         return errno == ENOENT ? gone(s, "its file is gone")
                                : rw_err_sys(errno, 0, "%s: open for reading", s->name);
+    /* Any other failure (a file system without OFD locks: EINVAL, ENOLCK)
+     * reads on unlocked: the writer cannot lock there either, and a file it
+     * cannot lock it never reuses (W1, W2 take a failure as "held"). */
     int e = rw_file_lock(fd, 0);
-    if (e) {
+    if (e == -EAGAIN) {
         rw_io->close(fd);
-        return e == -EAGAIN ? gone(s, "its file is being reused")
-                            : rw_err_sys(-e, 0, "%s: lock for reading", s->name);
+        return gone(s, "its file is being reused");
     }
     uint8_t hdr[RW_HEADER_SIZE];
     rw_seg_header h;
