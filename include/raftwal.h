@@ -162,7 +162,9 @@ enum raftwal_error {
     RAFTWAL_EGAP = -12,        /* entries are not contiguous with the log or
                                   with each other */
     RAFTWAL_ETERM = -13,       /* an entry's term is lower than the term of
-                                  the entry before it */
+                                  the entry before it (or, when the log
+                                  holds none, of the snapshot right
+                                  before it) */
     RAFTWAL_ECOMMITTED = -14,  /* the change would remove entries at or below
                                   the recorded commit index */
     RAFTWAL_ERANGE = -15,      /* an output buffer is too small; the needed
@@ -246,7 +248,13 @@ typedef struct raftwal_log raftwal_log;
 /* raftwal_options.flags */
 #define RAFTWAL_OPEN_CREATE 0x1u   /* create the directory and log if absent */
 #define RAFTWAL_OPEN_READONLY 0x2u /* no lock, never writes; sees the durable
-                                      prefix as of the open */
+                                      prefix as of the open. Keeps each
+                                      segment file it reads open, with a
+                                      shared lock that stops a writer from
+                                      reusing the file (one descriptor per
+                                      segment read, until close; a full
+                                      check, RAFTWAL_OPEN_VERIFY, lets go of
+                                      each segment once it is checked) */
 #define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
                                       raftwal_log_sync() to make them durable.
                                       Creating a log with it also writes zeros
@@ -490,7 +498,11 @@ RAFTWAL_API int raftwal_iter_open(raftwal_iter **out, raftwal_log *log,
  * when the range (or the byte cap) is exhausted, or a negative error.
  * out->data is a borrowed, zero-copy view into the log's mapped file,
  * valid until the next raftwal_iter_next() or raftwal_iter_close() on this
- * iterator; the checksum of the entry has been verified.
+ * iterator; the checksum of the entry has been verified. Its bytes never
+ * change meanwhile, even on a read-only handle while a writer in another
+ * process purges and reuses segment files (the writer does not reuse a
+ * file a reader maps; a read-only handle whose segment was purged gets
+ * RAFTWAL_ECOMPACTED instead: docs/format.md, 6).
  * Errors: RAFTWAL_ECOMPACTED / RAFTWAL_EUNAVAILABLE (the entry was purged
  * or truncated after the iterator was opened), RAFTWAL_ECORRUPT,
  * RAFTWAL_ECLOSED (the log was closed), RAFTWAL_EINVAL. */

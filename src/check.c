@@ -13,6 +13,7 @@
 #include "error.h"
 #include "io.h"
 #include "log.h"
+#include "rules.h"
 #include "segment_scan.h"
 
 /* ---------------------------------------------------------------------- */
@@ -25,7 +26,8 @@ typedef struct sealed_ctx {
     uint64_t first, n;
     uint32_t *offs;
     size_t cap;
-    uint64_t trunc, purge, prev_term;
+    uint64_t trunc, purge;
+    rw_terms terms; /* the term rule (rules.h), replayed */
     rw_epoch *ep;
     size_t nep, epcap;
 } sealed_ctx;
@@ -63,7 +65,7 @@ static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t 
             return sc_corrupt(c, start, "segment does not start with a valid checkpoint");
         c->seen_checkpoint = 1;
         c->purge = st.purge;
-        c->prev_term = st.last_term;
+        rw_terms_start(&c->terms, st.purge, recs[0].a, st.last_term, st.snap_index, st.snap_term);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -75,9 +77,14 @@ static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t 
                     return sc_corrupt(c, offs[i], "entry index out of sequence");
                 c->n = 0; /* everything before was purged */
             }
-            if (r->b < c->prev_term)
+            switch (rw_terms_entry(&c->terms, r->a, r->b)) {
+            case 0:
+                break;
+            case 1:
                 return sc_corrupt(c, offs[i], "entry term lower than its predecessor's");
-            c->prev_term = r->b;
+            default:
+                return RAFTWAL_ENOMEM;
+            }
             if (sc_push(c, r->a, offs[i]))
                 return RAFTWAL_ENOMEM;
             break;
@@ -88,17 +95,20 @@ static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t 
                 c->n = 0;
             else if (c->n && r->a < c->first + c->n)
                 c->n = r->a - c->first;
-            c->prev_term = 0;
+            rw_terms_truncate(&c->terms, r->a);
             break;
         case RW_REC_PURGE:
             if (r->a > c->purge)
                 c->purge = r->a;
+            rw_terms_purge(&c->terms, r->a);
             break;
         case RW_REC_HARDSTATE:
             if (r->len != RW_HARDSTATE_PAYLOAD)
                 return sc_corrupt(c, offs[i], "malformed hard state");
             break;
         case RW_REC_SNAPSHOT:
+            rw_terms_snapshot(&c->terms, r->a, r->b);
+            break;
         case RW_REC_METADATA:
             break;
         default:
@@ -171,6 +181,7 @@ static int check_sealed(raftwal_log *log, rw_seg *s)
         rc = match_seal(log, s, &c);
     free(c.offs);
     free(c.ep);
+    rw_terms_free(&c.terms);
     return rc;
 }
 
@@ -196,7 +207,17 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
     }
     free(c.offs);
     free(c.ep);
+    rw_terms_free(&c.terms);
     return rc;
+}
+
+/* A read-only handle lets go of a segment the check has read (its file
+ * stays locked while mapped: segment.c, "Readers and recycling"). */
+static void unmap_checked(raftwal_log *log, rw_seg *s)
+{
+    pthread_rwlock_wrlock(&log->rw);
+    rw_seg_unmap_idle(s);
+    pthread_rwlock_unlock(&log->rw);
 }
 
 int rw_check_sealed_all(raftwal_log *log)
@@ -208,6 +229,7 @@ int rw_check_sealed_all(raftwal_log *log)
         int rc = rw_seg_ensure_probed(s, log->log_id);
         if (rc == 0)
             rc = check_sealed(log, s);
+        unmap_checked(log, s);
         if (rc)
             return rc;
     }
@@ -238,6 +260,7 @@ static void fill_check(raftwal_log *log, raftwal_check *out)
 static int check_entries(raftwal_log *log)
 {
     uint64_t prev_term = 0;
+    rw_seg *done = NULL; /* the segment read last: let go when the next starts */
     if (log->first - 1 == log->snap_index)
         prev_term = log->snap_term;
     for (uint64_t i = log->first; i <= log->last && i != 0; i++) {
@@ -247,6 +270,9 @@ static int check_entries(raftwal_log *log)
         if (rc)
             return rc;
         rw_seg_unref(s);
+        if (done && done != s)
+            unmap_checked(log, done);
+        done = s;
         if (rec.b < prev_term)
             return rw_err(RAFTWAL_ECORRUPT, "%s: entry %" PRIu64 ": term %" PRIu64
                           " is lower than the previous entry's %" PRIu64, log->path, i, rec.b, prev_term);

@@ -73,6 +73,32 @@ const struct rw_io rw_io_posix = {
 
 const struct rw_io *rw_io = &rw_io_posix;
 
+static int ofd_lock(int fd, short type)
+{
+#ifdef F_OFD_SETLK
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    while (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        if (errno == EINTR)
+            continue;
+        return errno == EACCES ? -EAGAIN : -errno;
+    }
+#else
+    (void)fd;
+    (void)type;
+#endif
+    return 0;
+}
+
+int rw_file_lock(int fd, int exclusive)
+{
+    return ofd_lock(fd, exclusive ? F_WRLCK : F_RDLCK);
+}
+
+int rw_file_unlock(int fd)
+{
+    return ofd_lock(fd, F_UNLCK);
+}
+
 void rw_io_set(const struct rw_io *io)
 {
     rw_io = io ? io : &rw_io_posix;

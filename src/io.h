@@ -46,6 +46,17 @@ void rw_io_set(const struct rw_io *io);
 int rw_pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
 int rw_pread_all(int fd, void *buf, size_t n, uint64_t off);
 
+/* Open-file-description locks (fcntl F_OFD_SETLK) on a whole file, never
+ * waiting: owned by the open (not the process), so two opens of one file
+ * conflict even within a process, a fork shares its parent's, and closing
+ * the last descriptor of the open releases it. Readers of segment files
+ * take shared ones, the writer tries an exclusive one before it reuses a
+ * purged file (segment.c, "Readers and recycling"). Return 0 or -errno;
+ * -EAGAIN: a conflicting lock is held. An exclusive lock needs an fd open
+ * for writing. Without OFD locks (not Linux) they do nothing and return 0. */
+int rw_file_lock(int fd, int exclusive);
+int rw_file_unlock(int fd);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t rw_now_ns(void);
 /* 64 random bits from the kernel (getrandom), never 0. */

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "rules.h"
 
 /* ---------------------------------------------------------------------- */
 /* Model updates (rw held for writing, or single-threaded during open)     */
@@ -507,14 +508,20 @@ static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_f
         }
         uint64_t pred_term = 0;
         int have_pred = 0;
-        if (f - 1 >= log->first && f - 1 <= log->last) {
+        switch (rw_rule_pred(f, log->first, log->last, log->snap_index)) {
+        case RW_PRED_ENTRY: {
             int rc = rw_log_term_locked(log, f - 1, &pred_term);
             if (rc)
                 return rc;
             have_pred = 1;
-        } else if (f - 1 == log->snap_index && log->snap_index) {
+            break;
+        }
+        case RW_PRED_SNAPSHOT:
             pred_term = log->snap_term;
             have_pred = 1;
+            break;
+        case RW_PRED_NONE:
+            break;
         }
         if (have_pred && b->entries[0].term < pred_term)
             return rw_err(RAFTWAL_ETERM, "entry %" PRIu64 " has term %" PRIu64 ", lower than the term %"
@@ -854,8 +861,11 @@ int rw_log_truncate(raftwal_log *log, uint64_t from)
  * batch once took. */
 static int remove_purged_file(raftwal_log *log, const rw_seg *s, int readers)
 {
+    /* rw_seg_file_held: a read-only handle (any process) maps it (W1 in
+     * segment.c, "Readers and recycling"). */
     if (!readers && s->sealed && s->file_size >= log->segment_size &&
-        s->file_size <= RW_SPARE_MAX_SEGMENTS * (uint64_t)log->segment_size && rw_spare_room(log)) {
+        s->file_size <= RW_SPARE_MAX_SEGMENTS * (uint64_t)log->segment_size && rw_spare_room(log) &&
+        !rw_seg_file_held(log->dirfd, s->name)) {
         char spare[24];
         rw_spare_name(spare, s->seq);
         if (rw_io->renameat(log->dirfd, s->name, spare) == 0) {

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "io.h"
 #include "log.h"
+#include "rules.h"
 #include "segment_scan.h"
 
 /* ---------------------------------------------------------------------- */
@@ -113,7 +114,7 @@ typedef struct tail_ctx {
     raftwal_log *log;
     rw_seg *seg;
     int seen_checkpoint;
-    uint64_t prev_term;
+    rw_terms terms; /* the term rule (rules.h), replayed */
 } tail_ctx;
 
 static int tail_corrupt(tail_ctx *c, uint64_t off, const char *what)
@@ -135,7 +136,7 @@ static int apply_checkpoint(tail_ctx *c, const rw_rec *r, uint64_t off)
     log->last = r->a;
     log->tail_ckpt_last = r->a;
     log->hs = st.hs;
-    c->prev_term = st.last_term;
+    rw_terms_start(&c->terms, st.purge, r->a, st.last_term, st.snap_index, st.snap_term);
     int rc = rw_apply_snapshot(log, st.snap_index, st.snap_term, st.snap_meta, st.snap_meta_len);
     if (rc == 0)
         rc = rw_apply_metadata(log, st.meta, st.meta_len);
@@ -159,18 +160,19 @@ static int tail_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_
         int rc = 0;
         switch (r->type) {
         case RW_REC_ENTRY:
-            if (r->b < c->prev_term && r->a > log->first)
+            rc = rw_terms_entry(&c->terms, r->a, r->b);
+            if (rc == 1)
                 return tail_corrupt(c, offs[i], "entry term lower than its predecessor's");
-            rc = rw_apply_entry(log, c->seg, r->a, offs[i]);
+            if (rc == 0)
+                rc = rw_apply_entry(log, c->seg, r->a, offs[i]);
             if (rc == RAFTWAL_EGAP)
                 return tail_corrupt(c, offs[i], "entry index does not follow the log's last index");
-            c->prev_term = r->b;
             break;
         case RW_REC_TRUNCATE:
             if (r->a <= log->purge || r->a > log->last + 1)
                 return tail_corrupt(c, offs[i], "truncation point out of range");
             rw_apply_truncate(log, r->a);
-            c->prev_term = 0;
+            rw_terms_truncate(&c->terms, r->a);
             break;
         case RW_REC_HARDSTATE:
             if (r->len != RW_HARDSTATE_PAYLOAD)
@@ -179,12 +181,14 @@ static int tail_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_
             break;
         case RW_REC_SNAPSHOT:
             rc = rw_apply_snapshot(log, r->a, r->b, r->payload, r->len);
+            rw_terms_snapshot(&c->terms, r->a, r->b);
             break;
         case RW_REC_METADATA:
             rc = rw_apply_metadata(log, r->payload, r->len);
             break;
         case RW_REC_PURGE:
             rw_apply_purge(log, r->a);
+            rw_terms_purge(&c->terms, r->a);
             break;
         default:
             return tail_corrupt(c, offs[i], "unexpected record type inside a batch");
@@ -302,13 +306,14 @@ static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
     rc = rw_seg_add_epoch(s, RW_HEADER_SIZE, s->salt);
     if (rc)
         return rc;
-    tail_ctx c = {log, s, 0, 0};
+    tail_ctx c = {.log = log, .seg = s};
     rw_scan_result res;
     /* A cold tail is read front to back once: ask for big readahead, then
      * back to normal for the random reads that follow. */
     if (rw_io->advise_sequential)
         rw_io->advise_sequential(m->addr, m->len, 1);
     rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
+    rw_terms_free(&c.terms);
     if (rw_io->advise_sequential)
         rw_io->advise_sequential(m->addr, m->len, 0);
     if (rc)
@@ -600,6 +605,8 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
                         ".wal to %016" PRIx64 ".wal are missing", seqs[i], seqs[i - 1] + 1, seqs[i] - 1);
         else if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
             rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
+        else
+            segs[i]->reader_lock = log->readonly; /* segment.c, "Readers and recycling" */
     }
     free(seqs);
     if (rc)

@@ -22,6 +22,7 @@ rw_seg *rw_seg_new(int dirfd, uint64_t seq)
         return NULL;
     s->seq = seq;
     s->fd = -1;
+    s->rfd = -1;
     s->dirfd = dirfd;
     s->trunc_min = UINT64_MAX;
     snprintf(s->name, sizeof s->name, "%016" PRIx64 ".wal", seq);
@@ -51,6 +52,8 @@ void rw_seg_unref(rw_seg *s)
     }
     if (s->fd >= 0)
         rw_io->close(s->fd);
+    if (s->rfd >= 0)
+        rw_io->close(s->rfd); /* releases the reader's lock */
     pthread_mutex_destroy(&s->mu);
     free(s->offsets);
     free(s->epochs);
@@ -173,20 +176,25 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
          * The writer fills it only up to the configured size (log.c,
          * seg_capacity); the rest is stale bytes until the SEAL. */
         uint64_t have = (uint64_t)st.st_size;
-        if (have <= RW_SPARE_MAX_SEGMENTS * size) {
+        /* Held until rw_seg_prepare has written the new header: see
+         * "Readers and recycling". A reader's lock: the file stays theirs. */
+        int held = rw_file_lock(fd, 1) != 0;
+        if (!held && have <= RW_SPARE_MAX_SEGMENTS * size) {
             if (have < size && rw_io->ftruncate(fd, (off_t)size) != 0)
                 return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
             *len = have > size ? have : size;
             *recycled = 1;
             return 0;
         }
-        /* Longer than RW_SPARE_MAX_SEGMENTS (kept by an older version, or before the
-         * segment size was lowered): every scan of the segment would be
-         * that long. A new file is built instead. */
+        /* Mapped by a reader, or longer than RW_SPARE_MAX_SEGMENTS (kept
+         * by an older version, or before the segment size was lowered):
+         * every scan of the segment would be that long. A new file is
+         * built instead; an unlinked file stays valid for its mappings. */
         rw_io->close(fd);
         *fd_out = -1;
         if (rw_io->unlinkat(dirfd, spare, 0) != 0)
-            return rw_err_sys(errno, 0, "%s: unlink an oversized spare", spare);
+            return rw_err_sys(errno, 0, "%s: unlink a spare %s", spare,
+                              held ? "a reader maps" : "too long to reuse");
     }
     *built = tmp;
     fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);
@@ -230,6 +238,8 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
         rc = rw_err_sys(-e, 0, "%s: write header", built);
         goto fail_unlink;
     }
+    if (recycled)
+        rw_file_unlock(s->fd); /* a reader that locks it now sees the new header */
     if (rw_io->fdatasync(s->fd) != 0) {
         rc = rw_err_sys(errno, 0, "%s: fdatasync", built);
         goto fail_unlink;
@@ -352,6 +362,103 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Readers and recycling                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* The writer reuses a purged segment's file: renamed to *.spare at the
+ * purge (log.c, remove_purged_file), then rewritten in place as a new
+ * segment (open_build_file, rw_seg_prepare). A read-only handle, maybe in
+ * another process, that maps the file must never see its bytes change: a
+ * zero-copy view stays valid and unchanged until released. The protocol
+ * uses open-file-description locks (io.c, rw_file_lock), which conflict
+ * between any two opens of the file, in any processes:
+ *
+ *   reader (open_for_reader, before the first map or probe of a segment):
+ *     R1 open the file by its segment name; ENOENT: it was purged;
+ *     R2 take a shared lock, never waiting; held (by the writer): purged
+ *        (where locks fail otherwise, read on: the writer's fail too, and
+ *        it takes a failed lock as "held");
+ *     R3 read the header through that open: it must still be this
+ *        segment's (sequence; salt, once known). A recycled file has a
+ *        new header (a later sequence, the recycled flag): purged; any
+ *        other header is damage (ECORRUPT, as the probe says);
+ *     R4 map through it; the open and its lock stay until the segment
+ *        object is freed (the last view released, the handle closed).
+ *   writer:
+ *     W1 at the purge, before the rename to *.spare: try an exclusive
+ *        lock on the file; held by a reader: delete the file instead
+ *        (its mappings stay valid: an unlinked file lives on);
+ *     W2 before the spare is rewritten: try the exclusive lock again;
+ *        held: delete it and build a new file. Else keep the lock until
+ *        the new header is written, then release it.
+ *
+ * Races: a reader that opened the name before the rename and locks after
+ * W1 still finds the old header (R3 passes) and holds its lock before W2,
+ * which then fails and deletes the file. A reader that locks during W2
+ * finds the lock held (R2); after W2 it finds the new header (R3). So a
+ * reader maps only a file whose header is its segment's and that the
+ * writer cannot rewrite until the reader closes it. Readers get
+ * RAFTWAL_ECOMPACTED in every "purged" case above. The writer's own views
+ * (iterators of its handle) are covered by reference counts instead (a
+ * writable handle takes no locks: its own shared lock would block W1/W2).
+ * Costs: a read-only handle holds one descriptor per segment it has read
+ * until it is closed, and files it holds are not recycled. */
+
+static int gone(rw_seg *s, const char *why)
+{
+    return rw_err(RAFTWAL_ECOMPACTED, "%s: the segment was purged by the writer (%s)", s->name, why);
+}
+
+/* R1-R3 for a read-only handle's segment (s->mu held, or before the
+ * segment is shared). */
+static int open_for_reader(rw_seg *s)
+{
+    if (s->rfd >= 0)
+        return 0;
+    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    if (fd < 0)
+        return errno == ENOENT ? gone(s, "its file is gone")
+                               : rw_err_sys(errno, 0, "%s: open for reading", s->name);
+    /* Any other failure (a file system without OFD locks: EINVAL, ENOLCK)
+     * reads on unlocked: the writer cannot lock there either, and a file it
+     * cannot lock it never reuses (W1, W2 take a failure as "held"). */
+    int e = rw_file_lock(fd, 0);
+    if (e == -EAGAIN) {
+        rw_io->close(fd);
+        return gone(s, "its file is being reused");
+    }
+    uint8_t hdr[RW_HEADER_SIZE];
+    rw_seg_header h;
+    e = rw_pread_all(fd, hdr, sizeof hdr, 0);
+    int status = e ? RW_HDR_SHORT : rw_header_decode(hdr, sizeof hdr, &h);
+    /* Reuse gives a file a later sequence and the recycled flag; any
+     * other header change is damage, reported as the probe would. */
+    if (status == RW_HDR_OK && h.seq > s->seq && (h.flags & RW_HDR_F_RECYCLED)) {
+        rw_io->close(fd);
+        return gone(s, "its file was reused for another segment");
+    }
+    if (status == RW_HDR_OK && (h.seq != s->seq || (s->salt && h.salt != s->salt))) {
+        rw_io->close(fd);
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset 24: header says sequence %" PRIu64
+                      " salt %016" PRIx64 " (a copied or renamed segment)", s->name, h.seq, h.salt);
+    }
+    /* A bad header is reported by the probe or scan that reads it. */
+    s->rfd = fd;
+    return 0;
+}
+
+/* W1. */
+int rw_seg_file_held(int dirfd, const char *name)
+{
+    int fd = rw_io->openat(dirfd, name, O_RDWR, 0);
+    if (fd < 0)
+        return 1;
+    int held = rw_file_lock(fd, 1) != 0;
+    rw_io->close(fd); /* releases the lock */
+    return held;
+}
+
 int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out)
 {
     rw_mapping *m = atomic_load_explicit(&s->mapping, memory_order_acquire);
@@ -366,27 +473,34 @@ int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out)
         *out = m;
         goto out;
     }
-    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
-    if (fd < 0) {
+    int fd;
+    if (s->reader_lock) {
+        if ((rc = open_for_reader(s)) != 0)
+            goto out;
+        fd = s->rfd; /* every mapping of the segment: the same locked file */
+    } else if ((fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0)) < 0) {
         rc = rw_err_sys(errno, 0, "%s: open for reading", s->name);
         goto out;
     }
     struct stat st;
     if (rw_io->fstat(fd, &st) != 0) {
         rc = rw_err_sys(errno, 0, "%s: fstat", s->name);
-        rw_io->close(fd);
+        if (fd != s->rfd)
+            rw_io->close(fd);
         goto out;
     }
     if ((uint64_t)st.st_size < need || st.st_size == 0) {
         rc = rw_err(RAFTWAL_ECORRUPT, "%s: file is %lld bytes, expected at least %" PRIu64,
                     s->name, (long long)st.st_size, need);
-        rw_io->close(fd);
+        if (fd != s->rfd)
+            rw_io->close(fd);
         goto out;
     }
     rw_mapping *nm = calloc(1, sizeof *nm);
     void *addr = nm ? rw_io->mmap((size_t)st.st_size, fd) : NULL;
     int err = errno;
-    rw_io->close(fd);
+    if (fd != s->rfd)
+        rw_io->close(fd);
     if (!addr) {
         free(nm);
         rc = nm ? rw_err_sys(err, 0, "%s: mmap", s->name) : rw_err(RAFTWAL_ENOMEM, "out of memory");
@@ -400,6 +514,24 @@ int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out)
 out:
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+void rw_seg_unmap_idle(rw_seg *s)
+{
+    if (!s->reader_lock || atomic_load(&s->refs) != 1)
+        return;
+    pthread_mutex_lock(&s->mu);
+    rw_mapping *m = atomic_exchange(&s->mapping, NULL);
+    while (m) {
+        rw_mapping *older = m->older;
+        rw_io->munmap((void *)(uintptr_t)m->addr, m->len);
+        free(m);
+        m = older;
+    }
+    if (s->rfd >= 0)
+        rw_io->close(s->rfd);
+    s->rfd = -1;
+    pthread_mutex_unlock(&s->mu);
 }
 
 static int footer_corrupt(rw_seg *s, uint64_t off, const char *why)
@@ -486,7 +618,7 @@ static int header_error(rw_seg *s, int status)
 
 int rw_seg_probe(rw_seg *s, uint64_t *log_id)
 {
-    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    int fd = s->rfd >= 0 ? s->rfd : rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
     if (fd < 0)
         return rw_err_sys(errno, 0, "%s: open", s->name);
     int rc = 0;
@@ -554,7 +686,8 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
     s->used = seal.footer_off;
     s->trunc_min = seal.trunc_from;
 out:
-    rw_io->close(fd);
+    if (fd != s->rfd)
+        rw_io->close(fd);
     return rc;
 }
 
@@ -566,13 +699,18 @@ int rw_seg_ensure_probed(rw_seg *s, uint64_t log_id)
     pthread_mutex_lock(&s->mu);
     if (atomic_load_explicit(&s->probed, memory_order_relaxed))
         goto out;
+    /* A reader probes the file it will map, locked (R1-R3). */
+    if (s->reader_lock && (rc = open_for_reader(s)) != 0)
+        goto out;
     rw_seg *p = rw_seg_new(s->dirfd, s->seq);
     if (!p) {
         rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
         goto out;
     }
     uint64_t id = 0;
+    p->rfd = s->rfd; /* borrowed */
     rc = rw_seg_probe(p, &id);
+    p->rfd = -1;
     if (rc == 0 && id != log_id)
         rc = rw_err(RAFTWAL_ECORRUPT, "%s: offset 16: the segment belongs to another log", s->name);
     else if (rc == 0 && (!p->base || !p->sealed))

@@ -42,6 +42,12 @@ typedef struct rw_seg {
     uint8_t unlazy_hdr[RW_HEADER_SIZE];
     int fd;             /* open while the segment is active, else -1 */
     int dirfd;          /* the log's directory (borrowed) for lazy opens */
+    /* A read-only handle's segment: its file is mapped through rfd, which
+     * holds a shared lock on it from the first map (or probe) until the
+     * segment is freed, so that the writer never rewrites the file under
+     * the mapping (segment.c, "Readers and recycling"). */
+    int reader_lock;
+    int rfd;            /* -1 until then */
     char name[24];      /* "%016llx.wal" */
 
     /* Live entries: [first, first + count). offsets[i] is the record of
@@ -95,6 +101,11 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
                    mode_t mode, atomic_int *cancel, const char *spare, int sparse,
                    rw_seg **out);
 
+/* Whether a reader (a read-only handle, in any process) may map the file
+ * `name` (a purged segment's): then the writer must not reuse it, only
+ * delete it. 1 when it cannot tell. See "Readers and recycling". */
+int rw_seg_file_held(int dirfd, const char *name);
+
 /* The name a purged segment's file is kept under for reuse:
  * "%016llx.spare" of its old sequence number. */
 #define RW_SPARE_SUFFIX ".spare"
@@ -129,6 +140,13 @@ int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size);
 /* Returns (in *out) a mapping covering at least `need` bytes of the file
  * (maps lazily, remaps a grown file). Thread-safe. */
 int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out);
+
+/* Drops a read-only handle's mappings of s and its locked open (a later
+ * read maps it again), so that a check that reads every segment once does
+ * not keep one descriptor per segment. Only while nothing but the log
+ * holds s (no view points into it) and with the log's rw lock held for
+ * writing (no read is locating an entry in it). */
+void rw_seg_unmap_idle(rw_seg *s);
 
 /* Loads a sealed segment's footer (offsets and epochs) if not yet loaded.
  * Thread-safe. *loaded is set to 1 if this call read it from disk. */
