@@ -314,3 +314,53 @@ def test_cli_reads_a_journal(shm_dir):
     dump = subprocess.run([cli, "dump", str(shm_dir / "wal")], check=True, capture_output=True,
                           text=True, timeout=60).stdout
     assert "hello" in dump or "68656c6c6f" in dump
+
+
+# ---- SyncObj: nothing leaves a node before what it depends on is durable ----
+
+
+def test_every_message_leaves_after_term_vote_and_entries_are_durable(shm_dir):
+    """Two nodes in this process, with a user's own transportClass (which must
+    keep working) that checks, at every send, that the sender's term and vote
+    are in its hard state and every entry is durable (no write pending)."""
+    from pysyncobj.batteries import ReplCounter
+    from pysyncobj.transport import TCPTransport
+
+    from raftwal.pysyncobj import SyncObj, SyncObjConf
+
+    sent = []
+    problems = []
+
+    class CheckingTransport(TCPTransport):
+        def send(self, node, message):
+            syncobj = self._syncObj
+            journal = syncobj.raftwalJournal
+            term, vote = journal.load_term_and_vote([n.id for n in syncobj.otherNodes] + [syncobj.selfNode.id])
+            expected = (syncobj.raftCurrentTerm, syncobj._SyncObj__votedForNodeId)
+            if (term, vote) != expected or journal._needs_sync or \
+                    journal._log.durable_index < journal._log.last_index:
+                problems.append((message["type"], (term, vote), expected, journal._needs_sync))
+            sent.append(message["type"])
+            return super().send(node, message)
+
+    from test_pysyncobj_cluster import free_ports  # noqa: E402 - shared helper
+
+    ports = free_ports(2)
+    addresses = [f"127.0.0.1:{p}" for p in ports]
+    counters = [ReplCounter(), ReplCounter()]
+    nodes = []
+    try:
+        for i in range(2):
+            conf = SyncObjConf(journalFile=str(shm_dir / f"wal{i}"), fullDumpFile=str(shm_dir / f"dump{i}"),
+                               raftMinTimeout=0.2, raftMaxTimeout=0.4, appendEntriesPeriod=0.02,
+                               connectionRetryTime=0.2)
+            nodes.append(SyncObj(addresses[i], [addresses[1 - i]], conf, consumers=[counters[i]],
+                                 transportClass=CheckingTransport))
+        for _ in range(20):
+            counters[0].inc(sync=True, timeout=10)
+        assert counters[0].get() == 20
+    finally:
+        for node in nodes:
+            node.destroy()
+    assert {"request_vote", "response_vote", "append_entries", "next_node_idx"} <= set(sent)
+    assert not problems, problems[:5]
