@@ -255,6 +255,11 @@ def test_cluster_survives_kills_and_pauses(tmp_path: Path):
     subprocess.run([cli, "verify", wal], check=True, capture_output=True, timeout=60)
     dump = subprocess.run([cli, "dump", wal], check=True, capture_output=True, text=True, timeout=60).stdout
     assert dump.strip()
+    stat = json.loads(subprocess.run([cli, "stat", "--json", wal], check=True, capture_output=True,
+                                     text=True, timeout=60).stdout)
+    # PySyncObj compacted the journal after its forked child wrote a dump.
+    assert stat["first_index"] > 1 and (nodes[1].dir / "dump.bin").exists()
+    assert stat["hardstate"]["term"] >= new_term and stat["last_index"] >= final["applied"]
 
 
 def test_file_journal_forgets_the_term(tmp_path: Path):
