@@ -364,3 +364,27 @@ def test_every_message_leaves_after_term_vote_and_entries_are_durable(shm_dir):
             node.destroy()
     assert {"request_vote", "response_vote", "append_entries", "next_node_idx"} <= set(sent)
     assert not problems, problems[:5]
+
+
+def test_readme_example_runs(shm_dir):
+    """The README's "Running PySyncObj on raftwal" example, as written, on a
+    one-node cluster: it counts, and a restarted node counts on from disk."""
+    import re
+
+    from test_pysyncobj_cluster import free_ports
+
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("## Running PySyncObj on raftwal", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    script = example.replace("/var/lib/counter", str(shm_dir / "counter"))
+    assert script != example
+    script += (
+        "import sys, time\n"
+        "node = Counter(sys.argv[1], [])\n"
+        "print(node.inc(sync=True, timeout=20), node.inc(sync=True, timeout=20), node.raftCurrentTerm)\n"
+    )
+    address = f"127.0.0.1:{free_ports(1)[0]}"
+    runs = [subprocess.run([sys.executable, "-c", script, address], env=child_env(), capture_output=True,
+                           text=True, timeout=60, check=True).stdout.split() for _ in range(2)]
+    assert runs[0][:2] == ["1", "2"] and runs[1][:2] == ["3", "4"]
+    assert int(runs[1][2]) > int(runs[0][2]) >= 1  # the second run started from the stored term
