@@ -388,3 +388,80 @@ def test_readme_example_runs(shm_dir):
                            text=True, timeout=60, check=True).stdout.split() for _ in range(2)]
     assert runs[0][:2] == ["1", "2"] and runs[1][:2] == ["3", "4"]
     assert int(runs[1][2]) > int(runs[0][2]) >= 1  # the second run started from the stored term
+
+
+FORK_NODE = r'''
+import glob, os, sys, time
+from raftwal.pysyncobj import SyncObj, SyncObjConf, replicated
+
+address, root = sys.argv[1:3]
+flag = os.path.join(root, "slow")
+
+class SlowToPickle:
+    """Pickled only by PySyncObj's forked dump writer: keeps it busy."""
+    def __reduce__(self):
+        while os.path.exists(flag):
+            time.sleep(0.05)
+        return (SlowToPickle, ())
+
+class Node(SyncObj):
+    def __init__(self):
+        conf = SyncObjConf(journalFile=os.path.join(root, "wal"), fullDumpFile=os.path.join(root, "dump.bin"),
+                           logCompactionMinEntries=20, logCompactionMinTime=3600, useFork=True)
+        super().__init__(address, [], conf)
+        self.slow = SlowToPickle()
+        self.n = 0
+
+    @replicated
+    def inc(self):
+        self.n += 1
+        return self.n
+
+node = Node()
+done = 0
+while not os.path.exists(os.path.join(root, "dump.bin.tmp")):  # the forked writer started
+    done = node.inc(sync=True, timeout=20)
+children = [int(c) for f in glob.glob("/proc/%d/task/*/children" % os.getpid())
+            for c in open(f).read().split()]
+print(done, " ".join(map(str, children)), flush=True)
+time.sleep(3600)  # until the test kills this process
+'''
+
+
+def test_a_forked_dump_writer_does_not_keep_the_log(shm_dir):
+    """PySyncObj forks to write its dump (useFork). With the dump writer still
+    running and its parent killed, the log opens at once (nothing of the
+    log's lock or handle lives on in the child) with every acknowledged
+    command. (The child does keep the node's listening socket: PySyncObj's
+    own hazard, a restarted node cannot bind its port until the dump is
+    written.)"""
+    from test_pysyncobj_cluster import free_ports
+
+    address = f"127.0.0.1:{free_ports(1)[0]}"
+    (shm_dir / "slow").touch()
+    first = subprocess.Popen([sys.executable, "-c", FORK_NODE, address, str(shm_dir)],
+                             env=child_env(), stdout=subprocess.PIPE, text=True)
+    children: List[int] = []
+    try:
+        acked, *children = map(int, first.stdout.readline().split())
+        assert children, "no forked dump writer found"
+        first.kill()
+        first.wait(timeout=30)
+        for child in children:
+            os.kill(child, 0)  # the dump writer outlives its parent, still pickling
+        journal = Journal(shm_dir / "wal")
+        try:
+            commands = [entry for entry in journal[:] if entry[0][:1] == b"\x00"]
+            assert len(commands) >= acked
+        finally:
+            journal._destroy()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        (shm_dir / "slow").unlink(missing_ok=True)  # lets the dump writer finish
+        for child in children:
+            try:
+                os.kill(child, 9)
+            except ProcessLookupError:
+                pass
