@@ -202,6 +202,27 @@ def test_indexes_are_raftwal_indexes(shm_dir):
     journal._destroy()
 
 
+def test_tails_are_read_as_far_as_they_are_walked(shm_dir):
+    """PySyncObj asks for whole tails (journal[diff:]) and walks them only
+    until a batch is full: the journal reads from raftwal only that far."""
+    journal = Journal(shm_dir / "wal")
+    for idx in range(1, 2001):
+        journal.add(b"\x00" + b"x" * 99, idx, 1)
+    reads_before = journal._log.stats()["reads"]
+    # pysyncobj.SyncObj.__getEntries(fromIDx, None, maxSizeBytes=1000):
+    result = journal[100:]
+    total = 0
+    for i, entry in enumerate(result):
+        total += len(entry[0])
+        if total >= 1000:
+            break
+    batch = result[:i + 1]
+    assert [e[1] for e in batch] == list(range(101, 111)) and len(result) == 1900
+    assert result[-1] == (b"\x00" + b"x" * 99, 2000, 1)
+    assert journal._log.stats()["reads"] - reads_before <= 12
+    journal._destroy()
+
+
 def test_clear_below_first_index_rebases_and_survives_reopen(shm_dir):
     """A dump older than the journal's head (PySyncObj then clears and adds
     the dump's two entries) needs indexes below raftwal's first index."""

@@ -48,12 +48,12 @@ import os
 import re
 import threading
 import weakref
-from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _log
 from ._types import Entry, HardState
 
-__all__ = ["Journal", "SyncObj", "SUPPORTED_PYSYNCOBJ_VERSIONS"]
+__all__ = ["Journal", "JournalSlice", "SyncObj", "SUPPORTED_PYSYNCOBJ_VERSIONS"]
 
 #: PySyncObj versions whose journal interface and private attributes this
 #: module was checked against (0.3.11 is tested; 0.3.14 has the same code).
@@ -133,6 +133,72 @@ def _fsync_file_and_dir(path: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+class JournalSlice(Sequence):  # type: ignore[type-arg]
+    """What ``journal[a:b]`` returns: the entries in raftwal indexes
+    ``[lo, hi)``, read from raftwal as they are iterated, not copied up front.
+
+    PySyncObj asks for whole tails (``journal[diff:]``) and then walks them
+    only until a batch is full; a lagging follower's tail can be most of the
+    log. Iterating reads entry by entry and remembers what it read, so that
+    the slice PySyncObj takes next (``result[:i + 1]``) costs nothing more.
+    Slicing one gives a list; it compares equal to a list of the same
+    entries and pickles as one. Valid until the journal next changes (PySyncObj
+    uses each one at once, on its tick thread).
+    """
+
+    __slots__ = ("_journal", "_lo", "_hi", "_read")
+
+    def __init__(self, journal: "Journal", lo: int, hi: int) -> None:
+        self._journal = journal
+        self._lo, self._hi = lo, hi
+        self._read: List[JournalEntry] = []  # entries lo, lo + 1, ... read so far
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        yield from self._read
+        if len(self._read) == len(self):
+            return
+        to_tuple = self._journal._to_tuple
+        pos = len(self._read)
+        with self._journal._log.entries(self._lo + pos, self._hi) as entries:
+            for entry in entries:
+                item = to_tuple(entry)
+                if len(self._read) == pos:  # not already read by another walk of this slice
+                    self._read.append(item)
+                pos += 1
+                yield item
+
+    def __getitem__(self, item: Union[int, slice]) -> Any:
+        if isinstance(item, slice):
+            start, stop, step = item.indices(len(self))
+            if step == 1 and stop <= len(self._read):
+                return self._read[start:stop]
+            if step == 1 and start >= stop:
+                return []
+            return list(self)[item]
+        pos = operator.index(item)
+        if pos < 0:
+            pos += len(self)
+        if not 0 <= pos < len(self):
+            raise IndexError("journal slice index out of range")
+        if pos < len(self._read):
+            return self._read[pos]
+        return self._journal._read(self._lo + pos)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, JournalSlice)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    def __reduce__(self) -> Any:
+        return (list, (list(self),))
+
+    def __repr__(self) -> str:
+        return f"<raftwal.pysyncobj.JournalSlice of {len(self)} entries>"
 
 
 class Journal:
@@ -219,16 +285,17 @@ class Journal:
             return 0
         return self._last - self._first + 1
 
-    def __getitem__(self, item: Union[int, slice]) -> Union[JournalEntry, List[JournalEntry]]:
+    def __getitem__(self, item: Union[int, slice]) -> Union[JournalEntry, Sequence[JournalEntry]]:
+        """``journal[pos]`` (negative too) is an entry tuple; ``journal[a:b]``
+        a :class:`JournalSlice`, read from raftwal as it is iterated."""
         length = len(self)
         if isinstance(item, slice):
             start, stop, step = item.indices(length)
             if step != 1:
-                return self[:][item]  # never asked by PySyncObj: read all, then step
+                return list(self[:])[item]  # never asked by PySyncObj: read all, then step
             if start >= stop:
                 return []
-            with self._log.entries(self._first + start, self._first + stop) as entries:
-                return [self._to_tuple(entry) for entry in entries]
+            return JournalSlice(self, self._first + start, self._first + stop)
         pos = operator.index(item)
         if pos < 0:
             pos += length
