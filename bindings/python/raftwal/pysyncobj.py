@@ -212,11 +212,11 @@ class Journal:
     kept in memory.
 
     Writes: :meth:`add` writes without waiting for the disk; :meth:`sync`
-    makes everything durable. :meth:`deleteEntriesFrom`,
-    :meth:`deleteEntriesTo` and the first :meth:`add` after :meth:`clear`
-    are durable on return. :meth:`clear` takes effect on disk together with
-    that next add (PySyncObj always follows a clear with adds): a crash in
-    between leaves the journal as it was before the clear.
+    makes everything durable. :meth:`deleteEntriesFrom` and
+    :meth:`deleteEntriesTo` are durable on return. :meth:`clear` reaches the
+    disk with the next :meth:`add` (PySyncObj always follows a clear with
+    adds), which first drops the old entries durably: a crash before that
+    add leaves the journal as it was before the clear.
 
     Term and vote (:meth:`save_term_and_vote`, :meth:`load_term_and_vote`)
     and the commit index (:meth:`setRaftCommitIndex`) live in raftwal's hard
