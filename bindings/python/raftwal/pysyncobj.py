@@ -9,7 +9,8 @@ The migration is one import::
     node = MyCounter("127.0.0.1:4321", ["127.0.0.1:4322", "127.0.0.1:4323"], conf)
 
 What it adds to PySyncObj (tested with Debian's python3-pysyncobj 0.3.11;
-upstream 0.3.14 has the same journal and SyncObj internals):
+another version is accepted when it has the internals the adapter relies on,
+which are checked when it is imported and at construction):
 
 - Raft's persistence rule, which PySyncObj does not keep (its issue #84):
   the current term and the vote are stored in raftwal's hard state and are
@@ -53,11 +54,15 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 from . import _log
 from ._types import Entry, HardState
 
-__all__ = ["Journal", "JournalSlice", "SyncObj", "SUPPORTED_PYSYNCOBJ_VERSIONS"]
+__all__ = ["Journal", "JournalSlice", "SyncObj", "TESTED_PYSYNCOBJ_VERSIONS"]
 
-#: PySyncObj versions whose journal interface and private attributes this
-#: module was checked against (0.3.11 is tested; 0.3.14 has the same code).
-SUPPORTED_PYSYNCOBJ_VERSIONS = ("0.3.11", "0.3.12", "0.3.13", "0.3.14")
+#: PySyncObj versions the tests ran against.
+TESTED_PYSYNCOBJ_VERSIONS = ("0.3.11",)
+
+# PySyncObj's private attributes the adapter reads and restores (name-mangled
+# attributes of pysyncobj.SyncObj, set before it creates its journal).
+_PRIVATE_ATTRIBUTES = ("_SyncObj__raftCurrentTerm", "_SyncObj__votedForNodeId",
+                       "_SyncObj__selfNode", "_SyncObj__otherNodes")
 
 #: A PySyncObj journal entry: (command bytes, Raft index, term).
 JournalEntry = Tuple[bytes, int, int]
@@ -490,6 +495,9 @@ class _Binding:
     def take_journal(self, syncobj: Any) -> Journal:
         """Called from inside SyncObj.__init__ where it creates its journal:
         after it set term 0 and no vote, before anything can send."""
+        missing = [name for name in _PRIVATE_ATTRIBUTES if name not in vars(syncobj)]
+        if missing:
+            raise RuntimeError(_unsupported(f"SyncObj has no {', '.join(missing)} when it creates its journal"))
         self._syncobj = weakref.ref(syncobj)
         node_ids = [node.id for node in self._nodes(syncobj)]
         term, voted_for = self.journal.load_term_and_vote(node_ids)
@@ -560,13 +568,20 @@ def _import_pysyncobj() -> Any:
         raise ImportError(
             "raftwal.pysyncobj needs PySyncObj, which is not installed "
             "(Debian: apt-get install python3-pysyncobj; or pip install pysyncobj)") from error
-    version = getattr(pysyncobj.version, "VERSION", "unknown")
-    if version not in SUPPORTED_PYSYNCOBJ_VERSIONS:
-        raise ImportError(
-            f"raftwal.pysyncobj supports PySyncObj {', '.join(SUPPORTED_PYSYNCOBJ_VERSIONS)}, "
-            f"found {version}: it restores term and vote through PySyncObj's private "
-            "attributes, which other versions may not have")
+    if not callable(getattr(pysyncobj.syncobj, "createJournal", None)) or \
+            "transportClass" not in inspect.signature(pysyncobj.SyncObj.__init__).parameters:
+        raise ImportError(_unsupported("pysyncobj.syncobj has no createJournal, or SyncObj no transportClass"))
     return pysyncobj
+
+
+def _unsupported(what: str) -> str:
+    try:
+        import pysyncobj.version
+        version = pysyncobj.version.VERSION
+    except (ImportError, AttributeError):
+        version = "unknown"
+    return (f"raftwal.pysyncobj cannot run on this PySyncObj (version {version}): {what}. "
+            f"It was tested with PySyncObj {', '.join(TESTED_PYSYNCOBJ_VERSIONS)}.")
 
 
 _MISSING_DUMP = (
@@ -616,6 +631,10 @@ def _make_syncobj_class(pysyncobj: Any) -> type:
                 raise
             finally:
                 _pending.binding = None
+            if binding.journal is not getattr(self, "_SyncObj__raftLog", None):
+                self.destroy()
+                binding.journal._destroy()
+                raise RuntimeError(_unsupported("SyncObj did not create its journal through createJournal"))
             self.addOnTickCallback(binding.on_tick)
 
         @staticmethod
