@@ -524,7 +524,16 @@ class _Binding:
 
     def on_tick(self) -> None:
         """Runs once per tick in the tick thread: term, vote and entries of the
-        tick become durable (one sync), then the held messages leave."""
+        tick become durable (one sync), then the held messages leave.
+
+        Why this also covers a leader counting its own entries toward a
+        commit (which PySyncObj does at the start of a tick): a leader adds
+        entries in its tick before this callback runs, or, for the NO_OP of a
+        new term, while receiving votes; in a cluster of two or more nodes a
+        commit also needs a follower's acknowledgement of the entry, which
+        it can only get from a message sent here after the sync, and a
+        single node becomes leader inside its tick, before this runs.
+        """
         syncobj = self._syncobj() if self._syncobj is not None else None
         if syncobj is None:
             return
