@@ -34,7 +34,7 @@ unaffected) and restores term and vote; the transport (the user's own
 ``transportClass`` or ``transport`` too) gets a ``send`` that queues, and a
 tick callback persists, syncs and then sends. PySyncObj keeps term and vote
 in private attributes; the adapter reads and restores them by name, which
-is why the supported versions are checked.
+is why those are checked (at import and at construction).
 
 ``pysyncobj`` is imported on first use of ``SyncObj`` (or of the re-exported
 ``SyncObjConf``, ``replicated``, ...); :class:`Journal` needs only raftwal.
