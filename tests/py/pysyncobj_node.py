@@ -9,8 +9,9 @@ kv.set(unique key, value, sync=True), the other counter.inc(sync=True).
 Every acknowledged write is appended to ROOT/nINDEX/acks as one line
 ("kv KEY VALUE" / "inc VALUE") with one write(2), so it survives a kill -9.
 
-Prints one JSON line {"event": "started", "term", "vote"} as soon as the
-SyncObj is constructed (what it restored from disk), then answers JSON
+Prints one JSON line {"event": "started", "term", "vote"} once the SyncObj
+is constructed, with the term and vote it restored from disk (seen by its
+transport class before the tick thread starts), then answers JSON
 lines read from stdin, {"id": N, "cmd": ...}, with {"id": N, ...}:
   status  term, leader flag, commit and applied indexes, persisted hard state
   state   the replicated state (counter, kv) and the applied index
@@ -40,6 +41,20 @@ else:
     from pysyncobj.syncobj import SyncObjException
     journal_file = os.path.join(node_dir, "journal.bin")
 from pysyncobj.batteries import ReplCounter, ReplDict
+from pysyncobj.transport import TCPTransport
+
+
+class RecordingTransport(TCPTransport):
+    """A user's own transport class. SyncObj builds it after creating its
+    journal and before its tick thread starts: what it sees here is what the
+    node restarted with, before any message could change it."""
+
+    restored = None
+
+    def __init__(self, syncObj, selfNode, otherNodes):
+        RecordingTransport.restored = (syncObj.raftCurrentTerm, syncObj._SyncObj__votedForNodeId)
+        super().__init__(syncObj, selfNode, otherNodes)
+
 
 addresses = [f"127.0.0.1:{port}" for port in ports]
 conf = SyncObjConf(
@@ -58,7 +73,7 @@ conf = SyncObjConf(
 counter = ReplCounter()
 kv = ReplDict()
 node = SyncObj(addresses[index], [a for a in addresses if a != addresses[index]], conf,
-               consumers=[counter, kv])
+               consumers=[counter, kv], transportClass=RecordingTransport)
 
 stdout_lock = threading.Lock()
 
@@ -69,8 +84,8 @@ def emit(obj: dict) -> None:
         sys.stdout.flush()
 
 
-emit({"event": "started", "term": node.raftCurrentTerm,
-      "vote": node._SyncObj__votedForNodeId, "pid": os.getpid()})
+term, vote = RecordingTransport.restored
+emit({"event": "started", "term": term, "vote": vote, "pid": os.getpid()})
 
 acks_fd = os.open(os.path.join(node_dir, "acks"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 stopping = threading.Event()
