@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 import operator
 import os
 import re
@@ -537,9 +538,16 @@ class _Binding:
         syncobj = self._syncobj() if self._syncobj is not None else None
         if syncobj is None:
             return
-        self.journal.save_term_and_vote(syncobj._SyncObj__raftCurrentTerm,
-                                        syncobj._SyncObj__votedForNodeId)
-        self.journal.sync()
+        try:
+            self.journal.save_term_and_vote(syncobj._SyncObj__raftCurrentTerm,
+                                            syncobj._SyncObj__votedForNodeId)
+            self.journal.sync()
+        except Exception:
+            # Nothing may be sent that the disk does not hold: the exception
+            # ends PySyncObj's tick thread (the node stops). Say so in the log.
+            logging.getLogger(__name__).critical(
+                "raftwal.pysyncobj: the journal at %s failed; this node stops", self.journal.path, exc_info=True)
+            raise
         with self._outbox_lock:
             outbox, self._outbox = self._outbox, []
         for send, node, message in outbox:
