@@ -488,3 +488,52 @@ def test_a_forked_dump_writer_does_not_keep_the_log(shm_dir):
                 os.kill(child, 9)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.parametrize("journal_kind", ["raftwal", "file"])
+def test_a_restarted_node_does_not_vote_twice_in_a_term(shm_dir, journal_kind):
+    """PySyncObj's issue #84, driven message by message through a transport
+    that delivers by hand: a node votes for B in term 5, restarts, and is
+    asked by C for a vote in the same term 5. On raftwal it refuses; on
+    PySyncObj's FileJournal it forgets the first vote and grants a second."""
+    from pysyncobj.transport import Transport
+
+    if journal_kind == "raftwal":
+        from raftwal.pysyncobj import SyncObj, SyncObjConf
+        journal_file = str(shm_dir / "wal")
+    else:
+        from pysyncobj import SyncObj, SyncObjConf
+        journal_file = str(shm_dir / "journal.bin")
+
+    sent = []
+
+    class HandTransport(Transport):
+        def send(self, node, message):
+            sent.append((node.id, message["type"], message.get("term")))
+            return True
+
+    me, b, c = "127.0.0.1:40001", "127.0.0.1:40002", "127.0.0.1:40003"
+
+    def start():
+        conf = SyncObjConf(journalFile=journal_file, fullDumpFile=str(shm_dir / "dump.bin"), autoTick=False)
+        node = SyncObj(me, [b, c], conf, transportClass=HandTransport)
+        node.doTick(0)
+        return node
+
+    def ask_vote(node, candidate):
+        peer = next(n for n in node.otherNodes if n.id == candidate)
+        transport = node._SyncObj__transport
+        transport._onMessageReceived(peer, {"type": "request_vote", "term": 5,
+                                            "last_log_index": 10, "last_log_term": 4})
+        node.doTick(0)  # the tick's end: raftwal's adapter persists, then sends
+
+    node = start()
+    ask_vote(node, b)
+    assert (b, "response_vote", 5) in sent
+    node.destroy()
+
+    node = start()
+    ask_vote(node, c)
+    node.destroy()
+    second_vote = (c, "response_vote", 5) in sent
+    assert second_vote == (journal_kind == "file")
