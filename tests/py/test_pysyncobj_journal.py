@@ -9,6 +9,13 @@ and checks after every step that both answer the same to len(), ints,
 negative ints and slices. After a reopen the journal must hold what the
 model holds, with term, vote and commit index as last saved.
 
+Then targeted cases (index rebasing, an interrupted rebase, lazily read
+tails, foreign logs, the CLI on a journal) and SyncObj in one process: no
+message leaves before term, vote and entries are durable (checked by a
+user's transportClass), a restarted node does not vote twice in a term
+(PySyncObj's issue #84; on FileJournal it does), a forked dump writer does
+not keep the log, the README's example runs.
+
 Skipped when PySyncObj (Debian: python3-pysyncobj) is not installed.
 """
 
