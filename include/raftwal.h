@@ -78,6 +78,19 @@
  * RAFTWAL_EIO (reads keep working) until the log is closed and reopened,
  * which recovers the durable state. A failed fsync is never retried.
  *
+ * A full disk fails nothing that wrote nothing. A writable open needs no
+ * free space (a log that ends in a sealed segment aside: it needs its next
+ * segment file, a spare if there is one); the next segment file is made
+ * when a rotation needs it, from a purged segment's file when there is
+ * one. A change that finds no space for its next segment file, or whose
+ * first write the disk refuses outright, returns RAFTWAL_ENOSPC and leaves
+ * the handle usable: nothing was written. Batches without entries (hard
+ * state, purge, a small snapshot record) find room in the active segment
+ * when entries no longer do, so a node whose disk filled can purge behind
+ * its snapshot, and appends work again once a purged file can be reused
+ * (no reopen needed). A write that did land in part (ENOSPC after some of
+ * the batch's bytes) fails the handle like any write error.
+ *
  * The on-disk format is specified in docs/format.md.
  */
 #ifndef RAFTWAL_H
@@ -142,8 +155,10 @@ enum raftwal_error {
     RAFTWAL_EVERSION = -9,     /* a file has a format version this library
                                   does not understand */
     RAFTWAL_EREADONLY = -10,   /* a change was asked of a read-only handle */
-    RAFTWAL_ENOSPC = -11,      /* the disk is full; the handle is failed and
-                                  must be reopened once space is back */
+    RAFTWAL_ENOSPC = -11,      /* the disk is full. Nothing was written and
+                                  the handle stays usable, unless part of a
+                                  batch was: then it is failed (see
+                                  Durability) */
     RAFTWAL_EGAP = -12,        /* entries are not contiguous with the log or
                                   with each other */
     RAFTWAL_ETERM = -13,       /* an entry's term is lower than the term of
@@ -248,7 +263,10 @@ typedef struct raftwal_log raftwal_log;
  *   segment_size   bytes per segment file before rotation; 0 = default
  *                  (RAFTWAL_DEFAULT_SEGMENT_SIZE). Must be within
  *                  [RAFTWAL_MIN_SEGMENT_SIZE, RAFTWAL_MAX_SEGMENT_SIZE].
- *                  Applies to segments created by this handle. A batch
+ *                  Applies to segments created by this handle: a per-open
+ *                  choice, not recorded in the log (a reopen without it
+ *                  makes segments of the default size; existing segments
+ *                  keep theirs). A batch
  *                  never spans two segments: one that does not fit into
  *                  what is left goes into the segment anyway, growing the
  *                  file, while the segment is at most 3/4 full, else into
@@ -330,8 +348,10 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  * appends share fdatasyncs.
  * Errors: RAFTWAL_EINVAL, RAFTWAL_EGAP, RAFTWAL_ETERM, RAFTWAL_ECOMPACTED,
  * RAFTWAL_ECOMMITTED, RAFTWAL_EREADONLY, RAFTWAL_EIO, RAFTWAL_ENOSPC,
- * RAFTWAL_ENOMEM. After EIO or ENOSPC the batch may or may not be on disk
- * and the handle is failed. */
+ * RAFTWAL_ENOMEM. After EIO the batch may or may not be on disk and the
+ * handle is failed. After ENOSPC or ENOMEM nothing is on disk and the
+ * handle is usable, unless part of the batch was written: then the handle
+ * is failed and the batch may or may not be on disk (see Durability). */
 RAFTWAL_API int raftwal_log_append(raftwal_log *log,
                                    const raftwal_entry *entries, size_t count,
                                    const raftwal_hardstate *hs,

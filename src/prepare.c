@@ -126,9 +126,18 @@ static void *worker(void *arg)
                 atomic_fetch_add(&log->stats.segments_recycled, 1);
             rw_seg_unref(log->prepared);
             log->prepared = s;
-        } else {
-            rw_seg_unref(s); /* created but its directory entry not synced: redo it later */
+        } else if (s) {
+            /* Created, but the directory fsync failed: final, as any failed
+             * fsync (the directory may have lost any name change since its
+             * last fsync, a purge's included). The handle fails now, under
+             * the directory fsync's own message, not at the next rotation. */
+            rw_seg_unref(s);
+            pthread_mutex_unlock(&log->pmu);
+            rw_log_fail(log, rc);
+            pthread_mutex_lock(&log->pmu);
         }
+        /* Else nothing was made (a full disk: rotation tries again itself;
+         * or stopped because the handle failed). */
         pthread_cond_broadcast(&log->pcond);
         if (rc == 0 && kind == RW_FILE_WARM && !s->recycled) {
             /* Ready for rotation already; s stays valid until rw_prepare_take
@@ -194,11 +203,25 @@ rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
     return s;
 }
 
+void rw_prepare_give_back(raftwal_log *log, rw_seg *s)
+{
+    pthread_mutex_lock(&log->pmu);
+    /* The worker never prepares at or below prep_floor (s->seq was handed
+     * out), so the slot is free unless a newer request filled it. */
+    if (!log->prepared) {
+        log->prepared = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&log->pmu);
+    rw_seg_unref(s); /* its file stays: the next rotation's prepare reuses the name */
+}
+
 void rw_prepare_wait_idle(raftwal_log *log)
 {
     pthread_mutex_lock(&log->pmu);
     while (log->prep_started && (log->prep_busy || log->prep_warming ||
-                                 (log->prep_want && log->prep_want > log->prep_floor &&
+                                 (!atomic_load(&log->prep_stop) && log->prep_want &&
+                                  log->prep_want > log->prep_floor &&
                                   !(log->prepared && log->prepared->seq == log->prep_want))))
         pthread_cond_wait(&log->pcond, &log->pmu);
     pthread_mutex_unlock(&log->pmu);

@@ -201,6 +201,15 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
     return write_zeros(fd, size, tmp, cancel);
 }
 
+/* The preparer was told to stop (the log closes, or its handle failed):
+ * no further write, sync or rename. */
+static int check_cancel(atomic_int *cancel, const char *name)
+{
+    if (cancel && atomic_load(cancel))
+        return rw_err(RAFTWAL_EIO, "%s: preparation cancelled", name);
+    return 0;
+}
+
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
                    mode_t mode, atomic_int *cancel, const char *spare, int sparse,
                    rw_seg **out)
@@ -225,18 +234,32 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
                        recycled ? RW_HDR_F_RECYCLED : 0};
     uint8_t hdr[RW_HEADER_SIZE];
     rw_header_encode(hdr, &h);
+    if ((rc = check_cancel(cancel, built)) != 0)
+        goto fail_unlink;
     int e = rw_pwrite_all(s->fd, hdr, sizeof hdr, 0);
     if (e) {
         rc = rw_err_sys(-e, 0, "%s: write header", built);
         goto fail_unlink;
     }
+    if ((rc = check_cancel(cancel, built)) != 0)
+        goto fail_unlink;
     if (rw_io->fdatasync(s->fd) != 0) {
         rc = rw_err_sys(errno, 0, "%s: fdatasync", built);
         goto fail_unlink;
     }
+    if ((rc = check_cancel(cancel, built)) != 0)
+        goto fail_unlink;
     if (rw_io->renameat(dirfd, built, s->name) != 0) {
         rc = rw_err_sys(errno, 0, "rename %s to %s", built, s->name);
         goto fail_unlink;
+    }
+    if (cancel && atomic_load(cancel)) {
+        /* In place, its name maybe not durable: a prepared segment that an
+         * open adopts if it finds it. */
+        rc = check_cancel(cancel, s->name);
+        rw_seg_unref(s);
+        *out = NULL;
+        return rc;
     }
     if (rw_io->fsync(dirfd) != 0) {
         /* The file is in place but its name may not be durable; the caller

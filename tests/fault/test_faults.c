@@ -196,28 +196,111 @@ static int has_tmp_file(const char *dir)
     return system(cmd) == 0;
 }
 
+/* Makes the disk "full" for new files: every creation, extension or
+ * write of a segment being made (a .wal.tmp) fails with ENOSPC, as on a
+ * full file system; writes into files that exist (the active segment's
+ * prepared space, a spare being reused) still work. */
+static void fill_disk(void)
+{
+    ff_add_rule(FF_OPENAT, 1, ENOSPC, FF_STICKY, ".wal.tmp", 0);
+    ff_add_rule(FF_FTRUNCATE, 1, ENOSPC, FF_STICKY, ".wal.tmp", 0);
+    ff_add_rule(FF_PWRITE, 1, ENOSPC, FF_STICKY, ".wal.tmp", 0);
+}
+
+/* Appends 1000-byte entries from *next until one returns ENOSPC, which
+ * must leave the handle usable: nothing visible changed, and the next
+ * append (the disk still full) gets ENOSPC again, not EIO. */
+static void append_until_full(raftwal_log *log, uint64_t *next)
+{
+    int rc;
+    while ((rc = append_one(log, *next, 1000)) == 0)
+        (*next)++;
+    FU_CHECK(rc == RAFTWAL_ENOSPC, "append %" PRIu64 " returned %d (%s)", *next, rc,
+             raftwal_errmsg());
+    FU_CHECK(last_index(log) == *next - 1, "a refused append is visible");
+    FU_RC(append_one(log, *next, 1000), RAFTWAL_ENOSPC);
+}
+
+/* Issue 16: a full disk must not lock a node out of its log. Appends that
+ * need a new segment fail with ENOSPC and leave the handle usable; a
+ * writable open needs no free space; hard state, snapshot and purge fit
+ * in the active segment; after the purge the freed file is reused and
+ * appends work again without a reopen. Nothing acknowledged is lost. */
 static void test_enospc_in_preparation(void)
 {
     const char *dir = fu_tmpdir("prepfull");
     raftwal_log *log = open_log(dir);
-    ff_add_rule(FF_PWRITE, 1, ENOSPC, FF_STICKY, ".wal.tmp", 0);
-    uint64_t i = 1;
-    int rc;
-    while ((rc = append_one(log, i, 1000)) == 0)
-        i++;
-    FU_CHECK(rc == RAFTWAL_ENOSPC, "append %" PRIu64 " returned %d (%s)", i, rc, raftwal_errmsg());
+    uint64_t next = 1;
+    while (fu_count_segments(dir) < 4)
+        FU_RC(append_one(log, next++, 1000), RAFTWAL_OK);
+    fill_disk();
+    append_until_full(log, &next);
     FU_CHECK(!has_tmp_file(dir), "a half-prepared segment file was left behind");
-    check_entries(log, i - 1, 1000);
-    check_failed_handle(log);
+    check_entries(log, next - 1, 1000);
+    raftwal_hardstate hs = {3, 2, next - 1};
+    FU_RC(raftwal_log_set_hardstate(log, &hs, 0), RAFTWAL_OK);
     FU_RC(raftwal_log_close(log), RAFTWAL_OK);
-    reopen_and_check(dir, i - 1, 1, 1000);
-    /* And the log rotates fine once space is back. */
+
+    /* A writable open on the full disk. */
     log = open_log(dir);
-    uint64_t last = last_index(log);
-    for (uint64_t k = 1; k <= 40; k++)
-        FU_RC(append_one(log, last + k, 1000), RAFTWAL_OK);
+    FU_CHECK(last_index(log) == next - 1, "entries lost across the reopen");
+    check_entries(log, next - 1, 1000);
+    append_until_full(log, &next);
+    hs.term = 4;
+    FU_RC(raftwal_log_set_hardstate(log, &hs, 0), RAFTWAL_OK);
+    uint64_t snap = next - 5;
+    FU_RC(raftwal_log_save_snapshot(log, snap, 1, "snap", 4), RAFTWAL_OK);
+    /* The way out: the purge frees (recycles) the oldest segments. */
+    FU_RC(raftwal_log_purge(log, snap), RAFTWAL_OK);
+    /* Two rotations, into the two purged files kept as spares (the model
+     * disk never gets the unlinked third one's space back). */
+    raftwal_stats st = {.size = sizeof st};
+    FU_RC(raftwal_log_stats(log, &st), RAFTWAL_OK);
+    uint64_t until = st.rotations + 2;
+    while (st.rotations < until) {
+        FU_RC(append_one(log, next++, 1000), RAFTWAL_OK);
+        FU_RC(raftwal_log_stats(log, &st), RAFTWAL_OK);
+    }
+    FU_CHECK(st.segments_recycled >= 2, "the rotations did not reuse the purged files");
     FU_RC(raftwal_log_close(log), RAFTWAL_OK);
-    FU_CHECK(fu_count_segments(dir) >= 3, "no rotation after space came back");
+    FU_CHECK(!has_tmp_file(dir), "a half-prepared segment file was left behind");
+
+    ff_clear_rules();
+    log = open_log(dir);
+    uint64_t first;
+    FU_RC(raftwal_log_first_index(log, &first), RAFTWAL_OK);
+    FU_CHECK(first == snap + 1 && last_index(log) == next - 1, "first %" PRIu64 " last %" PRIu64
+             ", expected %" PRIu64 " and %" PRIu64, first, last_index(log), snap + 1, next - 1);
+    raftwal_hardstate got;
+    FU_RC(raftwal_log_hardstate(log, &got), RAFTWAL_OK);
+    FU_CHECK(got.term == 4 && got.vote == 2 && got.commit == hs.commit, "hard state lost");
+    uint8_t want[1000], buf[1000];
+    for (uint64_t k = first; k < next; k++) {
+        raftwal_entry e;
+        FU_RC(raftwal_log_get(log, k, &e, buf, sizeof buf), RAFTWAL_OK);
+        wl_payload(1, k, 1, want, sizeof want);
+        FU_CHECK(e.size == sizeof want && memcmp(buf, want, sizeof want) == 0, "entry %" PRIu64
+                 " differs", k);
+    }
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    raftwal_check chk = {.size = sizeof chk};
+    FU_RC(raftwal_verify(dir, &chk), RAFTWAL_OK);
+}
+
+/* A write that the full disk refused before any byte of the batch
+ * landed changes nothing: ENOSPC, the handle usable. */
+static void test_enospc_nothing_written(void)
+{
+    const char *dir = fu_tmpdir("enospc0");
+    raftwal_log *log = open_log(dir);
+    for (uint64_t i = 1; i <= 3; i++)
+        FU_RC(append_one(log, i, 500), RAFTWAL_OK);
+    ff_add_rule(FF_PWRITE, 1, ENOSPC, 0, NULL, 0);
+    FU_RC(append_one(log, 4, 500), RAFTWAL_ENOSPC);
+    FU_CHECK(last_index(log) == 3, "a refused batch is visible");
+    FU_RC(append_one(log, 4, 500), RAFTWAL_OK);
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    reopen_and_check(dir, 4, 0, 500);
 }
 
 static void test_enospc_in_background_preparation(void)
@@ -299,6 +382,15 @@ static void zero_file_range(const char *path, uint64_t from, uint64_t to)
     free(p);
 }
 
+static void fail_activation_after_dir_fsync(int op, const char *name)
+{
+    (void)name;
+    if (op == FF_FSYNC) {
+        ff_set_hook(NULL);
+        ff_add_rule(FF_PWRITE, 3, EIO, 0, NULL, 0);
+    }
+}
+
 /* A power loss during rotation: FOOTER and SEAL were written but not
  * synced, and only the SEAL (at the end of the file) reached the disk.
  * Found by fault_crash_explore (seed 1). */
@@ -308,10 +400,11 @@ static void test_torn_rotation_seal_without_footer(void)
     raftwal_log *log = open_log(dir);
     for (uint64_t k = 1; k <= 3; k++)
         FU_RC(append_one(log, k, 1000), RAFTWAL_OK);
-    /* Appends without sync until one rotates: its fdatasync (the first
-     * since the rule) fails after footer and seal were written, so the
-     * next segment is never activated. */
-    ff_add_rule(FF_FDATASYNC, 1, EIO, 0, NULL, 0);
+    /* Appends without sync until one rotates. The rotation makes the next
+     * segment's file first (ending in a directory fsync), then writes the
+     * old one's FOOTER and SEAL, then the new one's activation: that third
+     * write fails, so the next segment is never activated. */
+    ff_set_hook(fail_activation_after_dir_fsync);
     uint64_t i = 4;
     int rc;
     uint8_t buf[1000];
@@ -326,7 +419,8 @@ static void test_torn_rotation_seal_without_footer(void)
     /* Power loss: the footer never reached the disk. */
     char seg[4200];
     FU_CHECK(fu_segment_path(dir, 0, seg, sizeof seg) == 0, "no segment");
-    FU_CHECK(fu_count_segments(dir) == 1, "the rotation went further than expected");
+    /* The old segment, sealed, and the next one's file, never activated. */
+    FU_CHECK(fu_count_segments(dir) == 2, "the rotation went further than expected");
     struct stat sb;
     stat(seg, &sb);
     raftwal_log *ro;
@@ -501,6 +595,7 @@ static const struct {
     {"dir_fsync_failure_in_rotation", test_dir_fsync_failure_in_rotation},
     {"enospc_mid_batch", test_enospc_mid_batch},
     {"enospc_in_preparation", test_enospc_in_preparation},
+    {"enospc_nothing_written", test_enospc_nothing_written},
     {"enospc_in_background_preparation", test_enospc_in_background_preparation},
     {"eio_on_read", test_eio_on_read},
     {"torn_rotation_seal_without_footer", test_torn_rotation_seal_without_footer},
