@@ -110,6 +110,7 @@ int rw_log_fail(raftwal_log *log, int code)
     /* First: the preparer checks prep_stop before each write, sync and
      * rename (prepare.c), so none starts after this. */
     atomic_store(&log->prep_stop, 1);
+    /* smu makes the first failer the only writer of fail_msg. */
     pthread_mutex_lock(&log->smu);
     if (!atomic_load(&log->failed))
         snprintf(log->fail_msg, sizeof log->fail_msg, "%s", raftwal_errmsg());
@@ -123,14 +124,9 @@ int rw_log_check_writable(raftwal_log *log)
 {
     if (log->readonly)
         return rw_err(RAFTWAL_EREADONLY, "%s: the log was opened read-only", log->path);
-    if (atomic_load(&log->failed)) {
-        char why[sizeof log->fail_msg];
-        pthread_mutex_lock(&log->smu);
-        memcpy(why, log->fail_msg, sizeof why);
-        pthread_mutex_unlock(&log->smu);
+    if (atomic_load(&log->failed)) /* fail_msg: written once, before `failed` */
         return rw_err(RAFTWAL_EIO, "%s: the handle failed after an earlier write or fsync "
-                      "error (%s); close and reopen the log", log->path, why);
-    }
+                      "error (%s); close and reopen the log", log->path, log->fail_msg);
     return 0;
 }
 

@@ -120,9 +120,10 @@ struct raftwal_log {
     rw_seg **pending;
     size_t npending, pending_cap;
     atomic_int failed;       /* an fsync or write failed: refuse changes */
-    /* What failed it (the failing thread's message, under smu): a failure
-     * on the preparer's thread is reported by the next change under its
-     * own name. */
+    /* What failed it: the first failing thread's message, written once
+     * under smu before `failed` is set, read once `failed` is seen. A
+     * failure on the preparer's thread is so reported by the next change
+     * under its own name. */
     char fail_msg[256];
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */

@@ -8,8 +8,11 @@
  * its page cache, never synced, until rotation takes it (see warm_from();
  * a no-sync log's first segment is warmed at creation, log_open.c).
  * Rotation falls back to preparing synchronously when the worker has
- * nothing ready (or failed: then the error is reported there). Also keeps
- * the pool of spare files. */
+ * nothing ready (or ran out of space: then rotation reports ENOSPC, and
+ * the handle stays usable). A failed directory fsync here fails the handle
+ * at once, and a failed handle stops the worker at once: nothing of it is
+ * written, synced or renamed after the failure (rw_log_fail sets
+ * prep_stop). Also keeps the pool of spare files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +121,18 @@ static void *worker(void *arg)
         int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
                                 &log->prep_stop, have_spare ? spare : NULL,
                                 kind != RW_FILE_ZEROED, &s);
+        if (rc && s) {
+            /* Created, but the directory fsync failed: final, as any failed
+             * fsync (the directory may have lost any name change since its
+             * last fsync, a purge's included). The handle fails now, under
+             * the directory fsync's own message, not at the next rotation;
+             * before prep_busy clears, so that whoever waits for the worker
+             * finds the handle failed. */
+            rw_seg_unref(s);
+            rw_log_fail(log, rc);
+        }
+        /* Else on error nothing was made (a full disk: rotation tries
+         * again itself; or stopped because the handle failed). */
         pthread_mutex_lock(&log->pmu);
         log->prep_busy = 0;
         if (rc == 0) {
@@ -126,18 +141,7 @@ static void *worker(void *arg)
                 atomic_fetch_add(&log->stats.segments_recycled, 1);
             rw_seg_unref(log->prepared);
             log->prepared = s;
-        } else if (s) {
-            /* Created, but the directory fsync failed: final, as any failed
-             * fsync (the directory may have lost any name change since its
-             * last fsync, a purge's included). The handle fails now, under
-             * the directory fsync's own message, not at the next rotation. */
-            rw_seg_unref(s);
-            pthread_mutex_unlock(&log->pmu);
-            rw_log_fail(log, rc);
-            pthread_mutex_lock(&log->pmu);
         }
-        /* Else nothing was made (a full disk: rotation tries again itself;
-         * or stopped because the handle failed). */
         pthread_cond_broadcast(&log->pcond);
         if (rc == 0 && kind == RW_FILE_WARM && !s->recycled) {
             /* Ready for rotation already; s stays valid until rw_prepare_take

@@ -5,12 +5,18 @@
  *   - a failed fdatasync (of data or of the directory) fails the handle:
  *     every later change returns an error and no later write reaches the
  *     file; reads keep working; a reopen recovers every acknowledged batch;
- *   - ENOSPC in the middle of a batch (a short write, then ENOSPC) or while
- *     a segment is prepared: a clear ENOSPC, a consistent readable log, and
- *     appends work again after a reopen once space is back (the handle
- *     itself stays failed: documented in the header);
+ *   - ENOSPC in the middle of a batch (a short write, then ENOSPC): a
+ *     clear ENOSPC, a consistent readable log, and appends work again
+ *     after a reopen once space is back (the handle itself stays failed:
+ *     documented in the header);
+ *   - ENOSPC while the next segment is made, or on a batch's first write
+ *     (nothing written): ENOSPC and the handle usable; on the full disk a
+ *     log opens, takes a hard state, a snapshot and a purge, and appends
+ *     again into the purged files (issue 16);
  *   - ENOSPC in the background preparer is not an error: rotation prepares
- *     the segment itself;
+ *     the segment itself; a failed directory fsync there fails the handle
+ *     at once, and a failed handle stops the worker at once; ENOMEM in a
+ *     rotation rolls it back (issue 17, 4-6);
  *   - EIO on a read gives RAFTWAL_EIO, never a crash or ECORRUPT; EINTR is
  *     retried;
  *   - a crash during rotation that keeps the SEAL but loses the FOOTER (both
@@ -20,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +335,149 @@ static void test_enospc_in_background_preparation(void)
     reopen_and_check(dir, 40, 0, 1000);
 }
 
+/* Holds the background preparer at its first call on a new segment file
+ * (the create of the .wal.tmp) until the test releases it. */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static int hold_state; /* 0 armed, 1 holding, 2 released */
+
+static void hold_preparer(int op, const char *name)
+{
+    if (op != FF_OPENAT || !strstr(name, ".wal.tmp"))
+        return;
+    pthread_mutex_lock(&hold_mu);
+    if (hold_state == 0) {
+        hold_state = 1;
+        pthread_cond_broadcast(&hold_cond);
+        while (hold_state != 2)
+            pthread_cond_wait(&hold_cond, &hold_mu);
+    }
+    pthread_mutex_unlock(&hold_mu);
+}
+
+static void hold_wait_until(int state)
+{
+    pthread_mutex_lock(&hold_mu);
+    while (hold_state < state)
+        pthread_cond_wait(&hold_cond, &hold_mu);
+    pthread_mutex_unlock(&hold_mu);
+}
+
+static void hold_release(void)
+{
+    pthread_mutex_lock(&hold_mu);
+    hold_state = 2;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_mu);
+}
+
+/* Appends 1000-byte entries from 1 until the active segment is more than
+ * half full: the last append asked the background preparer for the next
+ * segment (log.c, rw_log_maybe_prepare). Returns the next index. */
+static uint64_t append_past_half(raftwal_log *log)
+{
+    raftwal_segment_info info = {.size = sizeof info};
+    uint64_t i = 1;
+    do {
+        FU_RC(append_one(log, i++, 1000), RAFTWAL_OK);
+        FU_RC(raftwal_log_segment_info(log, 0, &info), RAFTWAL_OK);
+    } while (info.used_bytes <= info.file_bytes / 2);
+    return i;
+}
+
+/* Issue 17, 4: the handle fails (an fdatasync) while the background
+ * preparer is making the next segment file; from then on the worker must
+ * write, sync, extend and rename nothing. */
+static void test_failed_handle_stops_preparer(void)
+{
+    const char *dir = fu_tmpdir("failstop");
+    rw_prepare_in_background = 1;
+    raftwal_log *log = open_log(dir); /* its first segment: made on this thread */
+    hold_state = 0;
+    ff_set_hook(hold_preparer);
+    uint64_t i = append_past_half(log);
+    hold_wait_until(1); /* the worker was asked and is held */
+    ff_add_rule(FF_FDATASYNC, 1, EIO, 0, NULL, 0); /* the append's own: the worker is held */
+    FU_RC(append_one(log, i, 1000), RAFTWAL_EIO);
+    static const int ops[] = {FF_PWRITE, FF_FDATASYNC, FF_FSYNC, FF_RENAMEAT, FF_FTRUNCATE};
+    unsigned long before[5];
+    for (int k = 0; k < 5; k++)
+        before[k] = ff_calls(ops[k]);
+    hold_release();
+    rw_prepare_wait_idle(log);
+    for (int k = 0; k < 5; k++)
+        FU_CHECK(ff_calls(ops[k]) == before[k], "the preparer of a failed handle made %lu %s "
+                 "call(s) after the failure", ff_calls(ops[k]) - before[k], ff_op_name(ops[k]));
+    ff_set_hook(NULL);
+    check_failed_handle(log);
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    rw_prepare_in_background = 0;
+    reopen_and_check(dir, i - 1, 1, 1000);
+}
+
+/* Issue 17, 6: a failed directory fsync in the background preparer fails
+ * the handle when it happens, and the next change reports it by name (not
+ * later, as "File exists" from the next rotation). */
+static void test_dir_fsync_failure_in_preparer(void)
+{
+    const char *dir = fu_tmpdir("bgdirfsync");
+    rw_prepare_in_background = 1;
+    raftwal_log *log = open_log(dir);
+    unsigned long base = ff_injected();
+    ff_add_rule(FF_FSYNC, 1, EIO, 0, NULL, 0); /* the worker's, once it is asked */
+    /* As append_past_half, but the append that asks the worker may itself
+     * see the handle fail (its own fdatasync runs after the request). */
+    raftwal_segment_info info = {.size = sizeof info};
+    uint64_t i = 1;
+    int rc;
+    do {
+        if ((rc = append_one(log, i, 1000)) != 0)
+            break;
+        i++;
+        FU_RC(raftwal_log_segment_info(log, 0, &info), RAFTWAL_OK);
+    } while (info.used_bytes <= info.file_bytes / 2);
+    if (rc == 0) {
+        ff_wait_injected(base + 1); /* the worker's directory fsync failed */
+        rw_prepare_wait_idle(log);  /* and the worker has dealt with it */
+        rc = append_one(log, i, 1000);
+    }
+    FU_CHECK(rc == RAFTWAL_EIO, "append %" PRIu64 " after the preparer's failed directory fsync "
+             "returned %d", i, rc);
+    FU_CHECK(strstr(raftwal_errmsg(), "fsync of the log directory") != NULL, "message: %s",
+             raftwal_errmsg());
+    check_failed_handle(log);
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    rw_prepare_in_background = 0;
+    reopen_and_check(dir, i - 1, 1, 1000);
+}
+
+/* Issue 17, 5: no memory for the next segment's checkpoint during a
+ * rotation. The rotation rolls back (nothing was written yet: the
+ * checkpoint is made before the old segment is sealed), the handle stays
+ * usable, and the log goes on rotating; a reopen finds everything. */
+static void test_enomem_in_rotation(void)
+{
+    const char *dir = fu_tmpdir("rotenomem");
+    raftwal_log *log = open_log(dir);
+    rw_test_fail_checkpoint_alloc = 1; /* the next rotation's */
+    uint64_t i = 1;
+    int rc;
+    while ((rc = append_one(log, i, 1000)) == 0)
+        i++;
+    FU_CHECK(rc == RAFTWAL_ENOMEM, "append %" PRIu64 " returned %d (%s)", i, rc, raftwal_errmsg());
+    FU_CHECK(rw_test_fail_checkpoint_alloc == 0 && fu_count_segments(dir) == 2,
+             "not the rotation failed");
+    FU_CHECK(last_index(log) == i - 1, "the refused append is visible");
+    uint64_t until = i + 40; /* the same rotation again, then more */
+    for (; i < until; i++)
+        FU_RC(append_one(log, i, 1000), RAFTWAL_OK);
+    check_entries(log, i - 1, 1000);
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    raftwal_check chk = {.size = sizeof chk};
+    FU_RC(raftwal_verify(dir, &chk), RAFTWAL_OK);
+    reopen_and_check(dir, i - 1, 0, 1000);
+}
+
 static void make_sealed_log(const char *dir, uint64_t n)
 {
     raftwal_log *log = open_log(dir);
@@ -597,6 +747,9 @@ static const struct {
     {"enospc_in_preparation", test_enospc_in_preparation},
     {"enospc_nothing_written", test_enospc_nothing_written},
     {"enospc_in_background_preparation", test_enospc_in_background_preparation},
+    {"failed_handle_stops_preparer", test_failed_handle_stops_preparer},
+    {"dir_fsync_failure_in_preparer", test_dir_fsync_failure_in_preparer},
+    {"enomem_in_rotation", test_enomem_in_rotation},
     {"eio_on_read", test_eio_on_read},
     {"torn_rotation_seal_without_footer", test_torn_rotation_seal_without_footer},
     {"unlink_failure_in_purge", test_unlink_failure_in_purge},
