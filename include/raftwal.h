@@ -70,7 +70,11 @@
  * opened the log with RAFTWAL_OPEN_NOSYNC; such changes become durable at
  * the next raftwal_log_sync() or the next durable write. A no-sync change
  * returns once written to the OS, rotations included (they wait for no
- * disk): it survives a crash of the process (kill -9) and may be lost on a
+ * disk: the next segment file is made and synced by a background thread,
+ * and while it is not ready the active segment grows, up to twice
+ * segment_size; only past that does the rotation make the file itself,
+ * an fdatasync and a directory fsync on the calling thread): it survives
+ * a crash of the process (kill -9) and may be lost on a
  * power loss, in which case the log reopens to a consistent prefix. After
  * such a crash, open verifies every segment written since the last sync in
  * full, so it costs O(unsynced data). After an fsync or
@@ -271,7 +275,9 @@ typedef struct raftwal_log raftwal_log;
  *                  what is left goes into the segment anyway, growing the
  *                  file, while the segment is at most 3/4 full, else into
  *                  the next one (growing it if bigger than a segment).
- *                  Every segment starts with a checkpoint that repeats the
+ *                  No-sync batches also grow the segment, up to twice
+ *                  this size, while the next file is not ready yet (see
+ *                  Durability). Every segment starts with a checkpoint that repeats the
  *                  snapshot and user metadata: choose a segment several
  *                  times their size.
  *   metadata,      initial user metadata, written only when the log is

@@ -250,6 +250,9 @@ void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind);
  * preparation, and stops a warming one: the caller owns the file's bytes
  * from then on). */
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
+/* Is the worker making segment file `seq` (asked for it, or busy on it)
+ * without having it ready yet? Does not wait. */
+int rw_prepare_in_progress(raftwal_log *log, uint64_t seq);
 /* Hands back a segment taken with rw_prepare_take that a rotation could
  * not use after all (it rolled back): the next rotation takes it again. */
 void rw_prepare_give_back(raftwal_log *log, rw_seg *s);

@@ -179,6 +179,16 @@ void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind)
     pthread_mutex_unlock(&log->pmu);
 }
 
+int rw_prepare_in_progress(raftwal_log *log, uint64_t seq)
+{
+    pthread_mutex_lock(&log->pmu);
+    int ready = log->prepared && log->prepared->seq == seq;
+    int coming = log->prep_started && !atomic_load(&log->prep_stop) && seq > log->prep_floor &&
+                 (log->prep_busy || log->prep_want == seq);
+    pthread_mutex_unlock(&log->pmu);
+    return !ready && coming;
+}
+
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
 {
     rw_seg *s = NULL;

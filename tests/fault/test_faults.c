@@ -27,10 +27,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault_util.h"
@@ -340,19 +342,41 @@ static void test_enospc_in_background_preparation(void)
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
 static int hold_state; /* 0 armed, 1 holding, 2 released */
+/* The hold gave up after HOLD_MAX_S: whoever should have released it is
+ * stuck waiting for the held thread (a deadlock breaker, not a way to
+ * wait: a passing run never gets there). */
+static int hold_timed_out;
+#define HOLD_MAX_S 5
+static pthread_t hold_appender; /* the test's thread, for sync counts */
+static atomic_ulong appender_syncs;
 
 static void hold_preparer(int op, const char *name)
 {
+    if ((op == FF_FDATASYNC || op == FF_FSYNC) && pthread_equal(pthread_self(), hold_appender))
+        atomic_fetch_add(&appender_syncs, 1);
     if (op != FF_OPENAT || !strstr(name, ".wal.tmp"))
         return;
     pthread_mutex_lock(&hold_mu);
     if (hold_state == 0) {
         hold_state = 1;
         pthread_cond_broadcast(&hold_cond);
-        while (hold_state != 2)
-            pthread_cond_wait(&hold_cond, &hold_mu);
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += HOLD_MAX_S;
+        while (hold_state != 2 && !hold_timed_out)
+            if (pthread_cond_timedwait(&hold_cond, &hold_mu, &deadline) == ETIMEDOUT)
+                hold_timed_out = 1;
     }
     pthread_mutex_unlock(&hold_mu);
+}
+
+static void hold_arm(void)
+{
+    hold_state = 0;
+    hold_timed_out = 0;
+    hold_appender = pthread_self();
+    atomic_store(&appender_syncs, 0);
+    ff_set_hook(hold_preparer);
 }
 
 static void hold_wait_until(int state)
@@ -393,8 +417,7 @@ static void test_failed_handle_stops_preparer(void)
     const char *dir = fu_tmpdir("failstop");
     rw_prepare_in_background = 1;
     raftwal_log *log = open_log(dir); /* its first segment: made on this thread */
-    hold_state = 0;
-    ff_set_hook(hold_preparer);
+    hold_arm();
     uint64_t i = append_past_half(log);
     hold_wait_until(1); /* the worker was asked and is held */
     ff_add_rule(FF_FDATASYNC, 1, EIO, 0, NULL, 0); /* the append's own: the worker is held */
@@ -413,6 +436,49 @@ static void test_failed_handle_stops_preparer(void)
     FU_RC(raftwal_log_close(log), RAFTWAL_OK);
     rw_prepare_in_background = 0;
     reopen_and_check(dir, i - 1, 1, 1000);
+}
+
+/* Issue 17, 7: a no-sync rotation waits for no disk. The worker is held
+ * while it makes the next segment's file; no-sync appends go on past the
+ * end of the segment without syncing anything on the appending thread and
+ * without waiting for the worker (the segment grows until the file is
+ * ready), then rotate into the worker's file. */
+static void test_nosync_rotation_waits_for_no_disk(void)
+{
+    const char *dir = fu_tmpdir("nosyncrot");
+    rw_prepare_in_background = 1;
+    raftwal_log *log = open_log(dir);
+    hold_arm();
+    raftwal_segment_info info = {.size = sizeof info};
+    raftwal_stats st = {.size = sizeof st};
+    uint64_t i = 1;
+    uint8_t buf[1000];
+    do { /* past 1.25 segments, the worker held (asked at 1/8 of one) */
+        wl_payload(1, i, 1, buf, sizeof buf);
+        raftwal_entry e = {i, 1, 0, 0, buf, sizeof buf};
+        FU_RC(raftwal_log_append(log, &e, 1, NULL, RAFTWAL_NOSYNC), RAFTWAL_OK);
+        i++;
+        FU_RC(raftwal_log_segment_info(log, 0, &info), RAFTWAL_OK);
+        FU_RC(raftwal_log_stats(log, &st), RAFTWAL_OK);
+    } while (info.used_bytes <= SEG + SEG / 4 && st.rotations == 0);
+    FU_CHECK(!hold_timed_out && st.rotations == 0, "a no-sync append waited for the held "
+             "preparer and rotated without it");
+    hold_wait_until(1);
+    hold_release();
+    rw_prepare_wait_idle(log);
+    do {
+        wl_payload(1, i, 1, buf, sizeof buf);
+        raftwal_entry e = {i, 1, 0, 0, buf, sizeof buf};
+        FU_RC(raftwal_log_append(log, &e, 1, NULL, RAFTWAL_NOSYNC), RAFTWAL_OK);
+        i++;
+        FU_RC(raftwal_log_stats(log, &st), RAFTWAL_OK);
+    } while (st.rotations == 0);
+    FU_CHECK(atomic_load(&appender_syncs) == 0, "the appending thread synced %lu times",
+             (unsigned long)atomic_load(&appender_syncs));
+    ff_set_hook(NULL);
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    rw_prepare_in_background = 0;
+    reopen_and_check(dir, i - 1, 0, 1000);
 }
 
 /* Issue 17, 6: a failed directory fsync in the background preparer fails
@@ -750,6 +816,7 @@ static const struct {
     {"failed_handle_stops_preparer", test_failed_handle_stops_preparer},
     {"dir_fsync_failure_in_preparer", test_dir_fsync_failure_in_preparer},
     {"enomem_in_rotation", test_enomem_in_rotation},
+    {"nosync_rotation_waits_for_no_disk", test_nosync_rotation_waits_for_no_disk},
     {"eio_on_read", test_eio_on_read},
     {"torn_rotation_seal_without_footer", test_torn_rotation_seal_without_footer},
     {"unlink_failure_in_purge", test_unlink_failure_in_purge},
