@@ -145,6 +145,8 @@ void rw_spare_name(char out[24], uint64_t seq)
     snprintf(out, 24, "%016" PRIx64 RW_SPARE_SUFFIX, seq);
 }
 
+static int check_cancel(atomic_int *cancel, const char *name);
+
 /* Opens the file a new segment is built in: a spare (recycled: extended to
  * `size` if shorter, old bytes left in place) or a fresh zero-filled
  * temporary file (sparse: only extended, it reads as zeros). *built is the
@@ -193,6 +195,8 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
     if (fd < 0)
         return rw_err_sys(errno, 0, "%s: create", tmp);
     *fd_out = fd;
+    if (cancel && atomic_load(cancel))
+        return rw_err(RAFTWAL_EIO, "%s: preparation cancelled", tmp);
     if (sparse) {
         if (rw_io->ftruncate(fd, (off_t)size) != 0)
             return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", tmp, size);
@@ -225,8 +229,14 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     const char *built = NULL;
     uint64_t len;
     int recycled;
-    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len,
-                             &recycled);
+    int rc = check_cancel(cancel, tmp);
+    if (rc) { /* nothing touched: a spare stays one */
+        rw_seg_unref(s);
+        *out = NULL;
+        return rc;
+    }
+    rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len,
+                         &recycled);
     if (rc)
         goto fail_unlink;
     /* A fresh salt: records of the file's earlier life can never validate. */
