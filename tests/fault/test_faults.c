@@ -370,7 +370,7 @@ static void hold_preparer(int op, const char *name)
     pthread_mutex_unlock(&hold_mu);
 }
 
-static void hold_arm(void)
+static void hold_arm(void) /* no other thread in the hook yet */
 {
     hold_state = 0;
     hold_timed_out = 0;
@@ -461,7 +461,10 @@ static void test_nosync_rotation_waits_for_no_disk(void)
         FU_RC(raftwal_log_segment_info(log, 0, &info), RAFTWAL_OK);
         FU_RC(raftwal_log_stats(log, &st), RAFTWAL_OK);
     } while (info.used_bytes <= SEG + SEG / 4 && st.rotations == 0);
-    FU_CHECK(!hold_timed_out && st.rotations == 0, "a no-sync append waited for the held "
+    pthread_mutex_lock(&hold_mu);
+    int waited = hold_timed_out;
+    pthread_mutex_unlock(&hold_mu);
+    FU_CHECK(!waited && st.rotations == 0, "a no-sync append waited for the held "
              "preparer and rotated without it");
     hold_wait_until(1);
     hold_release();
