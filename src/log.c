@@ -848,8 +848,9 @@ static int may_overflow(const raftwal_log *log, const rw_seg *seg, uint64_t foot
  * thread, or wait for the worker, and a file is made durable (fdatasync,
  * rename, directory fsync) before it becomes a segment: a no-sync change
  * would wait for the disk. So the segment grows instead, up to
- * RW_SPARE_MAX_SEGMENTS segments (then it still rotates: a purged file
- * longer than that is not kept as a spare), and rotates at the first batch
+ * RW_SPARE_MAX_SEGMENTS times its capacity (then it still rotates: a
+ * purged file longer than that is not kept as a spare), and rotates at the
+ * first batch
  * that finds the file ready. Growing is what an overflowing batch does
  * already (may_overflow): recovery reads the longer tail as any other.
  * Measured with fault_rotation_syncs (20,000 no-sync 4 KiB appends, 1 MiB
@@ -858,7 +859,7 @@ static int may_overflow(const raftwal_log *log, const rw_seg *seg, uint64_t foot
 static int may_outgrow_for_worker(raftwal_log *log, const rw_seg *seg, uint64_t size,
                                   uint64_t footer)
 {
-    uint64_t limit = RW_SPARE_MAX_SEGMENTS * (uint64_t)log->segment_size;
+    uint64_t limit = RW_SPARE_MAX_SEGMENTS * seg_capacity(log, seg);
     return seg->used + size + footer <= limit && rw_prepare_in_progress(log, seg->seq + 1);
 }
 
