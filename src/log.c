@@ -850,9 +850,9 @@ static int may_overflow(const raftwal_log *log, const rw_seg *seg, uint64_t foot
  * would wait for the disk. So the segment grows instead, up to
  * RW_SPARE_MAX_SEGMENTS times its capacity (then it still rotates: a
  * purged file longer than that is not kept as a spare), and rotates at the
- * first batch
- * that finds the file ready. Growing is what an overflowing batch does
- * already (may_overflow): recovery reads the longer tail as any other.
+ * first batch that finds the file ready. Growing is what an overflowing
+ * batch does already (may_overflow): recovery reads the longer tail as any
+ * other.
  * Measured with fault_rotation_syncs (20,000 no-sync 4 KiB appends, 1 MiB
  * segments): the appending thread ran an fdatasync and a directory fsync
  * in 12-25 of 79 rotations before, none after. */
