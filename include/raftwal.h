@@ -85,13 +85,30 @@
  * opened the log with RAFTWAL_OPEN_NOSYNC; such changes become durable at
  * the next raftwal_log_sync() or the next durable write. A no-sync change
  * returns once written to the OS, rotations included (they wait for no
- * disk): it survives a crash of the process (kill -9) and may be lost on a
+ * disk: the next segment file is made and synced by a background thread,
+ * and while it is not ready the active segment grows, up to twice
+ * segment_size; only past that does the rotation make the file itself,
+ * an fdatasync and a directory fsync on the calling thread): it survives
+ * a crash of the process (kill -9) and may be lost on a
  * power loss, in which case the log reopens to a consistent prefix. After
  * such a crash, open verifies every segment written since the last sync in
  * full, so it costs O(unsynced data). After an fsync or
  * write failure the handle is failed: every later change returns
  * RAFTWAL_EIO (reads keep working) until the log is closed and reopened,
  * which recovers the durable state. A failed fsync is never retried.
+ *
+ * A full disk fails nothing that wrote nothing. A writable open needs no
+ * free space (a log that ends in a sealed segment aside: it needs its next
+ * segment file, a spare if there is one); the next segment file is made
+ * when a rotation needs it, from a purged segment's file when there is
+ * one. A change that finds no space for its next segment file, or whose
+ * first write the disk refuses outright, returns RAFTWAL_ENOSPC and leaves
+ * the handle usable: nothing was written. Batches without entries (hard
+ * state, purge, a small snapshot record) find room in the active segment
+ * when entries no longer do, so a node whose disk filled can purge behind
+ * its snapshot, and appends work again once a purged file can be reused
+ * (no reopen needed). A write that did land in part (ENOSPC after some of
+ * the batch's bytes) fails the handle like any write error.
  *
  * The on-disk format is specified in docs/format.md.
  */
@@ -157,8 +174,10 @@ enum raftwal_error {
     RAFTWAL_EVERSION = -9,     /* a file has a format version this library
                                   does not understand */
     RAFTWAL_EREADONLY = -10,   /* a change was asked of a read-only handle */
-    RAFTWAL_ENOSPC = -11,      /* the disk is full; the handle is failed and
-                                  must be reopened once space is back */
+    RAFTWAL_ENOSPC = -11,      /* the disk is full. Nothing was written and
+                                  the handle stays usable, unless part of a
+                                  batch was: then it is failed (see
+                                  Durability) */
     RAFTWAL_EGAP = -12,        /* entries are not contiguous with the log or
                                   with each other */
     RAFTWAL_ETERM = -13,       /* an entry's term is lower than the term of
@@ -277,12 +296,17 @@ typedef struct raftwal_log raftwal_log;
  *   segment_size   bytes per segment file before rotation; 0 = default
  *                  (RAFTWAL_DEFAULT_SEGMENT_SIZE). Must be within
  *                  [RAFTWAL_MIN_SEGMENT_SIZE, RAFTWAL_MAX_SEGMENT_SIZE].
- *                  Applies to segments created by this handle. A batch
+ *                  Applies to segments created by this handle: a per-open
+ *                  choice, not recorded in the log (a reopen without it
+ *                  makes segments of the default size; existing segments
+ *                  keep theirs). A batch
  *                  never spans two segments: one that does not fit into
  *                  what is left goes into the segment anyway, growing the
  *                  file, while the segment is at most 3/4 full, else into
  *                  the next one (growing it if bigger than a segment).
- *                  Every segment starts with a checkpoint that repeats the
+ *                  No-sync batches also grow the segment, up to twice
+ *                  this size, while the next file is not ready yet (see
+ *                  Durability). Every segment starts with a checkpoint that repeats the
  *                  snapshot and user metadata: choose a segment several
  *                  times their size.
  *   metadata,      initial user metadata, written only when the log is
@@ -364,8 +388,10 @@ RAFTWAL_API int raftwal_log_close(raftwal_log *log);
  * appends share fdatasyncs.
  * Errors: RAFTWAL_EINVAL, RAFTWAL_EGAP, RAFTWAL_ETERM, RAFTWAL_ECOMPACTED,
  * RAFTWAL_ECOMMITTED, RAFTWAL_EREADONLY, RAFTWAL_EIO, RAFTWAL_ENOSPC,
- * RAFTWAL_ENOMEM. After EIO or ENOSPC the batch may or may not be on disk
- * and the handle is failed. */
+ * RAFTWAL_ENOMEM. After EIO the batch may or may not be on disk and the
+ * handle is failed. After ENOSPC or ENOMEM nothing is on disk and the
+ * handle is usable, unless part of the batch was written: then the handle
+ * is failed and the batch may or may not be on disk (see Durability). */
 RAFTWAL_API int raftwal_log_append(raftwal_log *log,
                                    const raftwal_entry *entries, size_t count,
                                    const raftwal_hardstate *hs,

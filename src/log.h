@@ -121,6 +121,11 @@ struct raftwal_log {
     rw_seg **pending;
     size_t npending, pending_cap;
     atomic_int failed;       /* an fsync or write failed: refuse changes */
+    /* What failed it: the first failing thread's message, written once
+     * under smu before `failed` is set, read once `failed` is seen. A
+     * failure on the preparer's thread is so reported by the next change
+     * under its own name. */
+    char fail_msg[256];
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
     uint64_t tail_junk_end;      /* non-zero bytes past the recovered end */
@@ -169,6 +174,9 @@ int rw_log_purge(raftwal_log *log, uint64_t upto);
  * before it are not known durable (they are in log->pending): its header
  * says so (RW_HDR_F_LAZY) and the durable position stays where it was. */
 int rw_log_start_segment(raftwal_log *log, int sync, int lazy);
+/* Tests only: the next n checkpoint encodings (activation, rotation) fail
+ * with ENOMEM, as a failed allocation would. */
+extern int rw_test_fail_checkpoint_alloc;
 /* Adds sealed segment s to the pending list (opening its fd if closed). */
 int rw_log_add_pending(raftwal_log *log, rw_seg *s);
 /* Drops the pending list without syncing (closing the handle). */
@@ -177,7 +185,10 @@ void rw_log_free_pending(raftwal_log *log);
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */
 int rw_log_check_writable(raftwal_log *log);
-/* Puts the handle in the failed state and returns code. */
+/* Puts the handle in the failed state and returns code: the calling
+ * thread's message is kept for the changes refused from then on, and the
+ * background preparer stops at once (no write, sync or rename of it
+ * follows). */
 int rw_log_fail(raftwal_log *log, int code);
 
 /* ---- sync (sync.c) ---- */
@@ -240,6 +251,12 @@ void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind);
  * preparation, and stops a warming one: the caller owns the file's bytes
  * from then on). */
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq);
+/* Is the worker making segment file `seq` (asked for it, or busy on it)
+ * without having it ready yet? Does not wait. */
+int rw_prepare_in_progress(raftwal_log *log, uint64_t seq);
+/* Hands back a segment taken with rw_prepare_take that a rotation could
+ * not use after all (it rolled back): the next rotation takes it again. */
+void rw_prepare_give_back(raftwal_log *log, rw_seg *s);
 /* Waits until the worker has nothing running or asked for (tests). */
 void rw_prepare_wait_idle(raftwal_log *log);
 /* A batch is written in pieces of this many bytes as it is encoded, each

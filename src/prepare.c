@@ -8,8 +8,11 @@
  * its page cache, never synced, until rotation takes it (see warm_from();
  * a no-sync log's first segment is warmed at creation, log_open.c).
  * Rotation falls back to preparing synchronously when the worker has
- * nothing ready (or failed: then the error is reported there). Also keeps
- * the pool of spare files. */
+ * nothing ready (or ran out of space: then rotation reports ENOSPC, and
+ * the handle stays usable). A failed directory fsync here fails the handle
+ * at once, and a failed handle stops the worker at once: nothing of it is
+ * written, synced or renamed after the failure (rw_log_fail sets
+ * prep_stop). Also keeps the pool of spare files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +121,18 @@ static void *worker(void *arg)
         int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
                                 &log->prep_stop, have_spare ? spare : NULL,
                                 kind != RW_FILE_ZEROED, &s);
+        if (rc && s) {
+            /* Created, but the directory fsync failed: final, as any failed
+             * fsync (the directory may have lost any name change since its
+             * last fsync, a purge's included). The handle fails now, under
+             * the directory fsync's own message, not at the next rotation;
+             * before prep_busy clears, so that whoever waits for the worker
+             * finds the handle failed. */
+            rw_seg_unref(s);
+            rw_log_fail(log, rc);
+        }
+        /* Else on error nothing was made (a full disk: rotation tries
+         * again itself; or stopped because the handle failed). */
         pthread_mutex_lock(&log->pmu);
         log->prep_busy = 0;
         if (rc == 0) {
@@ -126,8 +141,6 @@ static void *worker(void *arg)
                 atomic_fetch_add(&log->stats.segments_recycled, 1);
             rw_seg_unref(log->prepared);
             log->prepared = s;
-        } else {
-            rw_seg_unref(s); /* created but its directory entry not synced: redo it later */
         }
         pthread_cond_broadcast(&log->pcond);
         if (rc == 0 && kind == RW_FILE_WARM && !s->recycled) {
@@ -166,6 +179,16 @@ void rw_prepare_request(raftwal_log *log, uint64_t seq, enum rw_file_kind kind)
     pthread_mutex_unlock(&log->pmu);
 }
 
+int rw_prepare_in_progress(raftwal_log *log, uint64_t seq)
+{
+    pthread_mutex_lock(&log->pmu);
+    int ready = log->prepared && log->prepared->seq == seq;
+    int coming = log->prep_started && !atomic_load(&log->prep_stop) && seq > log->prep_floor &&
+                 (log->prep_busy || log->prep_want == seq);
+    pthread_mutex_unlock(&log->pmu);
+    return !ready && coming;
+}
+
 rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
 {
     rw_seg *s = NULL;
@@ -194,11 +217,25 @@ rw_seg *rw_prepare_take(raftwal_log *log, uint64_t seq)
     return s;
 }
 
+void rw_prepare_give_back(raftwal_log *log, rw_seg *s)
+{
+    pthread_mutex_lock(&log->pmu);
+    /* The worker never prepares at or below prep_floor (s->seq was handed
+     * out), so the slot is free unless a newer request filled it. */
+    if (!log->prepared) {
+        log->prepared = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&log->pmu);
+    rw_seg_unref(s); /* its file stays: the next rotation's prepare reuses the name */
+}
+
 void rw_prepare_wait_idle(raftwal_log *log)
 {
     pthread_mutex_lock(&log->pmu);
     while (log->prep_started && (log->prep_busy || log->prep_warming ||
-                                 (log->prep_want && log->prep_want > log->prep_floor &&
+                                 (!atomic_load(&log->prep_stop) && log->prep_want &&
+                                  log->prep_want > log->prep_floor &&
                                   !(log->prepared && log->prepared->seq == log->prep_want))))
         pthread_cond_wait(&log->pcond, &log->pmu);
     pthread_mutex_unlock(&log->pmu);

@@ -148,6 +148,8 @@ void rw_spare_name(char out[24], uint64_t seq)
     snprintf(out, 24, "%016" PRIx64 RW_SPARE_SUFFIX, seq);
 }
 
+static int check_cancel(atomic_int *cancel, const char *name);
+
 /* Opens the file a new segment is built in: a spare (recycled: extended to
  * `size` if shorter, old bytes left in place) or a fresh zero-filled
  * temporary file (sparse: only extended, it reads as zeros). *built is the
@@ -201,12 +203,23 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
     if (fd < 0)
         return rw_err_sys(errno, 0, "%s: create", tmp);
     *fd_out = fd;
+    if (cancel && atomic_load(cancel))
+        return rw_err(RAFTWAL_EIO, "%s: preparation cancelled", tmp);
     if (sparse) {
         if (rw_io->ftruncate(fd, (off_t)size) != 0)
             return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", tmp, size);
         return 0;
     }
     return write_zeros(fd, size, tmp, cancel);
+}
+
+/* The preparer was told to stop (the log closes, or its handle failed):
+ * no further write, sync or rename. */
+static int check_cancel(atomic_int *cancel, const char *name)
+{
+    if (cancel && atomic_load(cancel))
+        return rw_err(RAFTWAL_EIO, "%s: preparation cancelled", name);
+    return 0;
 }
 
 int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
@@ -224,8 +237,14 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     const char *built = NULL;
     uint64_t len;
     int recycled;
-    int rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len,
-                             &recycled);
+    int rc = check_cancel(cancel, tmp);
+    if (rc) { /* nothing touched: a spare stays one */
+        rw_seg_unref(s);
+        *out = NULL;
+        return rc;
+    }
+    rc = open_build_file(dirfd, spare, tmp, size, mode, cancel, sparse, &s->fd, &built, &len,
+                         &recycled);
     if (rc)
         goto fail_unlink;
     /* A fresh salt: records of the file's earlier life can never validate. */
@@ -233,6 +252,8 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
                        recycled ? RW_HDR_F_RECYCLED : 0};
     uint8_t hdr[RW_HEADER_SIZE];
     rw_header_encode(hdr, &h);
+    if ((rc = check_cancel(cancel, built)) != 0)
+        goto fail_unlink;
     int e = rw_pwrite_all(s->fd, hdr, sizeof hdr, 0);
     if (e) {
         rc = rw_err_sys(-e, 0, "%s: write header", built);
@@ -240,13 +261,25 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     }
     if (recycled)
         rw_file_unlock(s->fd); /* a reader that locks it now sees the new header */
+    if ((rc = check_cancel(cancel, built)) != 0)
+        goto fail_unlink;
     if (rw_io->fdatasync(s->fd) != 0) {
         rc = rw_err_sys(errno, 0, "%s: fdatasync", built);
         goto fail_unlink;
     }
+    if ((rc = check_cancel(cancel, built)) != 0)
+        goto fail_unlink;
     if (rw_io->renameat(dirfd, built, s->name) != 0) {
         rc = rw_err_sys(errno, 0, "rename %s to %s", built, s->name);
         goto fail_unlink;
+    }
+    if (cancel && atomic_load(cancel)) {
+        /* In place, its name maybe not durable: a prepared segment that an
+         * open adopts if it finds it. */
+        rc = check_cancel(cancel, s->name);
+        rw_seg_unref(s);
+        *out = NULL;
+        return rc;
     }
     if (rw_io->fsync(dirfd) != 0) {
         /* The file is in place but its name may not be durable; the caller

@@ -84,7 +84,8 @@ void rw_seg_unref(rw_seg *s);
 /* Creates segment file seq ready for use: zero-filled to size under a
  * temporary name, header with first index 0, fdatasync, rename, directory
  * fsync. On success *out has its fd open. A non-NULL *cancel set to 1
- * stops the zero-filling early (the temporary file is removed).
+ * stops the preparation before its next write, sync or rename (the
+ * temporary file is removed; a file already renamed stays, unsynced).
  * With `spare` (the name of a purged segment's file kept for reuse, see
  * rw_spare_name) the file is recycled instead: no zero-filling, a header
  * with RW_HDR_F_RECYCLED and a fresh salt (so none of its old records can

@@ -194,8 +194,9 @@ int rw_log_dirsync(raftwal_log *log)
 
 static int failed_error(raftwal_log *log)
 {
-    return rw_err(RAFTWAL_EIO, "%s: the handle failed after an earlier write or fsync error; "
-                  "close and reopen the log", log->path);
+    /* fail_msg is written once, before `failed` is set, and never again. */
+    return rw_err(RAFTWAL_EIO, "%s: the handle failed after an earlier write or fsync error "
+                  "(%s); close and reopen the log", log->path, log->fail_msg);
 }
 
 /* Gathering. With N threads committing in a loop, the ones a sync releases

@@ -165,10 +165,12 @@ static void test_torn_in_recycled(void)
     old_img = tu_read_file(tu_path(path, before, name), &old_size);
     new_img = tu_read_file(tu_path(path, dir, name), &new_size);
     CHECK_EQ_U64(old_size, new_size);
-    /* What this test is about: the batch overwrote stale, non-zero bytes. */
+    /* What this test is about: the batch overwrote stale, non-zero bytes.
+     * A quarter, not half: old records of small entries are mostly their
+     * headers, whose high bytes are zero (94 of 192 in one layout). */
     for (cut = start; cut < end; cut++)
         nonzero += old_img[cut] != 0;
-    CHECK_MSG(nonzero > (end - start) / 2, "only %zu stale bytes under the batch", nonzero);
+    CHECK_MSG(nonzero > (end - start) / 4, "only %zu stale bytes under the batch", nonzero);
 
     for (cut = start; cut <= end; cut++) {
         unsigned char *img = malloc(new_size);

@@ -89,8 +89,11 @@ static void test_many_segments(void)
     CHECK_MSG(s.segments >= 10, "only %" PRIu64 " segments", s.segments);
     CHECK_EQ_U64(s.rotations, s.segments - 1);
     for (i = 0; i + 1 < s.segments; i++) {
+        /* A segment, or more: no-sync appends grow it (up to two) while
+         * the worker has the next file not ready yet. */
         raftwal_segment_info si = get_segment_info(log, (size_t)i);
-        CHECK_EQ_U64(si.file_bytes, SEG);
+        CHECK_MSG(si.file_bytes >= SEG && si.file_bytes <= 2 * SEG, "segment %" PRIu64
+                  " is %" PRIu64 " bytes", i, si.file_bytes);
     }
     check_segments(log, &m);
     model_check(log, &m);
@@ -287,8 +290,13 @@ static void test_segment_size_per_handle(void)
     CHECK_OK(raftwal_log_sync(log));
     s = get_stats(log);
     CHECK(s.segments > n_small);
-    CHECK_EQ_U64(get_segment_info(log, 0).file_bytes, SEG);
-    CHECK_EQ_U64(get_segment_info(log, (size_t)s.segments - 1).file_bytes, 4 * SEG);
+    /* (No-sync appends may grow a segment up to twice its size while the
+     * worker has the next file not ready yet.) */
+    uint64_t old_bytes = get_segment_info(log, 0).file_bytes;
+    uint64_t new_bytes = get_segment_info(log, (size_t)s.segments - 1).file_bytes;
+    CHECK_MSG(old_bytes >= SEG && old_bytes <= 2 * SEG, "old segment: %" PRIu64 " bytes", old_bytes);
+    CHECK_MSG(new_bytes >= 4 * SEG && new_bytes <= 8 * SEG, "new segment: %" PRIu64 " bytes",
+              new_bytes);
     model_check(log, &m);
     check_segments(log, &m);
     CHECK_OK(raftwal_log_close(log));
@@ -443,7 +451,7 @@ static void power_loss_with_torn_predecessor(int keep_seal)
     /* S loses everything written after the sync (but maybe its SEAL). */
     tu_segment_path(path, crash, seq);
     buf = tu_read_file(path, &size);
-    CHECK(size == SEG && synced_off < size - 64);
+    CHECK(size >= SEG && size <= 2 * SEG && synced_off < size - 64); /* no-sync: may grow */
     CHECK(buf[size - 64 + 4] == 11); /* it was sealed: a SEAL record ends it */
     memset(buf + synced_off, 0, size - synced_off - (keep_seal ? 64 : 0));
     tu_write_file(path, buf, size);

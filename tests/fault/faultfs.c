@@ -108,8 +108,13 @@ static rule *decide(int op, const char *name)
 
 /* Checks the rules for one call; returns 0 to proceed, or sets errno and
  * returns -1. *short_len receives a short-write length when one fires. */
+static void (*_Atomic call_hook)(int op, const char *name);
+
 static int check(int op, const char *name, size_t *short_len)
 {
+    void (*hook)(int, const char *) = call_hook;
+    if (hook)
+        hook(op, name);
     pthread_mutex_lock(&mu);
     rule *r = decide(op, name);
     int rc = 0;
@@ -431,6 +436,7 @@ void ff_reset(void)
 {
     pthread_mutex_lock(&mu);
     nrules = 0;
+    call_hook = NULL;
     memset(calls, 0, sizeof calls);
     skip_sync = 0;
     recording = 0;
@@ -468,6 +474,11 @@ void ff_wait_injected(unsigned long n)
     while (injected < n)
         pthread_cond_wait(&calls_cond, &mu);
     pthread_mutex_unlock(&mu);
+}
+
+void ff_set_hook(void (*hook)(int op, const char *name))
+{
+    call_hook = hook;
 }
 
 void ff_set_skip_sync(int on)

@@ -75,6 +75,12 @@ void ff_wait_injected(unsigned long n);
 /* fdatasync/fsync return 0 without syncing. */
 void ff_set_skip_sync(int on);
 
+/* Calls hook(op, name) at the start of every call (before the rules and
+ * the real call), on the calling thread, with no faultfs lock held: a
+ * test may block in it to hold a thread (the background preparer) at a
+ * chosen call. NULL removes it; ff_reset removes it too. */
+void ff_set_hook(void (*hook)(int op, const char *name));
+
 /* ---- recording ----------------------------------------------------- */
 
 typedef struct ff_rec {

@@ -138,11 +138,10 @@ static void expect_repair_works(const char *dir)
 
 /* ---------------------------------------------------------------------- */
 
-static void row_truncated_tail(const char *dir)
+/* The tail's file (the last segment in use: a prepared one may follow it)
+ * into out (4200 bytes), and its segment info. */
+static raftwal_segment_info tail_path(const char *dir, char *out)
 {
-    /* The tail cut inside its last batch: a torn tail, silently cut. */
-    char p[4200];
-    seg_path(dir, fu_count_segments(dir) - 1, p);
     raftwal_options o = opts(RAFTWAL_OPEN_READONLY);
     raftwal_log *log;
     FU_RC(raftwal_log_open(&log, dir, &o), RAFTWAL_OK);
@@ -151,10 +150,19 @@ static void row_truncated_tail(const char *dir)
     raftwal_segment_info info = {.size = sizeof info};
     FU_RC(raftwal_log_segment_info(log, st.segments - 1, &info), RAFTWAL_OK);
     raftwal_log_close(log);
+    snprintf(out, 4200, "%s/%016" PRIx64 ".wal", dir, info.seq);
+    return info;
+}
+
+static void row_truncated_tail(const char *dir)
+{
+    /* The tail cut inside its last batch: a torn tail, silently cut. */
+    char p[4200];
+    raftwal_segment_info info = tail_path(dir, p);
     FU_CHECK(truncate(p, (off_t)info.used_bytes - 100) == 0, "truncate");
     expect("truncated tail", dir, RAFTWAL_OK, RAFTWAL_OK, RAFTWAL_OK);
     raftwal_log *l2;
-    o = opts(0);
+    raftwal_options o = opts(0);
     FU_RC(raftwal_log_open(&l2, dir, &o), RAFTWAL_OK);
     uint64_t last;
     raftwal_log_last_index(l2, &last);
@@ -186,7 +194,7 @@ static void row_flipped_bit_sealed(const char *dir)
 static void row_flipped_bit_tail(const char *dir)
 {
     char p[4200];
-    seg_path(dir, fu_count_segments(dir) - 1, p);
+    tail_path(dir, p);
     damage(p, 400, 1, 1); /* an early, synced batch of the tail */
     expect("flipped bit, tail", dir, RAFTWAL_ECORRUPT, RAFTWAL_ECORRUPT, RAFTWAL_ECORRUPT);
     check_msg("offset");
@@ -196,7 +204,7 @@ static void row_flipped_bit_tail(const char *dir)
 static void row_zeroed_range_tail(const char *dir)
 {
     char p[4200];
-    seg_path(dir, fu_count_segments(dir) - 1, p);
+    tail_path(dir, p);
     damage(p, 256, 1024, 0);
     expect("zeroed range, tail", dir, RAFTWAL_ECORRUPT, RAFTWAL_ECORRUPT, RAFTWAL_ECORRUPT);
     check_msg("offset");

@@ -136,8 +136,10 @@ class ReadOnlyError(Error):
 
 
 class NoSpaceError(RaftwalIOError):
-    """``RAFTWAL_ENOSPC``: the disk is full; the log is failed and must be
-    reopened once space is back. Also a :class:`RaftwalIOError`."""
+    """``RAFTWAL_ENOSPC``: the disk is full. Nothing was written and the log
+    stays usable (purge behind a snapshot to free space: appends then work
+    again), unless part of a batch was written: then the log is failed and
+    must be reopened. Also a :class:`RaftwalIOError`."""
 
     code, name = _c.RAFTWAL_ENOSPC, "ENOSPC"
 

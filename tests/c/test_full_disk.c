@@ -1,0 +1,159 @@
+/* test_full_disk.c -- issue 16: a full disk must not lock a node out of its
+ * own log. On a real, size-limited tmpfs (mounted here; needs root, else
+ * the test is skipped with a message): fill it with durable appends until
+ * one returns RAFTWAL_ENOSPC; the handle stays usable; a writable open on
+ * the full disk works; hard state, snapshot and purge fit; after the purge,
+ * appends work again without a reopen; nothing acknowledged is lost.
+ *
+ * The body runs in a child process so that the parent unmounts the file
+ * system however the child ends (a failed CHECK exits, a crash kills). */
+#include <errno.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define FS_SIZE "1m"
+#define SEG (64u * 1024u)
+#define ENTRY 1000
+
+static raftwal_log *open_log(const char *dir)
+{
+    raftwal_options o;
+    raftwal_log *log;
+    raftwal_options_init(&o, RAFTWAL_OPTIONS_VERSION);
+    o.segment_size = SEG;
+    CHECK_OK(raftwal_log_open(&log, dir, &o));
+    return log;
+}
+
+static void payload(uint64_t index, uint8_t *buf)
+{
+    for (size_t i = 0; i < ENTRY; i++)
+        buf[i] = (uint8_t)(index * 131 + i * 7);
+}
+
+static int append_one(raftwal_log *log, uint64_t index)
+{
+    uint8_t buf[ENTRY];
+    raftwal_entry e = {index, 2, 0, 0, buf, ENTRY};
+    payload(index, buf);
+    return raftwal_log_append(log, &e, 1, NULL, 0);
+}
+
+static uint64_t last_index(raftwal_log *log)
+{
+    uint64_t v;
+    CHECK_OK(raftwal_log_last_index(log, &v));
+    return v;
+}
+
+static uint64_t rotations(raftwal_log *log)
+{
+    raftwal_stats st = {.size = sizeof st};
+    CHECK_OK(raftwal_log_stats(log, &st));
+    return st.rotations;
+}
+
+static void check_entries(raftwal_log *log, uint64_t first, uint64_t last)
+{
+    uint8_t want[ENTRY], got[ENTRY];
+    for (uint64_t i = first; i <= last; i++) {
+        raftwal_entry e;
+        CHECK_OK(raftwal_log_get(log, i, &e, got, sizeof got));
+        payload(i, want);
+        CHECK_MSG(e.size == ENTRY && memcmp(got, want, ENTRY) == 0, "entry %" PRIu64 " differs", i);
+    }
+}
+
+/* Appends from *next until the disk is full: ENOSPC, the handle usable
+ * (nothing visible changed, and a retry gets ENOSPC again, not EIO). */
+static void fill(raftwal_log *log, uint64_t *next)
+{
+    int rc;
+    while ((rc = append_one(log, *next)) == RAFTWAL_OK)
+        (*next)++;
+    CHECK_MSG(rc == RAFTWAL_ENOSPC, "append %" PRIu64 " returned %d: %s", *next, rc,
+              raftwal_errmsg());
+    CHECK_EQ_U64(last_index(log), *next - 1);
+    CHECK_RC(append_one(log, *next), RAFTWAL_ENOSPC);
+}
+
+static void body(const char *dir)
+{
+    uint64_t next = 1;
+    raftwal_hardstate hs = {3, 2, 0};
+    raftwal_log *log = open_log(dir);
+    fill(log, &next);
+    CHECK_MSG(next > 3 * SEG / ENTRY, "the disk filled after only %" PRIu64 " entries", next - 1);
+    hs.commit = next - 1;
+    CHECK_OK(raftwal_log_set_hardstate(log, &hs, 0));
+    check_entries(log, 1, next - 1);
+    CHECK_OK(raftwal_log_close(log));
+
+    /* The disk is still full: a writable open works. */
+    log = open_log(dir);
+    CHECK_EQ_U64(last_index(log), next - 1);
+    check_entries(log, 1, next - 1);
+    fill(log, &next);
+    hs.term = 4;
+    CHECK_OK(raftwal_log_set_hardstate(log, &hs, 0));
+    uint64_t snap = next - 5;
+    CHECK_OK(raftwal_log_save_snapshot(log, snap, 2, "snap", 4));
+    CHECK_OK(raftwal_log_purge(log, snap)); /* the way out */
+    uint64_t until = rotations(log) + 3;
+    while (rotations(log) < until) {
+        CHECK_OK(append_one(log, next));
+        next++;
+    }
+    CHECK_OK(raftwal_log_close(log));
+
+    log = open_log(dir);
+    uint64_t first;
+    raftwal_hardstate got;
+    CHECK_OK(raftwal_log_first_index(log, &first));
+    CHECK_EQ_U64(first, snap + 1);
+    CHECK_EQ_U64(last_index(log), next - 1);
+    check_entries(log, first, next - 1);
+    CHECK_OK(raftwal_log_hardstate(log, &got));
+    CHECK(got.term == 4 && got.vote == 2 && got.commit == hs.commit);
+    CHECK_OK(raftwal_log_close(log));
+    raftwal_check chk = {.size = sizeof chk};
+    CHECK_OK(raftwal_verify(dir, &chk));
+}
+
+int main(void)
+{
+    char mnt[] = "/tmp/raftwal-fulldisk-XXXXXX";
+    if (!mkdtemp(mnt)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=" FS_SIZE) != 0) {
+        printf("SKIP: cannot mount a %s tmpfs at %s (%s): this test needs root\n", FS_SIZE, mnt,
+               strerror(errno));
+        rmdir(mnt);
+        return 77;
+    }
+    char dir[sizeof mnt + 8];
+    snprintf(dir, sizeof dir, "%s/log", mnt);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        body(dir);
+        printf("ok full disk: fill, ENOSPC with the handle usable, open, purge, append again\n");
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        status = 1;
+    if (umount(mnt) != 0)
+        fprintf(stderr, "umount %s: %s\n", mnt, strerror(errno));
+    rmdir(mnt);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "the test died of signal %d\n", WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
