@@ -8,7 +8,9 @@
  *    After every recorded operation (every prefix of the stream), build the
  *    crash states a power loss could leave: unsynced data dropped, kept,
  *    and RAFTWAL_CRASH_SAMPLES random legal mixtures (torn at 512-byte
- *    sectors, persisted out of order, directory operations half done).
+ *    sectors, persisted out of order, directory operations half done: in
+ *    order for half the samples, any per-name-ordered subset for the
+ *    other half).
  *    Identical states are checked once.
  * 3. Check each state: raftwal_verify accepts it; raftwal_log_open
  *    recovers it (ECORRUPT or any error on a pure crash state is a bug);
@@ -27,8 +29,12 @@
  * RAFTWAL_CRASH_SEEDS (seeds to run, default 4), RAFTWAL_CRASH_CALLS (API
  * calls per run, default 300), RAFTWAL_CRASH_SAMPLES (random states per
  * crash point, default 8), RAFTWAL_CRASH_KEEP_GOING=1 (count bugs instead
- * of stopping at the first). A failing state is kept on disk and its path
- * printed. */
+ * of stopping at the first), RAFTWAL_CRASH_DIRS (which directory model the
+ * random states use: "both" (default, alternating per sample), "ordered"
+ * (directory operations persist as a prefix, as ext4 and xfs journal
+ * them) or "reordered" (any subset that keeps each name's operations in
+ * order: all POSIX promises)). A failing state is kept on disk and its
+ * path printed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,13 +50,17 @@
 
 #define SEGMENT_SIZE (16u * 1024u)
 
+enum { DIRS_BOTH, DIRS_ORDERED, DIRS_REORDERED };
+
 typedef struct explore {
     workload w;
+    int dirs; /* DIRS_*: which directory models the random samples use */
     const char *base;
     char run_dir[4096], state_dir[4096];
     uint64_t seed;
     /* outcome counters */
     unsigned long points, generated, explored, torn_states, recovered_torn, bugs;
+    unsigned long reordered_states; /* directory operations persisted out of order (may be) */
     unsigned long process_crashes; /* KEEP_ALL states checked against [done, in flight] */
     unsigned long cut_states;      /* open removed segments in use (after a torn predecessor) */
     unsigned long by_candidate_offset[3]; /* recovered state = lo, in between, hi */
@@ -311,6 +321,21 @@ static int is_mutation(int op)
            op == FF_FTRUNCATE || op == FF_RENAMEAT || op == FF_UNLINKAT || op == FF_MARK;
 }
 
+/* The directory model of random sample v (v >= 2): per RAFTWAL_CRASH_DIRS,
+ * in order (journaling file systems), reordered (any per-name-ordered
+ * subset: POSIX), or both, alternating. */
+static int random_mode(explore *x, unsigned v)
+{
+    switch (x->dirs) {
+    case DIRS_ORDERED:
+        return CFS_RANDOM;
+    case DIRS_REORDERED:
+        return CFS_RANDOM_REORDER;
+    default:
+        return v % 2 ? CFS_RANDOM_REORDER : CFS_RANDOM;
+    }
+}
+
 /* lo: the last call acknowledged durable; done: the last call that
  * returned (durable or not); hi: the call in flight, else done. */
 static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *r, size_t lo,
@@ -320,7 +345,7 @@ static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *
     unsigned variants = pending ? 2 + samples : 2;
     x->points++;
     for (unsigned v = 0; v < variants; v++) {
-        int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : CFS_RANDOM;
+        int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : random_mode(x, v);
         /* A process crash keeps every write: no-sync acknowledgements too. */
         size_t from = mode == CFS_KEEP_ALL ? done : lo;
         cfs_image img;
@@ -333,6 +358,8 @@ static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *
                 x->torn_states++;
             if (mode == CFS_KEEP_ALL)
                 x->process_crashes++;
+            if (mode == CFS_RANDOM_REORDER)
+                x->reordered_states++;
             fu_empty_dir(x->state_dir);
             FU_CHECK(cfs_image_write(&img, x->state_dir) == 0, "writing a crash state");
             char msg[1024];
@@ -384,6 +411,15 @@ int main(void)
     uint64_t seeds = fu_env_u64("RAFTWAL_CRASH_SEEDS", 4);
     unsigned long calls = (unsigned long)fu_env_u64("RAFTWAL_CRASH_CALLS", 300);
     unsigned samples = (unsigned)fu_env_u64("RAFTWAL_CRASH_SAMPLES", 8);
+    const char *dirs_env = getenv("RAFTWAL_CRASH_DIRS");
+    int dirs = DIRS_BOTH;
+    if (dirs_env && strcmp(dirs_env, "ordered") == 0)
+        dirs = DIRS_ORDERED;
+    else if (dirs_env && strcmp(dirs_env, "reordered") == 0)
+        dirs = DIRS_REORDERED;
+    else
+        FU_CHECK(!dirs_env || strcmp(dirs_env, "both") == 0,
+                 "RAFTWAL_CRASH_DIRS: \"both\", \"ordered\" or \"reordered\"");
     rw_prepare_in_background = 0; /* one thread: a reproducible I/O stream */
     const size_t default_piece = rw_write_piece;
     ff_install();
@@ -393,6 +429,7 @@ int main(void)
         explore x;
         memset(&x, 0, sizeof x);
         x.seed = s;
+        x.dirs = dirs;
         x.base = fu_tmpdir("crash");
         /* Odd seeds write batches in pieces of 2 KiB, so crash
          * points fall between a batch's pieces (the workload's batches are
@@ -419,11 +456,11 @@ int main(void)
         }
         explore_run(&x, samples);
         printf("seed %" PRIu64 ": %zu API calls, %zu recorded I/O operations (%zu segments "
-               "recycled, %zu lazy activations, %zu lazy flags cleared), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered), "
+               "recycled, %zu lazy activations, %zu lazy flags cleared), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered, %lu with directory operations reordered), "
                "%lu recovered with a torn tail (%lu cut after a torn predecessor), %lu process crashes (nothing acknowledged lost); "
                "recovered state = first acceptable %lu, in between %lu, "
                "in-flight call %lu; %lu bugs; %.1f s\n",
-               s, x.w.ncalls, nrecs, recycled, lazy, unlazy, x.points, x.generated, x.explored, x.torn_states,
+               s, x.w.ncalls, nrecs, recycled, lazy, unlazy, x.points, x.generated, x.explored, x.torn_states, x.reordered_states,
                x.recovered_torn, x.cut_states, x.process_crashes, x.by_candidate_offset[0], x.by_candidate_offset[1],
                x.by_candidate_offset[2], x.bugs, fu_now() - t1);
         fflush(stdout);
