@@ -578,7 +578,19 @@ RAFTWAL_API int raftwal_log_segment_info(raftwal_log *log, size_t i,
  *   cut_seq, cut_offset,      repair only: where salvage cut the log and
  *   cut_bytes                 how many bytes it removed (0: nothing)
  *   backup_path               repair only: the directory holding copies of
- *                             what was cut ("" when nothing was cut) */
+ *                             what was cut ("" when nothing was cut)
+ *   leftovers,                purged leftovers: segment files holding only
+ *   leftover_below_seq        entries at or below the durable purge point,
+ *                             that a crash kept from being removed or
+ *                             recycled (the directory operations of a purge
+ *                             may reach the disk in part, in any order).
+ *                             Harmless: not part of the log, never read; the
+ *                             next writable open removes them. Every
+ *                             "%016llx.wal" file whose number is below
+ *                             leftover_below_seq is one (0 when there are
+ *                             none). The last fields of the struct: a
+ *                             caller built against an older header (its
+ *                             `size` stops before them) does not get them. */
 typedef struct raftwal_check {
     uint32_t size;
     uint32_t reserved;
@@ -593,6 +605,8 @@ typedef struct raftwal_check {
     uint64_t cut_offset;
     uint64_t cut_bytes;
     char backup_path[1024];
+    uint64_t leftovers;
+    uint64_t leftover_below_seq;
 } raftwal_check;
 
 /* Checks the log in `dir` without changing it: every record's checksum in

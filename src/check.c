@@ -1,5 +1,6 @@
 /* check.c -- offline checks: full verification of sealed segments,
  * raftwal_verify() and raftwal_repair(). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -230,6 +231,8 @@ static void fill_check(raftwal_log *log, raftwal_check *out)
     c.torn_bytes = log->stats.torn_bytes;
     c.torn_seq = log->torn_seq;
     c.torn_offset = log->torn_off;
+    c.leftovers = log->leftovers;
+    c.leftover_below_seq = log->leftover_below_seq;
     size_t n = out->size < sizeof c ? out->size : sizeof c;
     memcpy(out, &c, n);
 }
@@ -442,6 +445,93 @@ static int cut_at(repair_state *st, uint64_t seq, uint64_t off)
     return 0;
 }
 
+/* The start of segment file seq: its header and, if in use, the
+ * CHECKPOINT that opens it (*ckpt_ok). Returns 0 if the header decodes. */
+static int read_segment_start(repair_state *st, uint64_t seq, rw_seg_header *h, int *ckpt_ok,
+                              uint64_t *purge)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%016" PRIx64 ".wal", seq);
+    *ckpt_ok = 0;
+    int fd = rw_io->openat(st->dirfd, name, O_RDONLY, 0);
+    if (fd < 0)
+        return -1;
+    struct stat sb;
+    uint8_t *buf = NULL;
+    int rc = -1;
+    if (rw_io->fstat(fd, &sb) != 0 || sb.st_size < RW_HEADER_SIZE ||
+        !(buf = malloc((size_t)sb.st_size)) || rw_pread_all(fd, buf, (size_t)sb.st_size, 0) != 0 ||
+        rw_header_decode(buf, (size_t)sb.st_size, h) != RW_HDR_OK || h->seq != seq)
+        goto out;
+    rc = 0;
+    rw_rec r;
+    rw_state ck;
+    if (h->first_index &&
+        rw_rec_decode(buf + RW_HEADER_SIZE, (size_t)sb.st_size - RW_HEADER_SIZE, h->salt, &r,
+                      NULL) == RW_REC_OK &&
+        r.type == RW_REC_CHECKPOINT && rw_checkpoint_decode(r.payload, r.len, &ck) == 0) {
+        *ckpt_ok = 1;
+        *purge = ck.purge;
+    }
+out:
+    free(buf);
+    rw_io->close(fd);
+    return rc;
+}
+
+/* The purge point of the newest segment in use whose checkpoint is intact
+ * (0 if none): every entry at or below it was purged for good. */
+static uint64_t newest_purge_point(repair_state *st, uint64_t *from_seq)
+{
+    uint64_t purge = 0;
+    *from_seq = 0;
+    int fd = dup(st->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long seq;
+        char tail[8];
+        rw_seg_header h;
+        int ok;
+        uint64_t p;
+        if (strlen(e->d_name) != 20 || sscanf(e->d_name, "%16llx%7s", &seq, tail) != 2 ||
+            strcmp(tail, ".wal") != 0 || (*from_seq && seq <= *from_seq))
+            continue;
+        if (read_segment_start(st, seq, &h, &ok, &p) == 0 && ok) {
+            *from_seq = seq;
+            purge = p;
+        }
+    }
+    closedir(d);
+    return purge;
+}
+
+/* Would cutting at (seq, off) leave a log holding only entries that the
+ * newest durable state had purged? Such a "prefix" is the leftovers of a
+ * purge, not the log: keeping it would throw away every live entry, the
+ * hard state and the snapshot record. Bounds the entries the cut keeps by
+ * the first index of the segment that starts after them. */
+static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, uint64_t *purge,
+                                 uint64_t *ckpt_seq)
+{
+    *purge = newest_purge_point(st, ckpt_seq);
+    if (*purge == 0 || *ckpt_seq < seq)
+        return 0;
+    rw_seg_header h;
+    int ok;
+    uint64_t p;
+    uint64_t next = off <= RW_HEADER_SIZE ? seq : seq + 1; /* the first segment cut whole */
+    for (; next <= *ckpt_seq; next++)
+        if (read_segment_start(st, next, &h, &ok, &p) == 0 && h.first_index)
+            return h.first_index - 1 <= *purge;
+    return 0;
+}
+
 /* Trims a torn tail found by an otherwise clean check. */
 static int trim_torn(repair_state *st, raftwal_log *log)
 {
@@ -513,6 +603,17 @@ int raftwal_repair(const char *dir, raftwal_check *out)
             break; /* the cut did not remove the damage: report it */
         last_seq = seq;
         last_off = off;
+        uint64_t purge, ckpt_seq;
+        if (cut_keeps_only_purged(&st, seq, off, &purge, &ckpt_seq)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", raftwal_errmsg());
+            rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is at or before the "
+                        "segments that hold the live log: cutting there would keep only entries "
+                        "purged for good (up to %" PRIu64 ", per %016" PRIx64 ".wal's checkpoint) "
+                        "and lose every live entry, the hard state and the snapshot record; "
+                        "%s changed", why, purge, ckpt_seq, st.cut ? "nothing more was" : "nothing was");
+            break;
+        }
         rc = cut_at(&st, seq, off);
         if (rc)
             break;

@@ -576,6 +576,23 @@ static int drop_after(raftwal_log *log, rw_seg **segs, size_t from, size_t n, ui
     return rc;
 }
 
+/* Counts the purged leftovers (see finish_purges) for raftwal_verify. */
+static void count_leftovers(raftwal_log *log, rw_seg **segs, size_t n)
+{
+    log->leftovers = 0;
+    for (size_t i = 0; i < n; i++)
+        log->leftovers += segs[i] != NULL;
+    size_t k = 0;
+    while (k + 1 < log->nsegs) {
+        const rw_seg *s = log->segs[k];
+        if (s->count && s->first + s->count - 1 > log->purge)
+            break;
+        k++;
+    }
+    log->leftovers += k;
+    log->leftover_below_seq = log->leftovers ? log->segs[k]->seq : 0;
+}
+
 /* Finishes the purges a crash interrupted (writable opens, the log
  * recovered): the files still in segs[] are those recover() left out of
  * the log (before a gap, or before the tail's segment table), and the
@@ -710,6 +727,8 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
     } else {
         rc = adopt_prepared(log, run, tail + 1, rn);
     }
+    if (rc == 0)
+        count_leftovers(log, segs, n);
     if (rc || log->readonly)
         goto out; /* a read-only open ignores purged leftovers */
     /* Verified, but maybe only in the page cache (a process crash): the
