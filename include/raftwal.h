@@ -583,7 +583,9 @@ RAFTWAL_API int raftwal_log_segment_info(raftwal_log *log, size_t i,
  *   leftover_below_seq        entries at or below the durable purge point,
  *                             that a crash kept from being removed or
  *                             recycled (the directory operations of a purge
- *                             may reach the disk in part, in any order).
+ *                             may reach the disk in part, in any order), or
+ *                             that no purge has removed yet (a segment still
+ *                             being written when its entries were purged).
  *                             Harmless: not part of the log, never read; the
  *                             next writable open removes them. Every
  *                             "%016llx.wal" file whose number is below

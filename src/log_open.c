@@ -582,15 +582,21 @@ static void count_leftovers(raftwal_log *log, rw_seg **segs, size_t n)
     log->leftovers = 0;
     for (size_t i = 0; i < n; i++)
         log->leftovers += segs[i] != NULL;
-    size_t k = 0;
+    /* Segments of the log whose entries are all purged (a purge removes
+     * them; segments that hold no entry are not counted: a purge removes
+     * them too, but a log that never crashed may have them). */
+    size_t k = 0, below = 0;
     while (k + 1 < log->nsegs) {
         const rw_seg *s = log->segs[k];
         if (s->count && s->first + s->count - 1 > log->purge)
             break;
+        if (s->count) {
+            log->leftovers++;
+            below = k + 1;
+        }
         k++;
     }
-    log->leftovers += k;
-    log->leftover_below_seq = log->leftovers ? log->segs[k]->seq : 0;
+    log->leftover_below_seq = log->leftovers ? log->segs[below]->seq : 0;
 }
 
 /* Finishes the purges a crash interrupted (writable opens, the log
@@ -606,8 +612,13 @@ static int finish_purges(raftwal_log *log, rw_seg **segs, size_t n)
     int leftovers = 0;
     for (size_t i = 0; i < n; i++)
         leftovers |= segs[i] != NULL;
-    rw_seg *oldest = log->segs[0];
-    int purged = log->nsegs > 1 && !(oldest->count && oldest->first + oldest->count - 1 > log->purge);
+    int purged = 0; /* a segment of the log holds purged entries only */
+    for (size_t k = 0; k + 1 < log->nsegs; k++) {
+        const rw_seg *s = log->segs[k];
+        if (s->count && s->first + s->count - 1 > log->purge)
+            break;
+        purged |= s->count != 0;
+    }
     if (!leftovers && !purged)
         return 0;
     int rc = rw_sync_all(log);

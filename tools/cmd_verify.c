@@ -23,8 +23,8 @@ static void print_verify_help(void)
            "A torn tail (an incomplete last batch left by a crash) is not an error:\n"
            "it is reported, and the next writable open cuts it off. Nor are purged\n"
            "leftovers (segment files holding only purged entries, which a crash in\n"
-           "the middle of a purge can keep): they are named, and the next writable\n"
-           "open removes them.\n"
+           "the middle of a purge can keep, present or not, in any combination):\n"
+           "they are named, and the next writable open removes them.\n"
            "\n"
            "Exit status: 0 sound (possibly with a torn tail), 1 corrupt or unreadable\n"
            "(the message names the file and offset), 2 usage.\n");
@@ -50,8 +50,9 @@ static void print_leftovers(const char *dir, const raftwal_check *c)
 {
     if (c->leftovers == 0)
         return;
-    printf("purged leftovers: %" PRIu64 " (harmless: segments holding only purged entries that "
-           "a crash kept; the next writable open removes them)\n", c->leftovers);
+    printf("purged leftovers: %" PRIu64 " (harmless: segment files holding only purged entries, "
+           "kept by a crash in the middle of a purge or not yet removed; the next writable open "
+           "removes them)\n", c->leftovers);
     DIR *d = opendir(dir);
     if (!d)
         return;

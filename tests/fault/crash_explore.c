@@ -60,6 +60,9 @@ typedef struct explore {
     uint64_t seed;
     /* outcome counters */
     unsigned long points, generated, explored, torn_states, recovered_torn, bugs;
+    unsigned long leftover_states;  /* verify reported purged leftovers */
+    unsigned long repaired_states;  /* raftwal_repair run on the state, then checked */
+    unsigned long recoveries, recovery_states; /* crashes inside the recovery of a state */
     unsigned long reordered_states; /* directory operations persisted out of order (may be) */
     unsigned long process_crashes; /* KEEP_ALL states checked against [done, in flight] */
     unsigned long cut_states;      /* open removed segments in use (after a torn predecessor) */
@@ -211,7 +214,7 @@ static void report_bug(explore *x, size_t point, const ff_rec *r, size_t lo, siz
 /* Opens the materialized state and checks it against states[lo..hi].
  * Returns NULL or what is wrong (message in buf). */
 static const char *check_state(explore *x, const cfs_image *img, size_t lo, size_t hi, char *buf,
-                               size_t cap)
+                               size_t cap, int *leftovers)
 {
     const raftwal_options *opts = wl_options(&x->w);
     raftwal_check chk;
@@ -222,6 +225,10 @@ static const char *check_state(explore *x, const cfs_image *img, size_t lo, size
     if (rc != want && !(rc == RAFTWAL_OK && want == RAFTWAL_ENOTFOUND)) {
         snprintf(buf, cap, "raftwal_verify returned %s: %s", raftwal_strerror(rc), raftwal_errmsg());
         return buf;
+    }
+    if (leftovers) { /* a state of the workload's own crash points */
+        *leftovers = rc == RAFTWAL_OK && chk.leftovers;
+        x->leftover_states += (unsigned long)*leftovers;
     }
     raftwal_log *log;
     rc = raftwal_log_open(&log, x->state_dir, opts);
@@ -336,6 +343,104 @@ static int random_mode(explore *x, unsigned v)
     }
 }
 
+/* Writes img into the (emptied) state directory. */
+static void materialize(explore *x, const cfs_image *img)
+{
+    fu_empty_dir(x->state_dir);
+    FU_CHECK(cfs_image_write(img, x->state_dir) == 0, "writing a crash state");
+}
+
+/* Repair on a crash state never makes things worse: it succeeds, and the
+ * repaired log passes every check of the state itself (nothing acknowledged
+ * lost, it opens, appends work). */
+static void check_repair(explore *x, size_t point, const ff_rec *r, const cfs_image *img,
+                         size_t from, size_t hi)
+{
+    materialize(x, img);
+    x->repaired_states++;
+    char msg[1024];
+    raftwal_check chk;
+    memset(&chk, 0, sizeof chk);
+    chk.size = sizeof chk;
+    int rc = raftwal_repair(x->state_dir, &chk);
+    const char *bad = NULL;
+    if (rc == RAFTWAL_ENOTFOUND && !has_segment(img))
+        return; /* no log yet: nothing to repair */
+    if (rc) {
+        snprintf(msg, sizeof msg, "raftwal_repair on a crash state returned %s: %s",
+                 raftwal_strerror(rc), raftwal_errmsg());
+        bad = msg;
+    } else { /* it may have trimmed a torn tail, as an open would */
+        bad = check_state(x, img, from, hi, msg, sizeof msg, NULL);
+    }
+    if (bad) {
+        char what[1100];
+        snprintf(what, sizeof what, "after raftwal_repair: %s", bad);
+        report_bug(x, point, r, from, hi, img, what);
+    }
+}
+
+/* A crash in the middle of recovery: records a writable open (and close)
+ * of the crash state img, which finishes what the crash left half done
+ * (purged leftovers, segments after a torn one), and checks the states a
+ * second power loss at each of its I/O operations could leave. Recovery
+ * changes no logical state, so the same calls are acceptable. */
+static void explore_recovery(explore *x, size_t point, const ff_rec *r, const cfs_image *img,
+                             size_t from, size_t hi, uint64_t *rng)
+{
+    materialize(x, img);
+    struct stat st;
+    FU_CHECK(stat(x->state_dir, &st) == 0, "stat %s", x->state_dir);
+    cfs *m = cfs_new(st.st_ino);
+    for (size_t i = 0; i < img->n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", x->state_dir, img->files[i].name);
+        FU_CHECK(stat(path, &st) == 0, "stat %s", path);
+        cfs_add_durable(m, img->files[i].name, st.st_ino, img->files[i].data, img->files[i].size);
+    }
+    ff_record_start();
+    raftwal_log *log;
+    int rc = raftwal_log_open(&log, x->state_dir, wl_options(&x->w));
+    if (rc == 0)
+        rc = raftwal_log_close(log);
+    ff_record_stop();
+    size_t n;
+    ff_rec *recs = ff_records_take(&n);
+    FU_CHECK(rc == 0, "reopening a crash state that passed its checks failed: %s", raftwal_errmsg());
+    x->recoveries++;
+    for (size_t k = 0; k < n; k++) {
+        cfs_apply(m, &recs[k]);
+        if (recs[k].op != FF_RENAMEAT && recs[k].op != FF_UNLINKAT && recs[k].op != FF_FSYNC &&
+            recs[k].op != FF_FDATASYNC)
+            continue; /* the crash points that matter: around clean-up */
+        for (int v = 0; v < 3; v++) {
+            int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : CFS_RANDOM_REORDER;
+            cfs_image crash;
+            cfs_build(m, mode, rng, &crash);
+            uint64_t key = crash.hash ^ (from * 0x9e3779b97f4a7c15ull) ^ (hi * 0xc2b2ae3d27d4eb4full);
+            if (seen_add(x, key)) {
+                x->explored++;
+                x->recovery_states++;
+                materialize(x, &crash);
+                char msg[1024];
+                const char *bad = check_state(x, &crash, from, hi, msg, sizeof msg, NULL);
+                if (bad) {
+                    char what[1100];
+                    snprintf(what, sizeof what, "power loss at I/O #%zu (%s %s) of the recovery "
+                             "of the state below:\n", k, ff_op_name(recs[k].op), recs[k].name);
+                    fprintf(stderr, "%s", what);
+                    describe_image(img);
+                    snprintf(what, sizeof what, "crash during recovery: %s", bad);
+                    report_bug(x, point, r, from, hi, &crash, what);
+                }
+            }
+            cfs_image_free(&crash);
+        }
+    }
+    ff_records_free(recs, n);
+    cfs_free(m);
+}
+
 /* lo: the last call acknowledged durable; done: the last call that
  * returned (durable or not); hi: the call in flight, else done. */
 static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *r, size_t lo,
@@ -360,12 +465,21 @@ static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *
                 x->process_crashes++;
             if (mode == CFS_RANDOM_REORDER)
                 x->reordered_states++;
-            fu_empty_dir(x->state_dir);
-            FU_CHECK(cfs_image_write(&img, x->state_dir) == 0, "writing a crash state");
+            materialize(x, &img);
             char msg[1024];
-            const char *bad = check_state(x, &img, from, hi, msg, sizeof msg);
+            int leftovers = 0;
+            int cut0 = (int)x->cut_states;
+            const char *bad = check_state(x, &img, from, hi, msg, sizeof msg, &leftovers);
             if (bad)
                 report_bug(x, point, r, from, hi, &img, bad);
+            /* Repair on every state with purged leftovers and one in 8 of
+             * the others; a second crash inside the recovery of every
+             * state with purged leftovers, and of one in 16 of those whose
+             * open removes segments after a torn one. */
+            if (!bad && (leftovers || x->explored % 8 == 0))
+                check_repair(x, point, r, &img, from, hi);
+            if (!bad && (leftovers || ((int)x->cut_states != cut0 && x->explored % 16 == 0)))
+                explore_recovery(x, point, r, &img, from, hi, rng);
         }
         cfs_image_free(&img);
     }
@@ -377,7 +491,7 @@ static void explore_run(explore *x, unsigned samples)
     FU_CHECK(stat(x->run_dir, &st) == 0, "stat %s", x->run_dir);
     cfs *m = cfs_new(st.st_ino);
     size_t n;
-    const ff_rec *recs = ff_records(&n);
+    ff_rec *recs = ff_records_take(&n); /* explore_recovery records too */
     size_t lo = 0, done = 0, inflight = 0;
     int have_inflight = 0;
     uint64_t rng = x->seed * 7919u;
@@ -402,6 +516,7 @@ static void explore_run(explore *x, unsigned samples)
         size_t hi = have_inflight ? inflight : done;
         explore_point(x, m, k, r, lo, done, hi, &rng, samples);
     }
+    ff_records_free(recs, n);
     cfs_free(m);
 }
 
@@ -457,10 +572,12 @@ int main(void)
         explore_run(&x, samples);
         printf("seed %" PRIu64 ": %zu API calls, %zu recorded I/O operations (%zu segments "
                "recycled, %zu lazy activations, %zu lazy flags cleared), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered, %lu with directory operations reordered), "
+               "%lu with purged leftovers, %lu repaired and checked, %lu recoveries crashed in (%lu states), "
                "%lu recovered with a torn tail (%lu cut after a torn predecessor), %lu process crashes (nothing acknowledged lost); "
                "recovered state = first acceptable %lu, in between %lu, "
                "in-flight call %lu; %lu bugs; %.1f s\n",
                s, x.w.ncalls, nrecs, recycled, lazy, unlazy, x.points, x.generated, x.explored, x.torn_states, x.reordered_states,
+               x.leftover_states, x.repaired_states, x.recoveries, x.recovery_states,
                x.recovered_torn, x.cut_states, x.process_crashes, x.by_candidate_offset[0], x.by_candidate_offset[1],
                x.by_candidate_offset[2], x.bugs, fu_now() - t1);
         fflush(stdout);

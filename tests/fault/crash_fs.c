@@ -230,6 +230,17 @@ static void file_sync(file *f)
         drop_versions(f, f->nv - 1);
 }
 
+void cfs_add_durable(cfs *m, const char *name, ino_t ino, const uint8_t *data, size_t size)
+{
+    file *f = file_new(m, ino);
+    f->v[0].size = size;
+    f->v[0].data = xrealloc(NULL, size);
+    if (size)
+        memcpy(f->v[0].data, data, size);
+    names_set(&m->durable, name, f->id);
+    names_set(&m->current, name, f->id);
+}
+
 void cfs_apply(cfs *m, const ff_rec *r)
 {
     file *f;

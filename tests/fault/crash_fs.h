@@ -34,6 +34,9 @@ typedef struct cfs cfs;
 /* A model of directory `dir_ino` (empty at the start of the recording). */
 cfs *cfs_new(ino_t dir_ino);
 void cfs_free(cfs *m);
+/* Adds a durable file (name and content synced) to a model of a directory
+ * that was not empty when the recording began. */
+void cfs_add_durable(cfs *m, const char *name, ino_t ino, const uint8_t *data, size_t size);
 /* Advances the model by one recorded operation (markers are ignored). */
 void cfs_apply(cfs *m, const ff_rec *r);
 

@@ -196,6 +196,24 @@ const ff_rec *ff_records(size_t *n)
     return recs;
 }
 
+ff_rec *ff_records_take(size_t *n)
+{
+    pthread_mutex_lock(&mu);
+    ff_rec *r = recs;
+    *n = nrecs;
+    recs = NULL;
+    nrecs = recs_cap = 0;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+void ff_records_free(ff_rec *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].data);
+    free(r);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */

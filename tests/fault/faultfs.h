@@ -103,5 +103,9 @@ void ff_record_stop(void);
 void ff_mark(uint64_t a, uint64_t b);
 /* The recording so far; valid until the next ff_record_start/ff_reset. */
 const ff_rec *ff_records(size_t *n);
+/* Takes the recording over (the caller frees it with ff_records_free), so
+ * that another one can be made while it is still read. */
+ff_rec *ff_records_take(size_t *n);
+void ff_records_free(ff_rec *r, size_t n);
 
 #endif
