@@ -445,46 +445,84 @@ static int cut_at(repair_state *st, uint64_t seq, uint64_t off)
     return 0;
 }
 
-/* The start of segment file seq: its header and, if in use, the
- * CHECKPOINT that opens it (*ckpt_ok). Returns 0 if the header decodes. */
-static int read_segment_start(repair_state *st, uint64_t seq, rw_seg_header *h, int *ckpt_ok,
-                              uint64_t *purge)
+/* Reads segment file seq whole (NULL if it cannot be read). */
+static uint8_t *read_segment(repair_state *st, uint64_t seq, size_t *len)
 {
     char name[32];
     snprintf(name, sizeof name, "%016" PRIx64 ".wal", seq);
-    *ckpt_ok = 0;
     int fd = rw_io->openat(st->dirfd, name, O_RDONLY, 0);
     if (fd < 0)
-        return -1;
+        return NULL;
     struct stat sb;
     uint8_t *buf = NULL;
-    int rc = -1;
-    if (rw_io->fstat(fd, &sb) != 0 || sb.st_size < RW_HEADER_SIZE ||
-        !(buf = malloc((size_t)sb.st_size)) || rw_pread_all(fd, buf, (size_t)sb.st_size, 0) != 0 ||
-        rw_header_decode(buf, (size_t)sb.st_size, h) != RW_HDR_OK || h->seq != seq)
-        goto out;
-    rc = 0;
-    rw_rec r;
-    rw_state ck;
-    if (h->first_index &&
-        rw_rec_decode(buf + RW_HEADER_SIZE, (size_t)sb.st_size - RW_HEADER_SIZE, h->salt, &r,
-                      NULL) == RW_REC_OK &&
-        r.type == RW_REC_CHECKPOINT && rw_checkpoint_decode(r.payload, r.len, &ck) == 0) {
-        *ckpt_ok = 1;
-        *purge = ck.purge;
+    if (rw_io->fstat(fd, &sb) == 0 && sb.st_size >= RW_HEADER_SIZE &&
+        (buf = malloc((size_t)sb.st_size)) != NULL &&
+        rw_pread_all(fd, buf, (size_t)sb.st_size, 0) != 0) {
+        free(buf);
+        buf = NULL;
     }
-out:
-    free(buf);
+    *len = buf ? (size_t)sb.st_size : 0;
     rw_io->close(fd);
-    return rc;
+    return buf;
 }
 
-/* The purge point of the newest segment in use whose checkpoint is intact
- * (0 if none): every entry at or below it was purged for good. */
-static uint64_t newest_purge_point(repair_state *st, uint64_t *from_seq)
+/* The highest PURGE of the whole batches a scan sees. */
+static int purge_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t n,
+                       uint64_t start, uint64_t end)
 {
-    uint64_t purge = 0;
-    *from_seq = 0;
+    uint64_t *purge = ctx;
+    (void)offs, (void)start, (void)end;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].type == RW_REC_PURGE && recs[i].a > *purge)
+            *purge = recs[i].a;
+    return 0;
+}
+
+/* Decodes the CHECKPOINT that opens segment seq (buf, len) and raises
+ * ck->purge to the newest PURGE among the segment's whole batches (the
+ * purge point its records prove). 0 if the checkpoint is intact. */
+static int decode_opening_checkpoint(uint64_t seq, const uint8_t *buf, size_t len, rw_state *ck)
+{
+    rw_seg_header h;
+    rw_rec r;
+    if (rw_header_decode(buf, len, &h) != RW_HDR_OK || h.seq != seq || !h.first_index)
+        return -1;
+    if (rw_rec_decode(buf + RW_HEADER_SIZE, len - RW_HEADER_SIZE, h.salt, &r, NULL) != RW_REC_OK ||
+        r.type != RW_REC_CHECKPOINT || rw_checkpoint_decode(r.payload, r.len, ck) != 0)
+        return -1;
+    /* Damage later in the segment stops the scan: the batches before it
+     * were reported. */
+    static const rw_scan_ops ops = {purge_batch, NULL};
+    rw_scan_result res;
+    uint64_t purge = ck->purge;
+    rw_scan_records("", buf, len, h.salt, 0, (h.flags & RW_HDR_F_RECYCLED) != 0, &ops, &purge, &res);
+    ck->purge = purge;
+    return 0;
+}
+
+enum { CUT_ONLY_PURGED = 1, CUT_UNDECIDED = 2 };
+
+static int cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* Would cutting at (seq, off) leave a log holding only entries that the
+ * newest durable state had purged? Such a "prefix" is the leftovers of a
+ * purge, not the log: keeping it would throw away every live entry, the
+ * hard state and the snapshot record. Decided by the newest segment whose
+ * opening checkpoint is intact: its purge point (the checkpoint's, or a
+ * later PURGE in the segment), and its table of the segments before it
+ * (what the cut would keep of them). *purge and *ckpt_seq say which
+ * segment decided. Returns 0 (the cut keeps a prefix of the log),
+ * CUT_ONLY_PURGED, or CUT_UNDECIDED (no intact state past the cut, and
+ * what it keeps ends before a gap). */
+static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, uint64_t *purge,
+                                 uint64_t *ckpt_seq)
+{
+    *purge = 0;
+    *ckpt_seq = 0;
     int fd = dup(st->dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
@@ -492,44 +530,69 @@ static uint64_t newest_purge_point(repair_state *st, uint64_t *from_seq)
             close(fd);
         return 0;
     }
+    uint64_t *seqs = NULL;
+    size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        unsigned long long seq;
-        char tail[8];
-        rw_seg_header h;
-        int ok;
-        uint64_t p;
-        if (strlen(e->d_name) != 20 || sscanf(e->d_name, "%16llx%7s", &seq, tail) != 2 ||
-            strcmp(tail, ".wal") != 0 || (*from_seq && seq <= *from_seq))
+        unsigned long long v;
+        char sfx[8];
+        if (strlen(e->d_name) != 20 || sscanf(e->d_name, "%16llx%7s", &v, sfx) != 2 ||
+            strcmp(sfx, ".wal") != 0)
             continue;
-        if (read_segment_start(st, seq, &h, &ok, &p) == 0 && ok) {
-            *from_seq = seq;
-            purge = p;
+        if (n == cap) {
+            uint64_t *p = realloc(seqs, (cap = cap ? cap * 2 : 64) * sizeof *p);
+            if (!p)
+                break;
+            seqs = p;
         }
+        seqs[n++] = v;
     }
     closedir(d);
-    return purge;
-}
-
-/* Would cutting at (seq, off) leave a log holding only entries that the
- * newest durable state had purged? Such a "prefix" is the leftovers of a
- * purge, not the log: keeping it would throw away every live entry, the
- * hard state and the snapshot record. Bounds the entries the cut keeps by
- * the first index of the segment that starts after them. */
-static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, uint64_t *purge,
-                                 uint64_t *ckpt_seq)
-{
-    *purge = newest_purge_point(st, ckpt_seq);
-    if (*purge == 0 || *ckpt_seq < seq)
-        return 0;
-    rw_seg_header h;
-    int ok;
-    uint64_t p;
-    uint64_t next = off <= RW_HEADER_SIZE ? seq : seq + 1; /* the first segment cut whole */
-    for (; next <= *ckpt_seq; next++)
-        if (read_segment_start(st, next, &h, &ok, &p) == 0 && h.first_index)
-            return h.first_index - 1 <= *purge;
-    return 0;
+    if (n)
+        qsort(seqs, n, sizeof *seqs, cmp_desc);
+    int only_purged = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        uint8_t *buf = read_segment(st, seqs[i], &len);
+        rw_state ck;
+        if (!buf || decode_opening_checkpoint(seqs[i], buf, len, &ck) != 0) {
+            free(buf);
+            continue;
+        }
+        *purge = ck.purge;
+        *ckpt_seq = seqs[i];
+        if (seqs[i] < seq && off <= RW_HEADER_SIZE) {
+            /* No intact state at or after the cut: if the files the cut
+             * keeps end before a gap, nothing tells whether they are the
+             * log's prefix or what a purge left behind. */
+            uint64_t kept = 0;
+            for (size_t k = 0; k < n && !kept; k++)
+                if (seqs[k] < seq)
+                    kept = seqs[k];
+            only_purged = kept + 1 != seq ? CUT_UNDECIDED : 0;
+            free(buf);
+            break;
+        }
+        /* A cut after this checkpoint keeps it; nothing purged: nothing
+         * to mistake for the log. */
+        if (seqs[i] < seq || (seqs[i] == seq && off > RW_HEADER_SIZE) || ck.purge == 0) {
+            free(buf);
+            break;
+        }
+        uint64_t kept_last = 0;
+        for (uint32_t k = 0; k < ck.nsegtab; k++) {
+            const uint8_t *t = ck.segtab + (size_t)k * RW_SEGTAB_ENTRY;
+            uint64_t tseq = rw_get64(t), first = rw_get64(t + 8), count = rw_get64(t + 16);
+            int kept = tseq < seq || (tseq == seq && off > RW_HEADER_SIZE);
+            if (kept && count && first + count - 1 > kept_last)
+                kept_last = first + count - 1;
+        }
+        only_purged = kept_last <= ck.purge ? CUT_ONLY_PURGED : 0;
+        free(buf);
+        break;
+    }
+    free(seqs);
+    return only_purged;
 }
 
 /* Trims a torn tail found by an otherwise clean check. */
@@ -604,14 +667,23 @@ int raftwal_repair(const char *dir, raftwal_check *out)
         last_seq = seq;
         last_off = off;
         uint64_t purge, ckpt_seq;
-        if (cut_keeps_only_purged(&st, seq, off, &purge, &ckpt_seq)) {
+        int refuse = cut_keeps_only_purged(&st, seq, off, &purge, &ckpt_seq);
+        if (refuse) {
             char why[512];
             snprintf(why, sizeof why, "%s", raftwal_errmsg());
-            rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is at or before the "
-                        "segments that hold the live log: cutting there would keep only entries "
-                        "purged for good (up to %" PRIu64 ", per %016" PRIx64 ".wal's checkpoint) "
-                        "and lose every live entry, the hard state and the snapshot record; "
-                        "%s changed", why, purge, ckpt_seq, st.cut ? "nothing more was" : "nothing was");
+            if (refuse == CUT_ONLY_PURGED)
+                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is at or before "
+                            "the segments that hold the live log: cutting there would keep only "
+                            "entries purged for good (up to %" PRIu64 ", per %016" PRIx64 ".wal) "
+                            "and lose every live entry, the hard state and the snapshot record; "
+                            "%s changed", why, purge, ckpt_seq,
+                            st.cut ? "nothing more was" : "nothing was");
+            else
+                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) leaves no intact "
+                            "checkpoint after it, and the files before it end at a gap: they may "
+                            "be what a purge left behind rather than the log's prefix, so cutting "
+                            "there could keep purged entries as the log; %s changed",
+                            why, st.cut ? "nothing more was" : "nothing was");
             break;
         }
         rc = cut_at(&st, seq, off);
