@@ -576,50 +576,63 @@ static int drop_after(raftwal_log *log, rw_seg **segs, size_t from, size_t n, ui
     return rc;
 }
 
-/* Counts the purged leftovers (see finish_purges) for raftwal_verify. */
+/* Takes the oldest segments whose entries are all at or below the purge
+ * point out of the log (never the tail): they are purged leftovers, like
+ * the files recover() left out of it, never read again, not even their
+ * headers (the file may since hold a recycled segment's header: a spare
+ * taken for reuse before the purge's renames were made durable). Each goes
+ * back to segs[] (seqs[] names the files) for finish_purges(). */
+static void take_out_purged(raftwal_log *log, rw_seg **segs, const uint64_t *seqs, size_t n)
+{
+    /* Up to the last one that holds purged entries: empty segments among
+     * them go too (as a purge takes them), but not empty ones at the front
+     * of a log with nothing purged behind them. */
+    size_t k = 0, upto = 0;
+    for (; k + 1 < log->nsegs; k++) {
+        const rw_seg *s = log->segs[k];
+        if (s->count && s->first + s->count - 1 > log->purge)
+            break;
+        if (s->count)
+            upto = k + 1;
+    }
+    for (k = 0; k < upto; k++) {
+        rw_seg *s = log->segs[k];
+        size_t i = 0;
+        while (i < n && seqs[i] != s->seq)
+            i++;
+        if (i == n || segs[i])
+            break; /* cannot happen: every segment of the log is a listed file */
+        segs[i] = s;
+    }
+    if (k) {
+        memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof *log->segs);
+        log->nsegs -= k;
+    }
+}
+
+/* Counts the purged leftovers (the files still in segs[]) for
+ * raftwal_verify: every segment file below the log's first is one. */
 static void count_leftovers(raftwal_log *log, rw_seg **segs, size_t n)
 {
     log->leftovers = 0;
     for (size_t i = 0; i < n; i++)
         log->leftovers += segs[i] != NULL;
-    /* Segments of the log whose entries are all purged (a purge removes
-     * them; segments that hold no entry are not counted: a purge removes
-     * them too, but a log that never crashed may have them). */
-    size_t k = 0, below = 0;
-    while (k + 1 < log->nsegs) {
-        const rw_seg *s = log->segs[k];
-        if (s->count && s->first + s->count - 1 > log->purge)
-            break;
-        if (s->count) {
-            log->leftovers++;
-            below = k + 1;
-        }
-        k++;
-    }
-    log->leftover_below_seq = log->leftovers ? log->segs[below]->seq : 0;
+    log->leftover_below_seq = log->leftovers ? log->segs[0]->seq : 0;
 }
 
 /* Finishes the purges a crash interrupted (writable opens, the log
- * recovered): the files still in segs[] are those recover() left out of
- * the log (before a gap, or before the tail's segment table), and the
- * oldest segments of the log may hold only purged entries. Both are
- * removed (or kept as spares). The recovered purge point may be in the
- * page cache only (a process crash before the purge's fdatasync): it is
- * synced first, so that a power loss can never leave the files gone and
- * the purge undone. */
+ * recovered): the files still in segs[] are purged leftovers (before a
+ * gap, before the tail's segment table, or holding only purged entries).
+ * They are removed and the directory fsynced. The recovered purge point may
+ * be in the page cache only (a process crash before the purge's
+ * fdatasync): it is synced first, so that a power loss can never leave the
+ * files gone and the purge undone. */
 static int finish_purges(raftwal_log *log, rw_seg **segs, size_t n)
 {
     int leftovers = 0;
     for (size_t i = 0; i < n; i++)
         leftovers |= segs[i] != NULL;
-    int purged = 0; /* a segment of the log holds purged entries only */
-    for (size_t k = 0; k + 1 < log->nsegs; k++) {
-        const rw_seg *s = log->segs[k];
-        if (s->count && s->first + s->count - 1 > log->purge)
-            break;
-        purged |= s->count != 0;
-    }
-    if (!leftovers && !purged)
+    if (!leftovers)
         return 0;
     int rc = rw_sync_all(log);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -628,10 +641,8 @@ static int finish_purges(raftwal_log *log, rw_seg **segs, size_t n)
         if (rw_io->unlinkat(log->dirfd, segs[i]->name, 0) != 0 && errno != ENOENT)
             rc = rw_err_sys(errno, 0, "%s: unlink a purged segment left by a crash", segs[i]->name);
     }
-    if (rc == 0 && leftovers)
+    if (rc == 0)
         rc = rw_log_dirsync(log);
-    if (rc == 0 && purged)
-        rc = rw_log_finish_purge(log);
     return rc;
 }
 
@@ -725,6 +736,7 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
                     missing_last, log->purge);
         goto out;
     }
+    take_out_purged(log, segs, seqs, n);
     if (cut) {
         /* The log ends in t: the segments after it are not part of it. */
         uint64_t dropped = 0;

@@ -336,8 +336,21 @@ static int ff_fdatasync(int fd)
     return ff_sync(FF_FDATASYNC, fd, rw_io_posix.fdatasync);
 }
 
+static void (*before_fsync_hook)(int fd);
+
+void ff_set_before_fsync_hook(void (*fn)(int fd))
+{
+    before_fsync_hook = fn;
+}
+
 static int ff_fsync(int fd)
 {
+    static __thread int in_hook;
+    if (before_fsync_hook && !in_hook) {
+        in_hook = 1;
+        before_fsync_hook(fd);
+        in_hook = 0;
+    }
     return ff_sync(FF_FSYNC, fd, rw_io_posix.fsync);
 }
 

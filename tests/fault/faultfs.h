@@ -75,6 +75,12 @@ void ff_wait_injected(unsigned long n);
 /* fdatasync/fsync return 0 without syncing. */
 void ff_set_skip_sync(int on);
 
+/* Calls fn(fd) before every fsync (not fdatasync) a thread makes, except
+ * those fn itself makes (a test runs a step of another actor there, e.g.
+ * the background preparer, at a chosen point of the I/O stream). NULL
+ * removes it. */
+void ff_set_before_fsync_hook(void (*fn)(int fd));
+
 /* ---- recording ----------------------------------------------------- */
 
 typedef struct ff_rec {
