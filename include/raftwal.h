@@ -586,6 +586,7 @@ RAFTWAL_API int raftwal_log_segment_info(raftwal_log *log, size_t i,
  *                             may reach the disk in part, in any order), or
  *                             that no purge has removed yet (a segment still
  *                             being written when its entries were purged).
+ *                             `segments` does not count them.
  *                             Harmless: not part of the log, never read; the
  *                             next writable open removes them. Every
  *                             "%016llx.wal" file whose number is below
