@@ -934,8 +934,3 @@ int rw_log_purge(raftwal_log *log, uint64_t upto)
     pthread_mutex_unlock(&log->wmu);
     return rc;
 }
-
-int rw_log_finish_purge(raftwal_log *log)
-{
-    return delete_purged_segments(log);
-}

@@ -165,11 +165,6 @@ int rw_log_push_seg(raftwal_log *log, rw_seg *s);
 int rw_log_write(raftwal_log *log, const rw_batch *b, int nosync);
 int rw_log_truncate(raftwal_log *log, uint64_t from);
 int rw_log_purge(raftwal_log *log, uint64_t upto);
-/* Removes (or keeps as spares) the files of the oldest segments whose
- * entries are all at or below the purge point, which must be durable, then
- * fsyncs the directory: what a purge does after its PURGE record is synced.
- * Open uses it to finish a purge a crash interrupted. */
-int rw_log_finish_purge(raftwal_log *log);
 /* Activates the next segment (prepared or created now). With sync, its
  * header and checkpoint are made durable here; without, the next batch's
  * fdatasync covers them (rotation: a crash before it is a torn activation,
