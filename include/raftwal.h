@@ -643,7 +643,22 @@ RAFTWAL_API int raftwal_log_segment_info(raftwal_log *log, size_t i,
  *   cut_seq, cut_offset,      repair only: where salvage cut the log and
  *   cut_bytes                 how many bytes it removed (0: nothing)
  *   backup_path               repair only: the directory holding copies of
- *                             what was cut ("" when nothing was cut) */
+ *                             what was cut ("" when nothing was cut)
+ *   leftovers,                purged leftovers: segment files holding only
+ *   leftover_below_seq        entries at or below the durable purge point,
+ *                             that a crash kept from being removed or
+ *                             recycled (the directory operations of a purge
+ *                             may reach the disk in part, in any order), or
+ *                             that no purge has removed yet (a segment still
+ *                             being written when its entries were purged).
+ *                             `segments` does not count them.
+ *                             Harmless: not part of the log, never read; the
+ *                             next writable open removes them. Every
+ *                             "%016llx.wal" file whose number is below
+ *                             leftover_below_seq is one (0 when there are
+ *                             none). The last fields of the struct: a
+ *                             caller built against an older header (its
+ *                             `size` stops before them) does not get them. */
 typedef struct raftwal_check {
     uint32_t size;
     uint32_t reserved;
@@ -658,12 +673,15 @@ typedef struct raftwal_check {
     uint64_t cut_offset;
     uint64_t cut_bytes;
     char backup_path[1024];
+    uint64_t leftovers;
+    uint64_t leftover_below_seq;
 } raftwal_check;
 
 /* Checks the log in `dir` without changing it: every record's checksum in
  * every segment, every footer against the records, the segment sequence,
  * index contiguity and term order. A torn tail (an incomplete last batch)
- * is not an error: it is reported in out->torn_*. Takes no lock; run it on
+ * is not an error: it is reported in out->torn_*; nor are purged
+ * leftovers (out->leftovers). Takes no lock; run it on
  * a closed log or accept that a concurrent writer's last batch may look
  * torn. out may be NULL. Thread-safe.
  * Errors: RAFTWAL_ECORRUPT (message names file and offset),
@@ -674,10 +692,15 @@ RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
  * and cuts the rest, first copying every file it shortens or removes into a
  * new directory dir/repair-<time>-<pid>-<n>/, named in out->backup_path. A sound log
  * (or one with only a torn tail, which it trims) is left as it is apart
- * from that. Takes the log's lock (RAFTWAL_ELOCKED if open elsewhere).
- * out may be NULL. Afterwards raftwal_log_open() succeeds.
+ * from that; purged leftovers (see raftwal_check) are not damage. It never
+ * keeps purged leftovers as the log: a cut that would keep only entries
+ * at or below the newest intact purge point, or that leaves no intact
+ * state after it while the files it keeps end before a gap, is refused
+ * (RAFTWAL_ECORRUPT, the message says why; nothing more is changed).
+ * Takes the log's lock (RAFTWAL_ELOCKED if open elsewhere).
+ * out may be NULL. Afterwards (unless refused) raftwal_log_open() succeeds.
  * Errors: RAFTWAL_ELOCKED, RAFTWAL_ENOTFOUND, RAFTWAL_EVERSION, RAFTWAL_EIO,
- * RAFTWAL_ENOSPC, RAFTWAL_EINVAL. */
+ * RAFTWAL_ENOSPC, RAFTWAL_EINVAL, RAFTWAL_ECORRUPT (refused). */
 RAFTWAL_API int raftwal_repair(const char *dir, raftwal_check *out);
 
 #ifdef __cplusplus

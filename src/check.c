@@ -1,5 +1,6 @@
 /* check.c -- offline checks: full verification of sealed segments,
  * raftwal_verify() and raftwal_repair(). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -252,6 +253,8 @@ static void fill_check(raftwal_log *log, raftwal_check *out)
     c.torn_bytes = log->stats.torn_bytes;
     c.torn_seq = log->torn_seq;
     c.torn_offset = log->torn_off;
+    c.leftovers = log->leftovers;
+    c.leftover_below_seq = log->leftover_below_seq;
     size_t n = out->size < sizeof c ? out->size : sizeof c;
     memcpy(out, &c, n);
 }
@@ -468,6 +471,156 @@ static int cut_at(repair_state *st, uint64_t seq, uint64_t off)
     return 0;
 }
 
+/* Reads segment file seq whole (NULL if it cannot be read). */
+static uint8_t *read_segment(repair_state *st, uint64_t seq, size_t *len)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%016" PRIx64 ".wal", seq);
+    int fd = rw_io->openat(st->dirfd, name, O_RDONLY, 0);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    uint8_t *buf = NULL;
+    if (rw_io->fstat(fd, &sb) == 0 && sb.st_size >= RW_HEADER_SIZE &&
+        (buf = malloc((size_t)sb.st_size)) != NULL &&
+        rw_pread_all(fd, buf, (size_t)sb.st_size, 0) != 0) {
+        free(buf);
+        buf = NULL;
+    }
+    *len = buf ? (size_t)sb.st_size : 0;
+    rw_io->close(fd);
+    return buf;
+}
+
+/* The highest PURGE of the whole batches a scan sees. */
+static int purge_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t n,
+                       uint64_t start, uint64_t end)
+{
+    uint64_t *purge = ctx;
+    (void)offs, (void)start, (void)end;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].type == RW_REC_PURGE && recs[i].a > *purge)
+            *purge = recs[i].a;
+    return 0;
+}
+
+/* Decodes the CHECKPOINT that opens segment seq (buf, len) and raises
+ * ck->purge to the newest PURGE among the segment's whole batches (the
+ * purge point its records prove). 0 if the checkpoint is intact. */
+static int decode_opening_checkpoint(uint64_t seq, const uint8_t *buf, size_t len, rw_state *ck)
+{
+    rw_seg_header h;
+    rw_rec r;
+    if (rw_header_decode(buf, len, &h) != RW_HDR_OK || h.seq != seq || !h.first_index)
+        return -1;
+    if (rw_rec_decode(buf + RW_HEADER_SIZE, len - RW_HEADER_SIZE, h.salt, &r, NULL) != RW_REC_OK ||
+        r.type != RW_REC_CHECKPOINT || rw_checkpoint_decode(r.payload, r.len, ck) != 0)
+        return -1;
+    /* Damage later in the segment stops the scan: the batches before it
+     * were reported. */
+    static const rw_scan_ops ops = {purge_batch, NULL};
+    rw_scan_result res;
+    uint64_t purge = ck->purge;
+    rw_scan_records("", buf, len, h.salt, 0, (h.flags & RW_HDR_F_RECYCLED) != 0, &ops, &purge, &res);
+    ck->purge = purge;
+    return 0;
+}
+
+enum { CUT_ONLY_PURGED = 1, CUT_UNDECIDED = 2 };
+
+static int cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* Would cutting at (seq, off) leave a log holding only entries that the
+ * newest durable state had purged? Such a "prefix" is the leftovers of a
+ * purge, not the log: keeping it would throw away every live entry, the
+ * hard state and the snapshot record. Decided by the newest segment whose
+ * opening checkpoint is intact: its purge point (the checkpoint's, or a
+ * later PURGE in the segment), and its table of the segments before it
+ * (what the cut would keep of them). *purge and *ckpt_seq say which
+ * segment decided. Returns 0 (the cut keeps a prefix of the log),
+ * CUT_ONLY_PURGED, or CUT_UNDECIDED (no intact state past the cut, and
+ * what it keeps ends before a gap). */
+static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, uint64_t *purge,
+                                 uint64_t *ckpt_seq)
+{
+    *purge = 0;
+    *ckpt_seq = 0;
+    int fd = dup(st->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    uint64_t *seqs = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long v;
+        char sfx[8];
+        if (strlen(e->d_name) != 20 || sscanf(e->d_name, "%16llx%7s", &v, sfx) != 2 ||
+            strcmp(sfx, ".wal") != 0)
+            continue;
+        if (n == cap) {
+            uint64_t *p = realloc(seqs, (cap = cap ? cap * 2 : 64) * sizeof *p);
+            if (!p)
+                break;
+            seqs = p;
+        }
+        seqs[n++] = v;
+    }
+    closedir(d);
+    if (n)
+        qsort(seqs, n, sizeof *seqs, cmp_desc);
+    int only_purged = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        uint8_t *buf = read_segment(st, seqs[i], &len);
+        rw_state ck;
+        if (!buf || decode_opening_checkpoint(seqs[i], buf, len, &ck) != 0) {
+            free(buf);
+            continue;
+        }
+        *purge = ck.purge;
+        *ckpt_seq = seqs[i];
+        if (seqs[i] < seq && off <= RW_HEADER_SIZE) {
+            /* No intact state at or after the cut: if the files the cut
+             * keeps end before a gap, nothing tells whether they are the
+             * log's prefix or what a purge left behind. */
+            uint64_t kept = 0;
+            for (size_t k = 0; k < n && !kept; k++)
+                if (seqs[k] < seq)
+                    kept = seqs[k];
+            only_purged = kept + 1 != seq ? CUT_UNDECIDED : 0;
+            free(buf);
+            break;
+        }
+        /* A cut after this checkpoint keeps it; nothing purged: nothing
+         * to mistake for the log. */
+        if (seqs[i] < seq || (seqs[i] == seq && off > RW_HEADER_SIZE) || ck.purge == 0) {
+            free(buf);
+            break;
+        }
+        uint64_t kept_last = 0;
+        for (uint32_t k = 0; k < ck.nsegtab; k++) {
+            const uint8_t *t = ck.segtab + (size_t)k * RW_SEGTAB_ENTRY;
+            uint64_t tseq = rw_get64(t), first = rw_get64(t + 8), count = rw_get64(t + 16);
+            int kept = tseq < seq || (tseq == seq && off > RW_HEADER_SIZE);
+            if (kept && count && first + count - 1 > kept_last)
+                kept_last = first + count - 1;
+        }
+        only_purged = kept_last <= ck.purge ? CUT_ONLY_PURGED : 0;
+        free(buf);
+        break;
+    }
+    free(seqs);
+    return only_purged;
+}
+
 /* Trims a torn tail found by an otherwise clean check. */
 static int trim_torn(repair_state *st, raftwal_log *log)
 {
@@ -539,6 +692,26 @@ int raftwal_repair(const char *dir, raftwal_check *out)
             break; /* the cut did not remove the damage: report it */
         last_seq = seq;
         last_off = off;
+        uint64_t purge, ckpt_seq;
+        int refuse = cut_keeps_only_purged(&st, seq, off, &purge, &ckpt_seq);
+        if (refuse) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", raftwal_errmsg());
+            if (refuse == CUT_ONLY_PURGED)
+                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is at or before "
+                            "the segments that hold the live log: cutting there would keep only "
+                            "entries purged for good (up to %" PRIu64 ", per %016" PRIx64 ".wal) "
+                            "and lose every live entry, the hard state and the snapshot record; "
+                            "%s changed", why, purge, ckpt_seq,
+                            st.cut ? "nothing more was" : "nothing was");
+            else
+                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) leaves no intact "
+                            "checkpoint after it, and the files before it end at a gap: they may "
+                            "be what a purge left behind rather than the log's prefix, so cutting "
+                            "there could keep purged entries as the log; %s changed",
+                            why, st.cut ? "nothing more was" : "nothing was");
+            break;
+        }
         rc = cut_at(&st, seq, off);
         if (rc)
             break;

@@ -128,6 +128,10 @@ struct raftwal_log {
     char fail_msg[256];
 
     uint64_t torn_seq, torn_off; /* where a torn tail was cut at open */
+    /* Purged leftovers found at open (files a crash kept from being removed
+     * or recycled: raftwal_check.leftovers): how many, and every *.wal
+     * file below leftover_below_seq is one. */
+    uint64_t leftovers, leftover_below_seq;
     uint64_t tail_junk_end;      /* non-zero bytes past the recovered end */
     uint64_t tail_synced;        /* the tail is known durable below this offset */
     uint64_t tail_ckpt_last;     /* the log's last index when the tail began */

@@ -213,10 +213,11 @@ static const rw_scan_ops tail_ops = {tail_batch, tail_epoch};
 
 /* Composes the sealed segments before the tail from the segment table in
  * the tail's checkpoint, without reading any of them: segs[0..tail) are the
- * files listed before the tail. Segments the table lists but the directory
- * no longer holds must have been purged; *missing_last receives the highest
- * live index they held, checked against the final purge point after the
- * tail's scan. */
+ * consecutive files before the tail. Segments the table lists but that are
+ * not among them (absent, renamed to spares, or left behind a gap: a purge's
+ * renames and unlinks may reach the disk in any order) must have been
+ * purged; *missing_last receives the highest live index they held, checked
+ * against the final purge point after the tail's scan. */
 static int compose_from_table(raftwal_log *log, rw_seg **segs, size_t tail, const rw_mapping *m,
                               uint64_t *missing_last)
 {
@@ -230,11 +231,13 @@ static int compose_from_table(raftwal_log *log, rw_seg **segs, size_t tail, cons
         return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: invalid checkpoint", t->name, RW_HEADER_SIZE);
     uint64_t tab_first_seq = st.nsegtab ? rw_get64(st.segtab) : t->seq;
     uint64_t tab_last_seq = st.nsegtab ? tab_first_seq + st.nsegtab - 1 : t->seq - 1;
-    if ((st.nsegtab && tab_last_seq != t->seq - 1) || (tail && segs[0]->seq < tab_first_seq))
+    /* Files before the table's first segment are not part of the log: a
+     * purge took them out of the table, and the crash kept their removal
+     * from the disk (recover() finishes it). They stay in segs[]. */
+    if (st.nsegtab && tab_last_seq != t->seq - 1)
         return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: the checkpoint lists segments %016" PRIx64
-                      " to %016" PRIx64 " before this one, but the directory holds %016" PRIx64
-                      ".wal onwards", t->name, RW_HEADER_SIZE, tab_first_seq, tab_last_seq,
-                      tail ? segs[0]->seq : t->seq);
+                      " to %016" PRIx64 " before this one", t->name, RW_HEADER_SIZE, tab_first_seq,
+                      tab_last_seq);
     uint64_t last = 0, base_seq = tail ? segs[0]->seq : t->seq;
     for (uint32_t i = 0; i < st.nsegtab; i++) {
         const uint8_t *e = st.segtab + (size_t)i * RW_SEGTAB_ENTRY;
@@ -424,7 +427,7 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
             rw_seg_unref(s);
             continue;
         }
-        if (i == from) {
+        if (i == from && log->nsegs && s->seq == log->segs[log->nsegs - 1]->seq + 1) {
             s->fd = rw_io->openat(log->dirfd, s->name, O_RDWR, 0);
             if (s->fd >= 0) {
                 /* Records of an activation that did not reach the disk (or
@@ -552,12 +555,15 @@ static int settle_tail(raftwal_log *log, rw_seg **segs, size_t *tailp, size_t *l
     return 0;
 }
 
-/* Removes the segment files from `from` on, newest first (so that a crash
- * in between leaves consecutive segments), when writable. *bytes receives
- * the size of those that were in use. */
+/* Removes the segment files from `from` on, newest first, each unlink made
+ * durable before the next (so that a crash in between leaves consecutive
+ * segments: unlinks not yet covered by a directory fsync may reach the
+ * disk in any order), when writable. *bytes receives the size of those
+ * that were in use. A rare path (a torn predecessor of a lazy segment):
+ * the fsyncs cost nothing that matters. */
 static int drop_after(raftwal_log *log, rw_seg **segs, size_t from, size_t n, uint64_t *bytes)
 {
-    int rc = 0, removed = 0;
+    int rc = 0;
     *bytes = 0;
     for (size_t i = n; i-- > from;) {
         rw_seg *s = segs[i];
@@ -566,13 +572,81 @@ static int drop_after(raftwal_log *log, rw_seg **segs, size_t from, size_t n, ui
             *bytes += s->file_size;
         if (!log->readonly && rc == 0) {
             if (rw_io->unlinkat(log->dirfd, s->name, 0) == 0)
-                removed = 1;
+                rc = rw_log_dirsync(log);
             else if (errno != ENOENT)
                 rc = rw_err_sys(errno, 0, "%s: unlink after a torn segment", s->name);
         }
         rw_seg_unref(s);
     }
-    if (removed && rc == 0)
+    return rc;
+}
+
+/* Takes the oldest segments whose entries are all at or below the purge
+ * point out of the log (never the tail): they are purged leftovers, like
+ * the files recover() left out of it, never read again, not even their
+ * headers (the file may since hold a recycled segment's header: a spare
+ * taken for reuse before the purge's renames were made durable). Each goes
+ * back to segs[] (seqs[] names the files) for finish_purges(). */
+static void take_out_purged(raftwal_log *log, rw_seg **segs, const uint64_t *seqs, size_t n)
+{
+    /* Up to the last one that holds purged entries: empty segments among
+     * them go too (as a purge takes them), but not empty ones at the front
+     * of a log with nothing purged behind them. */
+    size_t k = 0, upto = 0;
+    for (; k + 1 < log->nsegs; k++) {
+        const rw_seg *s = log->segs[k];
+        if (s->count && s->first + s->count - 1 > log->purge)
+            break;
+        if (s->count)
+            upto = k + 1;
+    }
+    for (k = 0; k < upto; k++) {
+        rw_seg *s = log->segs[k];
+        size_t i = 0;
+        while (i < n && seqs[i] != s->seq)
+            i++;
+        if (i == n || segs[i])
+            break; /* cannot happen: every segment of the log is a listed file */
+        segs[i] = s;
+    }
+    if (k) {
+        memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof *log->segs);
+        log->nsegs -= k;
+    }
+}
+
+/* Counts the purged leftovers (the files still in segs[]) for
+ * raftwal_verify: every segment file below the log's first is one. */
+static void count_leftovers(raftwal_log *log, rw_seg **segs, size_t n)
+{
+    log->leftovers = 0;
+    for (size_t i = 0; i < n; i++)
+        log->leftovers += segs[i] != NULL;
+    log->leftover_below_seq = log->leftovers ? log->segs[0]->seq : 0;
+}
+
+/* Finishes the purges a crash interrupted (writable opens, the log
+ * recovered): the files still in segs[] are purged leftovers (before a
+ * gap, before the tail's segment table, or holding only purged entries).
+ * They are removed and the directory fsynced. The recovered purge point may
+ * be in the page cache only (a process crash before the purge's
+ * fdatasync): it is synced first, so that a power loss can never leave the
+ * files gone and the purge undone. */
+static int finish_purges(raftwal_log *log, rw_seg **segs, size_t n)
+{
+    int leftovers = 0;
+    for (size_t i = 0; i < n; i++)
+        leftovers |= segs[i] != NULL;
+    if (!leftovers)
+        return 0;
+    int rc = rw_sync_all(log);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!segs[i])
+            continue;
+        if (rw_io->unlinkat(log->dirfd, segs[i]->name, 0) != 0 && errno != ENOENT)
+            rc = rw_err_sys(errno, 0, "%s: unlink a purged segment left by a crash", segs[i]->name);
+    }
+    if (rc == 0)
         rc = rw_log_dirsync(log);
     return rc;
 }
@@ -600,18 +674,15 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
     }
     size_t i;
     for (i = 0; i < n && rc == 0; i++) {
-        if (i && seqs[i] != seqs[i - 1] + 1)
-            rc = rw_err(RAFTWAL_ECORRUPT, "%016" PRIx64 ".wal: offset 0: segments %016" PRIx64
-                        ".wal to %016" PRIx64 ".wal are missing", seqs[i], seqs[i - 1] + 1, seqs[i] - 1);
-        else if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
+        if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
             rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
         else
             segs[i]->reader_lock = log->readonly; /* segment.c, "Readers and recycling" */
     }
-    free(seqs);
     if (rc)
         goto out;
-    /* The tail is the last segment in use; prepared ones follow it. */
+    /* The tail is the last segment in use; prepared ones follow it (gaps
+     * among them: a crash in the middle of removing extra ones). */
     size_t tail = n, lo = 0;
     int cut = 0;
     while (tail-- > 0) {
@@ -620,25 +691,45 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
         if (segs[tail]->base)
             break;
     }
-    if (tail < n && (rc = settle_tail(log, segs, &tail, &lo, &cut)) != 0)
+    /* The log is the run of consecutive files that ends in the tail. Files
+     * before a gap are left over from a purge whose renames and unlinks
+     * reached the disk in part and in any order; they are never read, and
+     * compose_from_table() checks that the tail's checkpoint agrees that
+     * what is missing was purged. run[0..rn) is that run and what follows. */
+    size_t run0 = 0;
+    if (tail < n)
+        for (run0 = tail; run0 > 0 && seqs[run0 - 1] + 1 == seqs[run0]; run0--)
+            ;
+    rw_seg **run = segs + run0;
+    size_t rn = n - run0;
+    if (tail < n)
+        tail -= run0;
+    if (tail < rn && (rc = settle_tail(log, run, &tail, &lo, &cut)) != 0)
         goto out;
-    if (tail >= n) { /* nothing in use: a log whose creation did not finish */
+    if (tail >= rn) { /* nothing in use: a log whose creation did not finish */
+        for (i = 0; i + 1 < n; i++)
+            if (seqs[i] + 1 != seqs[i + 1]) { /* unused files only: no purge did that */
+                rc = rw_err(RAFTWAL_ECORRUPT, "%016" PRIx64 ".wal: offset 0: segments %016"
+                            PRIx64 ".wal to %016" PRIx64 ".wal are missing", seqs[i + 1],
+                            seqs[i] + 1, seqs[i + 1] - 1);
+                goto out;
+            }
         rc = adopt_prepared(log, segs, 0, n);
         if (rc == 0)
             rc = create_fresh(log, opts);
         goto out;
     }
-    rw_seg *t = segs[tail];
+    rw_seg *t = run[tail];
     const rw_mapping *m;
     uint64_t missing_last = 0;
     rc = rw_seg_map(t, t->file_size, &m);
     if (rc == 0)
-        rc = compose_from_table(log, segs, tail, m, &missing_last);
+        rc = compose_from_table(log, run, tail, m, &missing_last);
     if (rc == 0)
         rc = rw_log_push_seg(log, t);
     if (rc)
         goto out;
-    segs[tail] = NULL;
+    run[tail] = NULL;
     uint64_t window = (log->flags & RAFTWAL_OPEN_VERIFY) ? UINT64_MAX : RW_OPEN_PROOF_WINDOW;
     rc = scan_tail(log, t, window);
     if (rc)
@@ -653,10 +744,11 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
                     missing_last, log->purge);
         goto out;
     }
+    take_out_purged(log, segs, seqs, n);
     if (cut) {
         /* The log ends in t: the segments after it are not part of it. */
         uint64_t dropped = 0;
-        rc = drop_after(log, segs, tail + 1, n, &dropped);
+        rc = drop_after(log, run, tail + 1, rn, &dropped);
         if (!log->stats.torn_tails) {
             log->torn_seq = t->seq + 1;
             log->torn_off = 0;
@@ -664,10 +756,12 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
         log->stats.torn_tails = 1;
         log->stats.torn_bytes += dropped;
     } else {
-        rc = adopt_prepared(log, segs, tail + 1, n);
+        rc = adopt_prepared(log, run, tail + 1, rn);
     }
+    if (rc == 0)
+        count_leftovers(log, segs, n);
     if (rc || log->readonly)
-        goto out;
+        goto out; /* a read-only open ignores purged leftovers */
     /* Verified, but maybe only in the page cache (a process crash): the
      * next sync makes them durable before anything else. A sealed tail may
      * be one too (a no-sync rotation that stopped before the next header);
@@ -679,10 +773,13 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
         rc = rw_log_add_pending(log, t);
     if (rc == 0)
         rc = t->sealed ? rw_log_start_segment(log, 1, 1) : resume_tail(log, t);
+    if (rc == 0)
+        rc = finish_purges(log, segs, n);
 out:
     for (i = 0; i < n; i++)
         rw_seg_unref(segs[i]);
     free(segs);
+    free(seqs);
     return rc;
 }
 

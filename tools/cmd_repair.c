@@ -18,8 +18,12 @@ static void print_repair_help(void)
            "(a torn tail is trimmed, as an open would). Takes the log's lock: the log\n"
            "must not be open elsewhere. Entries after the damage are lost from the\n"
            "log (they stay in the backup); a Raft node gets them again from its leader.\n"
+           "Files a crash kept in the middle of a purge (purged leftovers) are not\n"
+           "damage. Repair never keeps them as the log: if a cut would keep only\n"
+           "purged entries, or cannot tell the log's prefix from purge leftovers, it\n"
+           "changes nothing more and says why (exit status 1).\n"
            "\n"
-           "Exit status: 0 the log opens now, 1 failure, 2 usage.\n");
+           "Exit status: 0 the log opens now, 1 failure or refusal, 2 usage.\n");
 }
 
 static void print_repair_result(const char *dir, const raftwal_check *c)

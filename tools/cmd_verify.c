@@ -4,7 +4,10 @@
  * incomplete last batch, what a crash mid-write leaves) is normal and
  * reported; damage anywhere else is corruption and fails.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -18,7 +21,10 @@ static void print_verify_help(void)
            "term order. Takes no lock: run it on a closed log.\n"
            "\n"
            "A torn tail (an incomplete last batch left by a crash) is not an error:\n"
-           "it is reported, and the next writable open cuts it off.\n"
+           "it is reported, and the next writable open cuts it off. Nor are purged\n"
+           "leftovers (segment files holding only purged entries, which a crash in\n"
+           "the middle of a purge can keep, present or not, in any combination):\n"
+           "they are named, and the next writable open removes them.\n"
            "\n"
            "Exit status: 0 sound (possibly with a torn tail), 1 corrupt or unreadable\n"
            "(the message names the file and offset), 2 usage.\n");
@@ -36,6 +42,32 @@ static void print_torn_tail(const raftwal_check *c)
            " bytes (an incomplete last batch; the next open will cut it)\n",
            cli_segment_name(c->torn_seq, name, sizeof name), c->torn_offset,
            c->torn_bytes);
+}
+
+/* Names the purged leftovers (raftwal_check.leftovers): every segment file
+ * numbered below leftover_below_seq. */
+static void print_leftovers(const char *dir, const raftwal_check *c)
+{
+    if (c->leftovers == 0)
+        return;
+    printf("purged leftovers: %" PRIu64 " (harmless: segment files holding only purged entries, "
+           "kept by a crash in the middle of a purge or not yet removed; the next writable open "
+           "removes them)\n", c->leftovers);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        size_t n = strlen(e->d_name);
+        if (n != 20 || strcmp(e->d_name + 16, ".wal") != 0)
+            continue;
+        errno = 0;
+        unsigned long long seq = strtoull(e->d_name, &end, 16);
+        if (errno == 0 && end == e->d_name + 16 && seq < c->leftover_below_seq)
+            printf("  leftover %s\n", e->d_name);
+    }
+    closedir(d);
 }
 
 int cmd_verify(int argc, char **argv)
@@ -69,6 +101,7 @@ int cmd_verify(int argc, char **argv)
            ", last index %" PRIu64 "\n",
            c.segments, c.entries, c.first_index, c.last_index);
     print_torn_tail(&c);
+    print_leftovers(pos[0], &c);
     printf("OK\n");
     return CLI_EXIT_OK;
 }

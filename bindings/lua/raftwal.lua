@@ -1070,6 +1070,7 @@ end
 local CHECK_FIELDS = {
     "segments", "entries", "first_index", "last_index", "torn_seq",
     "torn_offset", "torn_bytes", "cut_seq", "cut_offset", "cut_bytes",
+    "leftovers", "leftover_below_seq",
 }
 
 local function run_check(cname, dir)

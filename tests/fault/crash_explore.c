@@ -8,7 +8,9 @@
  *    After every recorded operation (every prefix of the stream), build the
  *    crash states a power loss could leave: unsynced data dropped, kept,
  *    and RAFTWAL_CRASH_SAMPLES random legal mixtures (torn at 512-byte
- *    sectors, persisted out of order, directory operations half done).
+ *    sectors, persisted out of order, directory operations half done: in
+ *    order for half the samples, any per-name-ordered subset for the
+ *    other half).
  *    Identical states are checked once.
  * 3. Check each state: raftwal_verify accepts it; raftwal_log_open
  *    recovers it (ECORRUPT or any error on a pure crash state is a bug);
@@ -27,8 +29,12 @@
  * RAFTWAL_CRASH_SEEDS (seeds to run, default 4), RAFTWAL_CRASH_CALLS (API
  * calls per run, default 300), RAFTWAL_CRASH_SAMPLES (random states per
  * crash point, default 8), RAFTWAL_CRASH_KEEP_GOING=1 (count bugs instead
- * of stopping at the first). A failing state is kept on disk and its path
- * printed. */
+ * of stopping at the first), RAFTWAL_CRASH_DIRS (which directory model the
+ * random states use: "both" (default, alternating per sample), "ordered"
+ * (directory operations persist as a prefix, as ext4 and xfs journal
+ * them) or "reordered" (any subset that keeps each name's operations in
+ * order: all POSIX promises)). A failing state is kept on disk and its
+ * path printed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,13 +50,20 @@
 
 #define SEGMENT_SIZE (16u * 1024u)
 
+enum { DIRS_BOTH, DIRS_ORDERED, DIRS_REORDERED };
+
 typedef struct explore {
     workload w;
+    int dirs; /* DIRS_*: which directory models the random samples use */
     const char *base;
     char run_dir[4096], state_dir[4096];
     uint64_t seed;
     /* outcome counters */
     unsigned long points, generated, explored, torn_states, recovered_torn, bugs;
+    unsigned long leftover_states;  /* verify reported purged leftovers */
+    unsigned long repaired_states;  /* raftwal_repair run on the state, then checked */
+    unsigned long recoveries, recovery_states; /* crashes inside the recovery of a state */
+    unsigned long reordered_states; /* directory operations persisted out of order (may be) */
     unsigned long process_crashes; /* KEEP_ALL states checked against [done, in flight] */
     unsigned long cut_states;      /* open removed segments in use (after a torn predecessor) */
     unsigned long by_candidate_offset[3]; /* recovered state = lo, in between, hi */
@@ -92,6 +105,51 @@ static int seen_add(explore *x, uint64_t key)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The background preparer, scheduled deterministically                   */
+/* ---------------------------------------------------------------------- */
+
+/* The explorer runs with the background preparer off, so that a seed gives
+ * one I/O stream. Seeds 2 and 3 (mod 4) put the preparer's work back at the
+ * point where it does most harm: just before a directory fsync of the log
+ * (a purge's, after its renames to spares and unlinks), the step the worker
+ * would run if it woke then, with a spare in the pool and a request
+ * pending: the spare recycled as the next segment (header written,
+ * fdatasync, renamed, directory fsync; prepare.c, worker). A power loss
+ * between the purge's rename and the directory fsync then may find the
+ * file's new header under its old name, or under the spare's. */
+static workload *worker_workload;
+static unsigned long worker_steps;
+
+static void worker_step_before_dirsync(int fd)
+{
+    raftwal_log *log = worker_workload ? worker_workload->log : NULL;
+    if (!log || fd != log->dirfd)
+        return;
+    pthread_mutex_lock(&log->pmu);
+    uint64_t seq = log->prep_want;
+    int kind = log->prep_kind;
+    int go = seq && seq > log->prep_floor && !log->prepared && log->nspares;
+    if (go)
+        log->prep_want = 0;
+    pthread_mutex_unlock(&log->pmu);
+    char spare[24];
+    if (!go || !rw_spare_take(log, spare))
+        return;
+    rw_seg *s = NULL;
+    int rc = rw_seg_prepare(log->dirfd, seq, log->log_id, log->segment_size, log->mode,
+                            &log->prep_stop, spare, kind != RW_FILE_ZEROED, &s);
+    pthread_mutex_lock(&log->pmu);
+    if (rc == 0) {
+        rw_seg_unref(log->prepared);
+        log->prepared = s;
+        worker_steps++;
+    } else {
+        rw_seg_unref(s);
+    }
+    pthread_mutex_unlock(&log->pmu);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Recording                                                              */
 /* ---------------------------------------------------------------------- */
 
@@ -107,6 +165,9 @@ static void record_run(explore *x, unsigned long calls)
     ff_set_skip_sync(1);
     ff_record_start();
     wl_init(w, x->run_dir, x->seed, SEGMENT_SIZE);
+    worker_workload = x->seed % 4 >= 2 ? w : NULL;
+    worker_steps = 0;
+    ff_set_before_fsync_hook(worker_step_before_dirsync);
     FU_RC(wl_open(w), RAFTWAL_OK);
     for (unsigned long i = 0; i < calls; i++) {
         int rc = wl_step(w);
@@ -128,6 +189,7 @@ static void record_run(explore *x, unsigned long calls)
     }
     FU_RC(wl_close(w), RAFTWAL_OK);
     ff_record_stop();
+    worker_workload = NULL; /* the checks open logs of their own */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -201,7 +263,7 @@ static void report_bug(explore *x, size_t point, const ff_rec *r, size_t lo, siz
 /* Opens the materialized state and checks it against states[lo..hi].
  * Returns NULL or what is wrong (message in buf). */
 static const char *check_state(explore *x, const cfs_image *img, size_t lo, size_t hi, char *buf,
-                               size_t cap)
+                               size_t cap, int *leftovers)
 {
     const raftwal_options *opts = wl_options(&x->w);
     raftwal_check chk;
@@ -212,6 +274,10 @@ static const char *check_state(explore *x, const cfs_image *img, size_t lo, size
     if (rc != want && !(rc == RAFTWAL_OK && want == RAFTWAL_ENOTFOUND)) {
         snprintf(buf, cap, "raftwal_verify returned %s: %s", raftwal_strerror(rc), raftwal_errmsg());
         return buf;
+    }
+    if (leftovers) { /* a state of the workload's own crash points */
+        *leftovers = rc == RAFTWAL_OK && chk.leftovers;
+        x->leftover_states += (unsigned long)*leftovers;
     }
     raftwal_log *log;
     rc = raftwal_log_open(&log, x->state_dir, opts);
@@ -311,6 +377,119 @@ static int is_mutation(int op)
            op == FF_FTRUNCATE || op == FF_RENAMEAT || op == FF_UNLINKAT || op == FF_MARK;
 }
 
+/* The directory model of random sample v (v >= 2): per RAFTWAL_CRASH_DIRS,
+ * in order (journaling file systems), reordered (any per-name-ordered
+ * subset: POSIX), or both, alternating. */
+static int random_mode(explore *x, unsigned v)
+{
+    switch (x->dirs) {
+    case DIRS_ORDERED:
+        return CFS_RANDOM;
+    case DIRS_REORDERED:
+        return CFS_RANDOM_REORDER;
+    default:
+        return v % 2 ? CFS_RANDOM_REORDER : CFS_RANDOM;
+    }
+}
+
+/* Writes img into the (emptied) state directory. */
+static void materialize(explore *x, const cfs_image *img)
+{
+    fu_empty_dir(x->state_dir);
+    FU_CHECK(cfs_image_write(img, x->state_dir) == 0, "writing a crash state");
+}
+
+/* Repair on a crash state never makes things worse: it succeeds, and the
+ * repaired log passes every check of the state itself (nothing acknowledged
+ * lost, it opens, appends work). */
+static void check_repair(explore *x, size_t point, const ff_rec *r, const cfs_image *img,
+                         size_t from, size_t hi)
+{
+    materialize(x, img);
+    x->repaired_states++;
+    char msg[1024];
+    raftwal_check chk;
+    memset(&chk, 0, sizeof chk);
+    chk.size = sizeof chk;
+    int rc = raftwal_repair(x->state_dir, &chk);
+    const char *bad = NULL;
+    if (rc == RAFTWAL_ENOTFOUND && !has_segment(img))
+        return; /* no log yet: nothing to repair */
+    if (rc) {
+        snprintf(msg, sizeof msg, "raftwal_repair on a crash state returned %s: %s",
+                 raftwal_strerror(rc), raftwal_errmsg());
+        bad = msg;
+    } else { /* it may have trimmed a torn tail, as an open would */
+        bad = check_state(x, img, from, hi, msg, sizeof msg, NULL);
+    }
+    if (bad) {
+        char what[1100];
+        snprintf(what, sizeof what, "after raftwal_repair: %s", bad);
+        report_bug(x, point, r, from, hi, img, what);
+    }
+}
+
+/* A crash in the middle of recovery: records a writable open (and close)
+ * of the crash state img, which finishes what the crash left half done
+ * (purged leftovers, segments after a torn one), and checks the states a
+ * second power loss at each of its I/O operations could leave. Recovery
+ * changes no logical state, so the same calls are acceptable. */
+static void explore_recovery(explore *x, size_t point, const ff_rec *r, const cfs_image *img,
+                             size_t from, size_t hi, uint64_t *rng)
+{
+    materialize(x, img);
+    struct stat st;
+    FU_CHECK(stat(x->state_dir, &st) == 0, "stat %s", x->state_dir);
+    cfs *m = cfs_new(st.st_ino);
+    for (size_t i = 0; i < img->n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", x->state_dir, img->files[i].name);
+        FU_CHECK(stat(path, &st) == 0, "stat %s", path);
+        cfs_add_durable(m, img->files[i].name, st.st_ino, img->files[i].data, img->files[i].size);
+    }
+    ff_record_start();
+    raftwal_log *log;
+    int rc = raftwal_log_open(&log, x->state_dir, wl_options(&x->w));
+    if (rc == 0)
+        rc = raftwal_log_close(log);
+    ff_record_stop();
+    size_t n;
+    ff_rec *recs = ff_records_take(&n);
+    FU_CHECK(rc == 0, "reopening a crash state that passed its checks failed: %s", raftwal_errmsg());
+    x->recoveries++;
+    for (size_t k = 0; k < n; k++) {
+        cfs_apply(m, &recs[k]);
+        if (recs[k].op != FF_RENAMEAT && recs[k].op != FF_UNLINKAT && recs[k].op != FF_FSYNC &&
+            recs[k].op != FF_FDATASYNC)
+            continue; /* the crash points that matter: around clean-up */
+        for (int v = 0; v < 3; v++) {
+            int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : CFS_RANDOM_REORDER;
+            cfs_image crash;
+            cfs_build(m, mode, rng, &crash);
+            uint64_t key = crash.hash ^ (from * 0x9e3779b97f4a7c15ull) ^ (hi * 0xc2b2ae3d27d4eb4full);
+            if (seen_add(x, key)) {
+                x->explored++;
+                x->recovery_states++;
+                materialize(x, &crash);
+                char msg[1024];
+                const char *bad = check_state(x, &crash, from, hi, msg, sizeof msg, NULL);
+                if (bad) {
+                    char what[1100];
+                    snprintf(what, sizeof what, "power loss at I/O #%zu (%s %s) of the recovery "
+                             "of the state below:\n", k, ff_op_name(recs[k].op), recs[k].name);
+                    fprintf(stderr, "%s", what);
+                    describe_image(img);
+                    snprintf(what, sizeof what, "crash during recovery: %s", bad);
+                    report_bug(x, point, r, from, hi, &crash, what);
+                }
+            }
+            cfs_image_free(&crash);
+        }
+    }
+    ff_records_free(recs, n);
+    cfs_free(m);
+}
+
 /* lo: the last call acknowledged durable; done: the last call that
  * returned (durable or not); hi: the call in flight, else done. */
 static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *r, size_t lo,
@@ -320,7 +499,7 @@ static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *
     unsigned variants = pending ? 2 + samples : 2;
     x->points++;
     for (unsigned v = 0; v < variants; v++) {
-        int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : CFS_RANDOM;
+        int mode = v == 0 ? CFS_DROP_ALL : v == 1 ? CFS_KEEP_ALL : random_mode(x, v);
         /* A process crash keeps every write: no-sync acknowledgements too. */
         size_t from = mode == CFS_KEEP_ALL ? done : lo;
         cfs_image img;
@@ -333,12 +512,25 @@ static void explore_point(explore *x, const cfs *m, size_t point, const ff_rec *
                 x->torn_states++;
             if (mode == CFS_KEEP_ALL)
                 x->process_crashes++;
-            fu_empty_dir(x->state_dir);
-            FU_CHECK(cfs_image_write(&img, x->state_dir) == 0, "writing a crash state");
+            if (mode == CFS_RANDOM_REORDER)
+                x->reordered_states++;
+            materialize(x, &img);
             char msg[1024];
-            const char *bad = check_state(x, &img, from, hi, msg, sizeof msg);
+            int leftovers = 0;
+            int cut0 = (int)x->cut_states;
+            const char *bad = check_state(x, &img, from, hi, msg, sizeof msg, &leftovers);
             if (bad)
                 report_bug(x, point, r, from, hi, &img, bad);
+            /* Repair on one in 2 of the states with purged leftovers and
+             * one in 16 of the others; a second crash inside the recovery
+             * of one in 4 of the states with purged leftovers and of one
+             * in 32 of those whose open removes segments after a torn one
+             * (the per-run cost stays within a third of the plain checks'). */
+            if (!bad && x->explored % (leftovers ? 2 : 16) == 0)
+                check_repair(x, point, r, &img, from, hi);
+            if (!bad && ((leftovers && x->explored % 4 == 1) ||
+                         ((int)x->cut_states != cut0 && x->explored % 32 == 1)))
+                explore_recovery(x, point, r, &img, from, hi, rng);
         }
         cfs_image_free(&img);
     }
@@ -350,7 +542,7 @@ static void explore_run(explore *x, unsigned samples)
     FU_CHECK(stat(x->run_dir, &st) == 0, "stat %s", x->run_dir);
     cfs *m = cfs_new(st.st_ino);
     size_t n;
-    const ff_rec *recs = ff_records(&n);
+    ff_rec *recs = ff_records_take(&n); /* explore_recovery records too */
     size_t lo = 0, done = 0, inflight = 0;
     int have_inflight = 0;
     uint64_t rng = x->seed * 7919u;
@@ -375,6 +567,7 @@ static void explore_run(explore *x, unsigned samples)
         size_t hi = have_inflight ? inflight : done;
         explore_point(x, m, k, r, lo, done, hi, &rng, samples);
     }
+    ff_records_free(recs, n);
     cfs_free(m);
 }
 
@@ -384,6 +577,15 @@ int main(void)
     uint64_t seeds = fu_env_u64("RAFTWAL_CRASH_SEEDS", 4);
     unsigned long calls = (unsigned long)fu_env_u64("RAFTWAL_CRASH_CALLS", 300);
     unsigned samples = (unsigned)fu_env_u64("RAFTWAL_CRASH_SAMPLES", 8);
+    const char *dirs_env = getenv("RAFTWAL_CRASH_DIRS");
+    int dirs = DIRS_BOTH;
+    if (dirs_env && strcmp(dirs_env, "ordered") == 0)
+        dirs = DIRS_ORDERED;
+    else if (dirs_env && strcmp(dirs_env, "reordered") == 0)
+        dirs = DIRS_REORDERED;
+    else
+        FU_CHECK(!dirs_env || strcmp(dirs_env, "both") == 0,
+                 "RAFTWAL_CRASH_DIRS: \"both\", \"ordered\" or \"reordered\"");
     rw_prepare_in_background = 0; /* one thread: a reproducible I/O stream */
     const size_t default_piece = rw_write_piece;
     ff_install();
@@ -393,6 +595,7 @@ int main(void)
         explore x;
         memset(&x, 0, sizeof x);
         x.seed = s;
+        x.dirs = dirs;
         x.base = fu_tmpdir("crash");
         /* Odd seeds write batches in pieces of 2 KiB, so crash
          * points fall between a batch's pieces (the workload's batches are
@@ -419,11 +622,13 @@ int main(void)
         }
         explore_run(&x, samples);
         printf("seed %" PRIu64 ": %zu API calls, %zu recorded I/O operations (%zu segments "
-               "recycled, %zu lazy activations, %zu lazy flags cleared), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered), "
+               "recycled, %lu by the preparer's step before a directory fsync, %zu lazy activations, %zu lazy flags cleared), %lu crash points, %lu states generated, %lu distinct states explored (%lu torn/reordered, %lu with directory operations reordered), "
+               "%lu with purged leftovers, %lu repaired and checked, %lu recoveries crashed in (%lu states), "
                "%lu recovered with a torn tail (%lu cut after a torn predecessor), %lu process crashes (nothing acknowledged lost); "
                "recovered state = first acceptable %lu, in between %lu, "
                "in-flight call %lu; %lu bugs; %.1f s\n",
-               s, x.w.ncalls, nrecs, recycled, lazy, unlazy, x.points, x.generated, x.explored, x.torn_states,
+               s, x.w.ncalls, nrecs, recycled, worker_steps, lazy, unlazy, x.points, x.generated, x.explored, x.torn_states, x.reordered_states,
+               x.leftover_states, x.repaired_states, x.recoveries, x.recovery_states,
                x.recovered_torn, x.cut_states, x.process_crashes, x.by_candidate_offset[0], x.by_candidate_offset[1],
                x.by_candidate_offset[2], x.bugs, fu_now() - t1);
         fflush(stdout);

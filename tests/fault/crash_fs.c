@@ -230,6 +230,17 @@ static void file_sync(file *f)
         drop_versions(f, f->nv - 1);
 }
 
+void cfs_add_durable(cfs *m, const char *name, ino_t ino, const uint8_t *data, size_t size)
+{
+    file *f = file_new(m, ino);
+    f->v[0].size = size;
+    f->v[0].data = xrealloc(NULL, size);
+    if (size)
+        memcpy(f->v[0].data, data, size);
+    names_set(&m->durable, name, f->id);
+    names_set(&m->current, name, f->id);
+}
+
 void cfs_apply(cfs *m, const ff_rec *r)
 {
     file *f;
@@ -338,7 +349,7 @@ static void copy_sector(uint8_t *dst, size_t dst_size, const version *v, size_t 
 static void build_file(const file *f, int mode, uint64_t *rng, cfs_file *out, int *torn)
 {
     size_t last = f->nv - 1;
-    if (mode != CFS_RANDOM || last == 0) {
+    if ((mode != CFS_RANDOM && mode != CFS_RANDOM_REORDER) || last == 0) {
         const version *v = &f->v[mode == CFS_DROP_ALL ? 0 : last];
         out->size = v->size;
         out->data = xrealloc(NULL, v->size);
@@ -369,14 +380,59 @@ static void build_file(const file *f, int mode, uint64_t *rng, cfs_file *out, in
     }
 }
 
+/* Is `name` one of the n names in set? */
+static int in_set(char (*set)[64], size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(set[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Applies a random subset of the pending directory operations to ns, such
+ * that each name's operations that persist are a prefix of that name's
+ * operations (a rename counts for both its names: it is atomic, so it can
+ * only persist after every earlier operation on either name). Walking the
+ * operations in order, one that touches a name whose earlier operation was
+ * left out must be left out too; any other persists or not at random. Every
+ * such subset can come up. */
+static void apply_subset(const cfs *m, names *ns, uint64_t *rng)
+{
+    char (*blocked)[64] = xrealloc(NULL, (2 * m->nops + 1) * sizeof *blocked);
+    size_t nblocked = 0;
+    /* The chance to keep an operation, in 1/64ths, drawn per state: so
+     * that states with a single lost operation and states with most of
+     * them lost both come up often. */
+    unsigned keep = (unsigned)(rnd(rng) % 65);
+    for (size_t i = 0; i < m->nops; i++) {
+        const dirop *op = &m->ops[i];
+        int rename = op->kind == DIROP_RENAME;
+        int must_drop = in_set(blocked, nblocked, op->name) ||
+                        (rename && in_set(blocked, nblocked, op->name2));
+        if (!must_drop && rnd(rng) % 64 < keep) {
+            dirop_apply(ns, op);
+            continue;
+        }
+        if (!in_set(blocked, nblocked, op->name))
+            snprintf(blocked[nblocked++], 64, "%s", op->name);
+        if (rename && !in_set(blocked, nblocked, op->name2))
+            snprintf(blocked[nblocked++], 64, "%s", op->name2);
+    }
+    free(blocked);
+}
+
 void cfs_build(const cfs *m, int mode, uint64_t *rng, cfs_image *out)
 {
     memset(out, 0, sizeof *out);
     names ns = {0};
     names_copy(&ns, &m->durable);
-    size_t p = mode == CFS_DROP_ALL ? 0 : mode == CFS_KEEP_ALL ? m->nops : (size_t)(rnd(rng) % (m->nops + 1));
-    for (size_t i = 0; i < p; i++)
-        dirop_apply(&ns, &m->ops[i]);
+    if (mode == CFS_RANDOM_REORDER) {
+        apply_subset(m, &ns, rng);
+    } else {
+        size_t p = mode == CFS_DROP_ALL ? 0 : mode == CFS_KEEP_ALL ? m->nops : (size_t)(rnd(rng) % (m->nops + 1));
+        for (size_t i = 0; i < p; i++)
+            dirop_apply(&ns, &m->ops[i]);
+    }
     out->files = xrealloc(NULL, ns.n * sizeof *out->files);
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < ns.n; i++) {

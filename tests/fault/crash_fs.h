@@ -5,9 +5,13 @@
  * fdatasync/fsync) and every version it had since; and for the directory,
  * its durable names (as of its last fsync) and the creates, renames and
  * unlinks made since. A crash state is then chosen by:
- *   - how many of the pending directory operations reached the disk (a
- *     prefix: journaling file systems commit namespace changes in order;
- *     each one is "either outcome" until the directory fsync);
+ *   - which of the pending directory operations reached the disk: a
+ *     prefix (CFS_RANDOM: journaling file systems such as ext4 and xfs
+ *     commit namespace changes in order), or any subset that keeps each
+ *     name's own operations in order, a rename counting for both its names
+ *     (CFS_RANDOM_REORDER: what POSIX promises, and what some file systems
+ *     and crash-test tools do); each one is "either outcome" until the
+ *     directory fsync;
  *   - per file, which version each 512-byte sector holds (the durable one,
  *     the newest, or any in between: unsynced writes dropped, kept, torn at
  *     sector granularity, or persisted out of order) and which of the sizes
@@ -30,6 +34,9 @@ typedef struct cfs cfs;
 /* A model of directory `dir_ino` (empty at the start of the recording). */
 cfs *cfs_new(ino_t dir_ino);
 void cfs_free(cfs *m);
+/* Adds a durable file (name and content synced) to a model of a directory
+ * that was not empty when the recording began. */
+void cfs_add_durable(cfs *m, const char *name, ino_t ino, const uint8_t *data, size_t size);
 /* Advances the model by one recorded operation (markers are ignored). */
 void cfs_apply(cfs *m, const ff_rec *r);
 
@@ -37,7 +44,10 @@ void cfs_apply(cfs *m, const ff_rec *r);
 enum cfs_mode {
     CFS_DROP_ALL, /* only what was synced */
     CFS_KEEP_ALL, /* everything (a process crash, not a power loss) */
-    CFS_RANDOM,   /* a random legal state (seeded by *rng) */
+    CFS_RANDOM,   /* a random legal state (seeded by *rng), directory
+                   * operations persisted in order (a prefix) */
+    CFS_RANDOM_REORDER, /* the same, but any per-name-ordered subset of
+                         * the directory operations persisted */
 };
 
 /* One file of a crash state. */

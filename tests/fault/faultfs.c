@@ -201,6 +201,24 @@ const ff_rec *ff_records(size_t *n)
     return recs;
 }
 
+ff_rec *ff_records_take(size_t *n)
+{
+    pthread_mutex_lock(&mu);
+    ff_rec *r = recs;
+    *n = nrecs;
+    recs = NULL;
+    nrecs = recs_cap = 0;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+void ff_records_free(ff_rec *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].data);
+    free(r);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
@@ -323,8 +341,21 @@ static int ff_fdatasync(int fd)
     return ff_sync(FF_FDATASYNC, fd, rw_io_posix.fdatasync);
 }
 
+static void (*before_fsync_hook)(int fd);
+
+void ff_set_before_fsync_hook(void (*fn)(int fd))
+{
+    before_fsync_hook = fn;
+}
+
 static int ff_fsync(int fd)
 {
+    static __thread int in_hook;
+    if (before_fsync_hook && !in_hook) {
+        in_hook = 1;
+        before_fsync_hook(fd);
+        in_hook = 0;
+    }
     return ff_sync(FF_FSYNC, fd, rw_io_posix.fsync);
 }
 

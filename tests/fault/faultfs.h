@@ -80,6 +80,11 @@ void ff_set_skip_sync(int on);
  * test may block in it to hold a thread (the background preparer) at a
  * chosen call. NULL removes it; ff_reset removes it too. */
 void ff_set_hook(void (*hook)(int op, const char *name));
+/* Calls fn(fd) before every fsync (not fdatasync) a thread makes, except
+ * those fn itself makes (a test runs a step of another actor there, e.g.
+ * the background preparer, at a chosen point of the I/O stream). NULL
+ * removes it. */
+void ff_set_before_fsync_hook(void (*fn)(int fd));
 
 /* ---- recording ----------------------------------------------------- */
 
@@ -109,5 +114,9 @@ void ff_record_stop(void);
 void ff_mark(uint64_t a, uint64_t b);
 /* The recording so far; valid until the next ff_record_start/ff_reset. */
 const ff_rec *ff_records(size_t *n);
+/* Takes the recording over (the caller frees it with ff_records_free), so
+ * that another one can be made while it is still read. */
+ff_rec *ff_records_take(size_t *n);
+void ff_records_free(ff_rec *r, size_t n);
 
 #endif

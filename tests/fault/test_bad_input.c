@@ -315,6 +315,163 @@ static void row_leftover_tmp(const char *dir)
     expect("leftover .tmp", dir, RAFTWAL_OK, RAFTWAL_OK, RAFTWAL_OK);
 }
 
+/* A power loss in the middle of a purge of the first `purged` segments
+ * whose renames and unlinks reached the disk in part and out of order
+ * (issue 16): the purge's PURGE record is durable, the oldest purged
+ * segment is still there, the second one is a spare already (if more than
+ * two were purged), the others are gone. Builds that directory from the
+ * files as they were before the purge, after a complete one. Returns the
+ * purge point; leftover receives the path of the left-over segment. */
+static const raftwal_hardstate leftover_hs = {3, 2, 45};
+static uint64_t make_purge_leftovers(const char *dir, size_t purged, char *leftover, size_t cap)
+{
+    raftwal_options o = opts(0);
+    raftwal_log *log;
+    FU_RC(raftwal_log_open(&log, dir, &o), RAFTWAL_OK);
+    FU_RC(raftwal_log_set_hardstate(log, &leftover_hs, 0), RAFTWAL_OK);
+    raftwal_segment_info si = {.size = sizeof si};
+    FU_RC(raftwal_log_segment_info(log, purged - 1, &si), RAFTWAL_OK); /* the last purged */
+    uint64_t upto = si.last_index;
+    FU_RC(raftwal_log_save_snapshot(log, upto, 1, "snap", 4), RAFTWAL_OK);
+    /* The first two segments' files as they were before the purge. */
+    char p0[4200], p1[4200];
+    seg_path(dir, 0, p0);
+    seg_path(dir, 1, p1);
+    size_t n0, n1;
+    uint8_t *b0 = fu_read_file(p0, &n0), *b1 = fu_read_file(p1, &n1);
+    FU_RC(raftwal_log_purge(log, upto), RAFTWAL_OK);
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+    /* The purge kept spares: none of its renames and unlinks reached the
+     * disk but that of the second segment (to a spare) and the third. */
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -f %s/*.spare", dir);
+    FU_CHECK(system(cmd) == 0, "%s", cmd);
+    fu_write_file(p0, b0, n0);
+    char spare[4200];
+    snprintf(spare, sizeof spare, "%.*s.spare", (int)(strlen(p1) - 4), p1);
+    if (purged > 2)
+        fu_write_file(spare, b1, n1);
+    free(b0);
+    free(b1);
+    snprintf(leftover, cap, "%s", p0);
+    return upto;
+}
+
+/* The log a crashed purge describes: entries after the purge point, the
+ * hard state, the snapshot record. */
+static void expect_purged_log(const char *dir, unsigned flags, uint64_t upto)
+{
+    raftwal_options o = opts(flags);
+    raftwal_log *log;
+    FU_RC(raftwal_log_open(&log, dir, &o), RAFTWAL_OK);
+    uint64_t first, last, si, st;
+    raftwal_hardstate hs;
+    FU_RC(raftwal_log_first_index(log, &first), RAFTWAL_OK);
+    FU_RC(raftwal_log_last_index(log, &last), RAFTWAL_OK);
+    FU_RC(raftwal_log_hardstate(log, &hs), RAFTWAL_OK);
+    uint8_t meta[16];
+    size_t meta_len = 0;
+    FU_RC(raftwal_log_snapshot(log, &si, &st, meta, sizeof meta, &meta_len), RAFTWAL_OK);
+    FU_CHECK(first == upto + 1 && last == N, "bounds %" PRIu64 "..%" PRIu64 ", want %" PRIu64
+             "..%d", first, last, upto + 1, N);
+    FU_CHECK(memcmp(&hs, &leftover_hs, sizeof hs) == 0, "hard state lost");
+    FU_CHECK(si == upto && st == 1 && meta_len == 4 && memcmp(meta, "snap", 4) == 0,
+             "snapshot record lost");
+    uint8_t buf[1000], want[1000];
+    for (uint64_t i = first; i <= last; i++) {
+        raftwal_entry e;
+        FU_RC(raftwal_log_get(log, i, &e, buf, sizeof buf), RAFTWAL_OK);
+        wl_payload(2, i, 1, want, sizeof want);
+        FU_CHECK(memcmp(buf, want, sizeof want) == 0, "entry %" PRIu64 " read back wrong", i);
+    }
+    FU_RC(raftwal_log_close(log), RAFTWAL_OK);
+}
+
+static void row_purge_leftovers(const char *dir)
+{
+    char leftover[4200];
+    uint64_t upto = make_purge_leftovers(dir, 3, leftover, sizeof leftover);
+    /* verify: sound, the leftover named; read-only open: the log. */
+    raftwal_check chk = {.size = sizeof chk};
+    FU_RC(raftwal_verify(dir, &chk), RAFTWAL_OK);
+    FU_CHECK(chk.leftovers == 1 && chk.first_index == upto + 1, "verify: %" PRIu64
+             " leftovers, first index %" PRIu64, chk.leftovers, chk.first_index);
+    expect_purged_log(dir, RAFTWAL_OPEN_READONLY, upto);
+    FU_CHECK(access(leftover, F_OK) == 0, "a read-only open removed a file");
+    /* repair: nothing to cut, nothing lost. */
+    memset(&chk, 0, sizeof chk);
+    chk.size = sizeof chk;
+    FU_RC(raftwal_repair(dir, &chk), RAFTWAL_OK);
+    FU_CHECK(chk.cut_bytes == 0 && chk.backup_path[0] == 0, "repair cut %" PRIu64 " bytes",
+             chk.cut_bytes);
+    expect_purged_log(dir, RAFTWAL_OPEN_READONLY, upto);
+    /* A writable open finishes the purge. */
+    expect_purged_log(dir, 0, upto);
+    FU_CHECK(access(leftover, F_OK) != 0, "the writable open kept the purged leftover");
+    memset(&chk, 0, sizeof chk);
+    chk.size = sizeof chk;
+    FU_RC(raftwal_verify(dir, &chk), RAFTWAL_OK);
+    FU_CHECK(chk.leftovers == 0, "leftovers after the writable open: %" PRIu64, chk.leftovers);
+    printf("  %-26s verify, read-only open, repair, open: ok; the open removed the leftover\n",
+           "purge leftovers");
+}
+
+/* Damage in the first live segment after a crashed purge: cutting there
+ * would keep only the purged leftover. Repair refuses and changes nothing. */
+static void row_repair_purged_prefix(const char *dir)
+{
+    char leftover[4200], live[4200];
+    make_purge_leftovers(dir, 2, leftover, sizeof leftover);
+    seg_path(dir, 1, live); /* after the leftover: the first live segment */
+    damage(live, 0, 8, 2);  /* its magic */
+    char tail[4200];
+    seg_path(dir, 2, tail);
+    FU_CHECK(strcmp(tail, live) != 0, "expected a live segment before the tail");
+    FU_RC(verify_rc(dir), RAFTWAL_ECORRUPT);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "cd %s && ls -l --time-style=+ | md5sum && cat * | md5sum", dir);
+    FILE *f = popen(cmd, "r");
+    char before[256] = "", after[256] = "";
+    FU_CHECK(f && fread(before, 1, sizeof before - 1, f) > 0, "listing");
+    pclose(f);
+    raftwal_check chk = {.size = sizeof chk};
+    FU_RC(raftwal_repair(dir, &chk), RAFTWAL_ECORRUPT);
+    FU_CHECK(strstr(raftwal_errmsg(), "repair refused") && strstr(raftwal_errmsg(), "purged"),
+             "repair's message does not say why: %s", raftwal_errmsg());
+    printf("  %-26s repair: %s\n", "damage after leftovers", raftwal_errmsg());
+    f = popen(cmd, "r");
+    FU_CHECK(f && fread(after, 1, sizeof after - 1, f) > 0, "listing");
+    pclose(f);
+    FU_CHECK(strcmp(before, after) == 0, "repair changed the directory although it refused");
+}
+
+/* The same, when the damage is in the tail (the newest state is gone):
+ * nothing tells whether the files before the gap are the log's prefix or
+ * purged leftovers. Repair refuses and changes nothing. */
+static void row_repair_undecided(const char *dir)
+{
+    char leftover[4200], tail[4200];
+    make_purge_leftovers(dir, 3, leftover, sizeof leftover);
+    seg_path(dir, 1, tail); /* the leftover, then the tail */
+    damage(tail, 0, 8, 2);
+    FU_CHECK(open_rc(dir) == RAFTWAL_ECORRUPT, "open of a log whose tail is destroyed");
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "cd %s && ls -l --time-style=+ | md5sum && cat * | md5sum", dir);
+    FILE *f = popen(cmd, "r");
+    char before[256] = "", after[256] = "";
+    FU_CHECK(f && fread(before, 1, sizeof before - 1, f) > 0, "listing");
+    pclose(f);
+    raftwal_check chk = {.size = sizeof chk};
+    FU_RC(raftwal_repair(dir, &chk), RAFTWAL_ECORRUPT);
+    FU_CHECK(strstr(raftwal_errmsg(), "repair refused") && strstr(raftwal_errmsg(), "gap"),
+             "repair's message does not say why: %s", raftwal_errmsg());
+    printf("  %-26s repair: %s\n", "damaged tail, leftovers", raftwal_errmsg());
+    f = popen(cmd, "r");
+    FU_CHECK(f && fread(after, 1, sizeof after - 1, f) > 0, "listing");
+    pclose(f);
+    FU_CHECK(strcmp(before, after) == 0, "repair changed the directory although it refused");
+}
+
 static void row_concurrent_open(const char *dir)
 {
     raftwal_options o = opts(0);
@@ -376,6 +533,9 @@ static const struct {
     {"other_log", row_other_log},
     {"leftover_tmp", row_leftover_tmp},
     {"concurrent_open", row_concurrent_open},
+    {"purge_leftovers", row_purge_leftovers},
+    {"repair_purged_prefix", row_repair_purged_prefix},
+    {"repair_undecided", row_repair_undecided},
 };
 
 int main(int argc, char **argv)

@@ -155,6 +155,8 @@ typedef struct raftwal_check {
     uint64_t cut_offset;
     uint64_t cut_bytes;
     char backup_path[1024];
+    uint64_t leftovers;
+    uint64_t leftover_below_seq;
 } raftwal_check;
 
 int raftwal_verify(const char *dir, raftwal_check *out);

@@ -18,12 +18,16 @@ def verify(path: PathLike) -> Dict[str, Any]:
     order. Takes no lock (a concurrent writer's last batch may look torn).
 
     A torn tail (an incomplete last batch) is not an error; it is reported in
-    ``torn_seq``, ``torn_offset`` and ``torn_bytes`` (0: none).
+    ``torn_seq``, ``torn_offset`` and ``torn_bytes`` (0: none). Nor are
+    purged leftovers (segment files holding only purged entries, e.g. kept by
+    a crash in the middle of a purge): ``leftovers`` counts them, and every
+    segment file numbered below ``leftover_below_seq`` is one.
 
     Returns:
         a dict of the ``raftwal_check`` fields: segments, entries,
-        first_index, last_index, torn_seq, torn_offset, torn_bytes, and
-        cut_* / backup_path (unused by verify).
+        first_index, last_index, torn_seq, torn_offset, torn_bytes,
+        cut_* / backup_path (unused by verify), leftovers,
+        leftover_below_seq.
 
     Raises:
         CorruptError: the message names the file and offset.
@@ -37,7 +41,8 @@ def repair(path: PathLike) -> Dict[str, Any]:
     batches and cuts the rest, first copying every file it shortens or
     removes into a new directory ``path/repair-<time>/``. A sound log is
     left as it is (a torn tail is trimmed). Afterwards :func:`raftwal.open`
-    succeeds.
+    succeeds. It never keeps purged leftovers as the log: such a cut is
+    refused with CorruptError, changing nothing more.
 
     Returns:
         the fields of :func:`verify`, plus ``cut_seq``, ``cut_offset``,
@@ -46,6 +51,7 @@ def repair(path: PathLike) -> Dict[str, Any]:
 
     Raises:
         LockedError: the log is open for writing.
+        CorruptError: repair refused (the message says why).
         NotFoundError, VersionError, RaftwalIOError, NoSpaceError,
         InvalidArgument.
     """
