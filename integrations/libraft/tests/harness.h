@@ -188,7 +188,7 @@ static void conf_text(char *out, size_t cap, const struct raft_configuration *c)
 }
 
 /* The load result as text, entries from index `from` on (0: from start). */
-static char *loaded_text(const struct loaded *l, raft_index from)
+__attribute__((unused)) static char *loaded_text(const struct loaded *l, raft_index from)
 {
     size_t cap = 4096 + l->n * 80;
     char *t = malloc(cap);
