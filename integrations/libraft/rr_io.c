@@ -266,11 +266,18 @@ static void worker_get(struct rr *rr, struct rr_req *r)
 static void *worker_main(void *arg)
 {
     struct rr *rr = arg;
+    int synced_last = 0;
     pthread_mutex_lock(&rr->mu);
     for (;;) {
         int want_sync = rr->written_seq > rr->durable_seq && rr->sync_status == 0;
         if (rr->stop)
             break;
+        /* Syncs and ops take turns, so that a stream of appends cannot
+         * starve a snapshot put (libraft refuses an install while a put
+         * runs, and the leader then waits its install timeout). */
+        if (want_sync && rr->ops.head != NULL && synced_last)
+            want_sync = 0;
+        synced_last = want_sync;
         if (want_sync) {
             /* Everything written before this point is covered by the sync. */
             uint64_t target = rr->written_seq;
