@@ -207,6 +207,7 @@ static void remove_stale_snapshots(struct rr *rr, uint64_t index, uint64_t term)
         close(fd);
         return;
     }
+    rewinddir(d); /* the dup shares the offset an earlier scan left at the end */
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, "snapshot-", 9) != 0 || (index != 0 && strcmp(e->d_name, keep) == 0))

@@ -10,6 +10,7 @@
  * every restart. Usage: test_io_contract [scratch dir]. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #define MAX_REQS 4096
@@ -185,6 +186,21 @@ static void get_cb(struct raft_io_snapshot_get *req, struct raft_snapshot *s, in
     free(req);
 }
 
+/* Files in raftwal's snapshots directory: old snapshots must be deleted. */
+static int count_snapshot_files(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/snapshots", dir);
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 /* ---- scenarios ------------------------------------------------------------- */
 
 #define MAX_TEXTS 8
@@ -299,6 +315,12 @@ static void scenario_trailing(uv_loop_t *loop, int kind, const char *dir, struct
     wait_appends(&n);
     run_until(loop, &tracker_of(&n)->put_done, 30);
     CHECK(tracker_of(&n)->put_status == 0);
+    /* A second snapshot replaces the first. */
+    submit_put(&n, 10, 110, 2);
+    run_until(loop, &tracker_of(&n)->put_done, 30);
+    CHECK(tracker_of(&n)->put_status == 0);
+    if (kind == KIND_RAFTWAL)
+        CHECK(count_snapshot_files(dir) == 1);
 
     struct raft_io_snapshot_get *g = calloc(1, sizeof *g);
     g->data = &n;
@@ -316,11 +338,11 @@ static void scenario_trailing(uv_loop_t *loop, int kind, const char *dir, struct
     node_open(&n, loop, kind, dir);
     struct loaded after;
     node_load(&n, &after);
-    /* Both keep at least the trailing entries: start <= 90 - 10 + 1. How
+    /* Both keep at least the trailing entries: start <= 110 - 10 + 1. How
      * many more each keeps differs (libraft's storage drops whole segment
-     * files), so entries are compared from 81 on. */
-    CHECK(after.start <= 81);
-    r->text[r->ntext++] = loaded_text(&after, 81);
+     * files), so entries are compared from 101 on. */
+    CHECK(after.start <= 101);
+    r->text[r->ntext++] = loaded_text(&after, 101);
     loaded_free(&after);
     node_close(&n);
 }
@@ -343,6 +365,8 @@ static void scenario_install(uv_loop_t *loop, int kind, const char *dir, struct 
     wait_appends(&n);
     run_until(loop, &tracker_of(&n)->put_done, 30);
     CHECK(tracker_of(&n)->put_status == 0);
+    if (kind == KIND_RAFTWAL)
+        CHECK(count_snapshot_files(dir) == 1);
     node_close(&n);
     node_open(&n, loop, kind, dir);
     record(r, &n, 0);
