@@ -55,6 +55,7 @@ def free_ports(k):
 
 class Node:
     def __init__(self, kind, i, d, addrs, env):
+        self.kind = kind
         self.p = subprocess.Popen([args.node, kind, str(i), d] + addrs, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
 
@@ -63,7 +64,7 @@ class Node:
         while time.monotonic() < end:
             l = self.p.stdout.readline()
             if not l:
-                raise RuntimeError("node exited")
+                raise RuntimeError("%s node exited with status %s" % (self.kind, self.p.wait()))
             if l.startswith(prefix):
                 return l.split()
         raise RuntimeError("timeout waiting for " + prefix)

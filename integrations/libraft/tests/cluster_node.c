@@ -113,6 +113,17 @@ struct batch {
 } cur;
 
 static void pump(void);
+static uv_idle_t pump_later;
+
+/* raft_apply() is not called from inside an apply callback: libraft's own
+ * storage crashes when its append is re-entered from its append callback
+ * chain (raft_apply -> uvAppend, SIGSEGV at 64 in flight with 4 KiB
+ * commands). The next loop iteration submits instead, for both storages. */
+static void pump_later_cb(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    pump();
+}
 
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
@@ -126,7 +137,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
     } else {
         cur.failed++;
     }
-    pump();
+    uv_idle_start(&pump_later, pump_later_cb);
 }
 
 static void finish_batch(void)
@@ -174,6 +185,7 @@ static void raft_closed(struct raft *r)
         raft_uv_close(&io);
     raft_uv_tcp_close(&transport);
     uv_close((uv_handle_t *)&in, NULL);
+    uv_close((uv_handle_t *)&pump_later, NULL);
 }
 
 static void command(char *l)
@@ -201,6 +213,7 @@ static void command(char *l)
         printf("dumped\n");
     } else if (strcmp(l, "quit") == 0) {
         uv_read_stop((uv_stream_t *)&in);
+        uv_idle_stop(&pump_later);
         raft_close(&raft, raft_closed);
         return;
     } else {
@@ -222,6 +235,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     if (nread < 0) { /* the driver went away: stop like quit */
         uv_read_stop(s);
+        uv_idle_stop(&pump_later);
         raft_close(&raft, raft_closed);
         return;
     }
@@ -292,6 +306,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "raft_start: %s\n", raft_errmsg(&raft));
         return 1;
     }
+    uv_idle_init(&loop, &pump_later);
     uv_pipe_init(&loop, &in, 0);
     uv_pipe_open(&in, 0);
     uv_read_start((uv_stream_t *)&in, alloc_cb, read_cb);
