@@ -89,11 +89,15 @@ def cluster(kind, base, env):
     nodes = [Node(kind, i + 1, os.path.join(base, "n%d" % (i + 1)), addrs, env) for i in range(3)]
     for n in nodes:
         n.line("started")
+    return nodes, leader(nodes)
+
+
+def leader(nodes):
     end = time.monotonic() + 30
     while time.monotonic() < end:
         for n in nodes:
             if int(n.ask("role", "role")[1]) == 3:
-                return nodes, n
+                return n
         time.sleep(0.02)  # poll interval
     raise RuntimeError("no leader")
 
@@ -117,13 +121,19 @@ def restart_time(kind):
     env = dict(os.environ, RR_SNAPSHOT_THRESHOLD="100000000")
     try:
         nodes, ldr = cluster(kind, base, env)
-        n = args.restart_mib * 1024 * 1024 // 4096
-        first = 1
-        while n > 0:  # in chunks, so that a slow run still reports
-            k = min(n, 8192)
-            ldr.ask("submit %d %d 64 4096" % (first, k), "done")
+        target = args.restart_mib * 1024 * 1024 // 4096
+        acked, first, elections = 0, 1, 0
+        while acked < target:  # in chunks; a lost leadership costs a chunk
+            k = min(target - acked, 8192)
+            done = ldr.ask("submit %d %d 64 4096" % (first, k), "done")
             first += k
-            n -= k
+            acked += int(done[1])
+            if int(done[2]) > 0:
+                elections += 1
+                ldr = leader(nodes)
+        if elections:
+            print("%s: leadership changed %d times while writing the log" % (kind, elections),
+                  file=sys.stderr, flush=True)
         addrs = nodes[0].p.args[4:]
         for x in nodes:
             x.stop()
@@ -136,7 +146,7 @@ def restart_time(kind):
             node.stop()
         size = sum(os.path.getsize(os.path.join(dp, f))
                    for dp, _, fs in os.walk(os.path.join(base, "n1")) for f in fs)
-        return statistics.median(times), size
+        return statistics.median(times), size, acked
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -166,6 +176,7 @@ if not args.skip_restart:
     res = {k: restart_time(k) for k in KINDS}
     out.append("| start until raft_start() returned (median of %d) | %.2f s | %.2f s |" %
                (args.runs, res["uv"][0], res["raftwal"][0]))
+    out.append("| entries in the log | %d | %d |" % (res["uv"][2] + 1, res["raftwal"][2] + 1))
     out.append("| node directory size | %.0f MiB | %.0f MiB |" %
                (res["uv"][1] / 2**20, res["raftwal"][1] / 2**20))
 print("\n".join(out))
