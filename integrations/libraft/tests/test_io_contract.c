@@ -67,7 +67,17 @@ static void append_cb(struct raft_io_append *req, int status)
 
 /* Submits one append of `count` entries of `term` (payload derived from
  * seed) without running the loop. */
+static void submit_sized(struct node *n, unsigned count, raft_term term, unsigned seed,
+                         size_t fixed_len);
+
 static void submit(struct node *n, unsigned count, raft_term term, unsigned seed)
+{
+    submit_sized(n, count, term, seed, 0);
+}
+
+/* fixed_len 0: varied lengths (multiples of 8) derived from seed. */
+static void submit_sized(struct node *n, unsigned count, raft_term term, unsigned seed,
+                         size_t fixed_len)
 {
     struct tracker *t = tracker_of(n);
     struct app *a = calloc(1, sizeof *a);
@@ -78,7 +88,7 @@ static void submit(struct node *n, unsigned count, raft_term term, unsigned seed
     a->entries = calloc(count, sizeof *a->entries);
     for (unsigned i = 0; i < count; i++) {
         /* libraft's storage needs lengths that are multiples of 8. */
-        size_t len = 8 * (1 + (seed * 7 + i * 13) % 40);
+        size_t len = fixed_len ? fixed_len : 8 * (1 + (seed * 7 + i * 13) % 40);
         unsigned char *b = malloc(len);
         for (size_t k = 0; k < len; k++)
             b[k] = (unsigned char)(seed * 31 + i * 17 + k);
@@ -373,6 +383,28 @@ static void scenario_install(uv_loop_t *loop, int kind, const char *dir, struct 
     node_close(&n);
 }
 
+/* A log of several MiB: load() spreads it over several batches (1 MiB,
+ * then doubling), each shrunk to what it holds. */
+static void scenario_big(uv_loop_t *loop, int kind, const char *dir, struct result *r)
+{
+    struct node n;
+    start_node(&n, loop, kind, dir, 1);
+    struct loaded l;
+    node_load(&n, &l);
+    loaded_free(&l);
+    for (unsigned i = 0; i < 24; i++)
+        submit_sized(&n, 40, 1, i, 4096 + 8 * i); /* 24 x 40 x ~4 KiB: ~4 MiB */
+    wait_appends(&n);
+    node_close(&n);
+    node_open(&n, loop, kind, dir);
+    node_load(&n, &l);
+    for (size_t i = 1; i < l.n; i++) /* contiguous or not, every byte is compared */
+        CHECK(l.entries[i].buf.len >= 4096);
+    r->text[r->ntext++] = loaded_text(&l, 0);
+    loaded_free(&l);
+    node_close(&n);
+}
+
 typedef void scenario_fn(uv_loop_t *, int, const char *, struct result *);
 
 static int compare(const char *name, struct result *a, struct result *b)
@@ -411,7 +443,8 @@ int main(int argc, char **argv)
     } sc[] = {{"bootstrap", scenario_bootstrap},
               {"truncate", scenario_truncate},
               {"trailing", scenario_trailing},
-              {"install", scenario_install}};
+              {"install", scenario_install},
+              {"big", scenario_big}};
     int bad = 0;
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         struct result res[2];
