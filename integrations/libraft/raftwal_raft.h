@@ -66,10 +66,11 @@
  *   after a failed sync every pending and later append fails (the raftwal
  *   handle is failed, and an fsync is never retried), so libraft sees the
  *   error instead of a silent success. Callbacks never run inside append().
- * - truncate(index) drops the entries >= index. It runs on the loop thread
- *   when called, so it takes effect after every earlier append (they were
- *   written already) and before every later one, also over appends whose
- *   callbacks are still pending (those still get their callback).
+ * - truncate(index) drops the entries >= index, durably (an fdatasync on
+ *   the loop thread). It runs when called, so it takes effect after every
+ *   earlier append (they were written already) and before every later one,
+ *   also over appends whose callbacks are still pending (those still get
+ *   their callback).
  * - snapshot_put(trailing, ...) writes the snapshot file and records it in
  *   the log on the worker thread, then purges the entries <= index -
  *   trailing. trailing == 0 (a snapshot installed from the leader) also
@@ -79,16 +80,24 @@
  *   crash-atomic: after a crash load() returns either the old snapshot and
  *   log or the new ones (an interrupted install is finished at the next
  *   init).
- * - snapshot_get() reads the current snapshot on the worker thread.
+ * - snapshot_get() reads the current snapshot on the worker thread (NULL
+ *   if there is none). The worker alternates between syncs and snapshot
+ *   work, so a stream of appends delays a put by at most one fdatasync.
+ * - Entry payloads of any length are stored as given. (libraft 0.15's own
+ *   storage, given lengths that are not multiples of 8, wrote segments its
+ *   load() then rejected as corrupt in our tests; its users pad to 8.)
  * - start(), send(), time(), random() and async_work() are those of a
  *   libraft uv io created internally with raft_uv_init(&inner, loop,
  *   "dir/net", transport): the wire protocol, timers and clock are
  *   libraft's own, so a node on this storage talks to nodes on libraft's.
  *   raft_uv_set_*() must not be called on this io (its impl is not a uv
  *   struct); raftwal_raft_io_uv() gives the inner io for them.
- * - close(cb): pending appends and snapshot requests are called back with
- *   RAFT_CANCELED, the worker thread is joined, the log and the network are
- *   closed, then cb runs (from the loop). libraft calls it from raft_close().
+ * - close(cb): the worker thread is joined (it finishes the fdatasync or
+ *   snapshot write it is running); then, from the loop, appends not yet
+ *   called back get RAFT_CANCELED, snapshot requests not yet run get
+ *   RAFT_CANCELED (those the worker finished get their result), the log and
+ *   the network are closed, and cb runs. libraft calls it from raft_close().
+ *   Later io calls return RAFT_CANCELED.
  *
  * ------------------------------------------------------------------------
  * Threads
