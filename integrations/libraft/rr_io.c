@@ -457,9 +457,37 @@ static void stop_worker(struct rr *rr);
 
 /* ---- raft_io methods -------------------------------------------------------- */
 
+/* fsyncs the directory that contains `path` (so that a name just created
+ * in it survives a power loss). */
+static int sync_parent(const char *path, char *errmsg)
+{
+    char parent[RR_DIR_MAX + 32];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof parent, ".");
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(errmsg, RAFT_ERRMSG_BUF_SIZE, "fsync %.200s: %s", parent, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return RAFT_IOERR;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Creates a directory if absent; a new one is made durable in its parent
+ * (the snapshots directory must survive a power loss with the files in it). */
 static int make_dir(const char *path, char *errmsg)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(path, 0755) == 0)
+        return sync_parent(path, errmsg);
+    if (errno != EEXIST) {
         snprintf(errmsg, RAFT_ERRMSG_BUF_SIZE, "mkdir %.200s: %s", path, strerror(errno));
         return RAFT_IOERR;
     }
