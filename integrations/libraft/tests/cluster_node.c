@@ -295,8 +295,10 @@ int main(int argc, char **argv)
     raft_set_snapshot_threshold(&raft, thr ? (unsigned)atoi(thr) : 1024);
     const char *tr = getenv("RR_SNAPSHOT_TRAILING");
     raft_set_snapshot_trailing(&raft, tr ? (unsigned)atoi(tr) : 2048);
-    raft_set_election_timeout(&raft, 400);
-    raft_set_heartbeat_timeout(&raft, 50);
+    /* Long enough that a loaded 2-core machine running three nodes does not
+     * miss heartbeats, short enough for a quick failover. */
+    raft_set_election_timeout(&raft, 1000);
+    raft_set_heartbeat_timeout(&raft, 100);
     /* libraft refuses an install while a snapshot of its own is being
      * written, and the leader retries only after this timeout (30 s by
      * default): keep the test's recovery time short. */

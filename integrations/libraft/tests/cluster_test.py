@@ -150,6 +150,41 @@ def submit(ldr, n, inflight=64, size=64):
     return first
 
 
+def apply(n):
+    """Applies n commands with 64 in flight through whichever node leads;
+    if leadership moves (a loaded machine can miss an election timeout),
+    the commands that failed are replaced by new ones on the new leader.
+    Returns the leader."""
+    left = n
+    while left > 0:
+        check_deadline("%d commands applied" % n)
+        ldr = leader()
+        submit(ldr, left)
+        left -= int(ldr.wait_line("done", 60)[1])
+    return ldr
+
+
+def apply_until_acks(k):
+    """Starts a long batch on the leader and returns (leader, first) once k
+    of its commands were acknowledged: the moment to kill something."""
+    while True:
+        ldr = leader()
+        first = submit(ldr, 3000)
+        while acked_count(first, first + 3000) < k:
+            check_deadline("%d acks" % k)
+            try:
+                line = ldr.q.get_nowait()
+            except queue.Empty:
+                line = ""
+            if line is None:
+                fail("node %d exited (rc %s)" % (ldr.i, ldr.p.wait()))
+            if line.startswith("done"):
+                break  # leadership moved before k acks: start again
+            time.sleep(0.005)  # poll interval
+        else:
+            return ldr, first
+
+
 def acked_count(lo, hi):
     with acked_lock:
         return sum(1 for v in acked if lo <= v < hi)
@@ -184,53 +219,37 @@ try:
     log("leader: node %d" % ldr.i)
 
     # 1. many commands in flight
-    submit(ldr, 600)
-    done = ldr.wait_line("done", 30)
-    if int(done[1]) != 600:
-        fail("batch 1: %s" % done)
+    ldr = apply(600)
 
     # 2. kill -9 a follower, keep going (snapshots move the leader's log
     #    past it), restart it
     follower = next(n for n in nodes if n is not ldr)
     follower.kill()
     log("killed follower node %d" % follower.i)
-    submit(ldr, 600)
-    done = ldr.wait_line("done", 30)
-    if int(done[1]) != 600:
-        fail("batch 2 (one follower down): %s" % done)
+    apply(600)
     log("batch 2 done; restarting node %d" % follower.i)
     follower.start()
-    submit(ldr, 300)
-    ldr.wait_line("done", 30)
+    apply(300)
 
     # 3. kill -9 the leader in the middle of a batch, restart it
-    first = submit(ldr, 3000)
-    while acked_count(first, first + 3000) < 400:
-        check_deadline("acks before killing the leader")
-        time.sleep(0.005)  # poll interval
+    ldr, first = apply_until_acks(400)
     ldr.kill()
     log("killed leader node %d after %d acks of the batch" % (ldr.i, acked_count(first, first + 3000)))
     old = ldr
     ldr = leader(exclude=old)
     log("new leader: node %d" % ldr.i)
     old.start()
-    submit(ldr, 500)
-    done = ldr.wait_line("done", 30)
+    apply(500)
 
     # 4. kill -9 all three at once with commands in flight, restart them:
     #    what was acknowledged must come back from the disks alone
-    first = submit(ldr, 3000)
-    while acked_count(first, first + 3000) < 300:
-        check_deadline("acks before killing every node")
-        time.sleep(0.005)  # poll interval
+    ldr, first = apply_until_acks(300)
     for n in nodes:
         n.kill()
     log("killed all nodes after %d acks of the batch" % acked_count(first, first + 3000))
     for n in nodes:
         n.start()
-    ldr = leader()
-    submit(ldr, 200)
-    done = ldr.wait_line("done", 30)
+    ldr = apply(200)
     log("batch 7 done on node %d; waiting for the nodes to converge" % ldr.i)
     # 5. every acknowledged command on every node, identical machines
     state = converge()
