@@ -54,7 +54,8 @@
  *   call it once, after every other thread is done with the handle.
  *   Iterators still open when the log is closed keep the memory they
  *   reference alive; their next call returns RAFTWAL_ECLOSED, also when
- *   it races the close.
+ *   it races the close. So does every call given such a closed handle,
+ *   raftwal_log_close() included (it then releases nothing).
  * - A raftwal_iter is used by one thread at a time.
  * - A log directory is opened for writing by at most one handle in the
  *   whole system: a second open, in this process or another, fails with
@@ -325,12 +326,14 @@ RAFTWAL_API int raftwal_log_open(raftwal_log **out, const char *dir,
 
 /* Makes everything appended so far durable (unless the handle is failed or
  * read-only), releases the lock and frees the handle. NULL is accepted and
- * does nothing. The handle is invalid afterwards whatever the result.
+ * does nothing. The handle is invalid afterwards whatever the result; while
+ * an iterator keeps its memory alive (see Threading), a second close of it
+ * returns RAFTWAL_ECLOSED and does nothing.
  * Must not race with other calls on the same handle.
  * Errors: RAFTWAL_EIO if the final sync failed (the handle is still freed;
- * what was not durable may be lost); RAFTWAL_ECLOSED in a process that
- * inherited the handle through fork(): nothing is synced, closed or freed
- * there (see Threading). */
+ * what was not durable may be lost); RAFTWAL_ECLOSED for a handle already
+ * closed, and in a process that inherited the handle through fork():
+ * nothing is synced, closed or freed there (see Threading). */
 RAFTWAL_API int raftwal_log_close(raftwal_log *log);
 
 /* ---------------------------------------------------------------------- */

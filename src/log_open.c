@@ -805,9 +805,12 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
 int rw_log_close(raftwal_log *log)
 {
     int rc = 0;
+    /* A handle an iterator keeps alive may be closed twice: the second
+     * close finds its segment table gone and must touch nothing. */
+    if (atomic_exchange(&log->closed, 1))
+        return rw_err(RAFTWAL_ECLOSED, "%s: the log is already closed", log->path);
     if (!log->readonly && !atomic_load(&log->failed))
         rc = rw_sync_all(log);
-    atomic_store(&log->closed, 1);
     pthread_mutex_lock(&log->wmu);
     pthread_rwlock_wrlock(&log->rw);
     free_log(log);
