@@ -287,7 +287,8 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);
 void rw_lock_release(raftwal_log *log);
-/* This process's id, without a system call (a fork handler keeps it). */
+/* This process's id, without a system call (a wipe-on-fork page keeps it;
+ * any child, however forked, asks the kernel once). */
 pid_t rw_process_id(void);
 /* 0, or RAFTWAL_ECLOSED (with the message) for a handle that is closed or
  * that this process inherited through fork() from the one that opened it.
