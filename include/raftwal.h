@@ -249,13 +249,20 @@ typedef struct raftwal_log raftwal_log;
 /* raftwal_options.flags */
 #define RAFTWAL_OPEN_CREATE 0x1u   /* create the directory and log if absent */
 #define RAFTWAL_OPEN_READONLY 0x2u /* no lock, never writes; sees the durable
-                                      prefix as of the open. Keeps each
-                                      segment file it reads open, with a
+                                      prefix as of the open. Keeps a segment
+                                      file it reads open and mapped, with a
                                       shared lock that stops a writer from
-                                      reusing the file (one descriptor per
-                                      segment read, until close; a full
-                                      check, RAFTWAL_OPEN_VERIFY, lets go of
-                                      each segment once it is checked) */
+                                      reusing the file: one descriptor per
+                                      segment, for at most 64 segments (a
+                                      quarter of RLIMIT_NOFILE if lower, as
+                                      of the open) plus those an iterator's
+                                      current entry or a get in progress
+                                      holds. Past that, or when an open fails
+                                      with EMFILE, it lets go of the segments
+                                      no view points into; reading one again
+                                      opens, locks and checks its file anew
+                                      (RAFTWAL_ECOMPACTED if the writer has
+                                      purged it meanwhile) */
 #define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
                                       raftwal_log_sync() to make them durable.
                                       Creating a log with it also writes zeros

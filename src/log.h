@@ -128,6 +128,11 @@ struct raftwal_log {
     uint64_t tail_ckpt_last;     /* the log's last index when the tail began */
     int tail_stale_seal;         /* the tail's SEAL outlived a lost footer */
 
+    /* A read-only handle's segments that hold their file open and locked,
+     * and how many of them it keeps (log_read.c, release_reader_fds). */
+    rw_reader_fds reader_fds;
+    int reader_fd_bound;
+
     atomic_int refs;  /* the handle + open iterators */
     atomic_int closed;
     rw_counters stats;
@@ -211,6 +216,13 @@ int rw_log_fdatasync(raftwal_log *log, int fd, const char *name);
 int rw_log_dirsync(raftwal_log *log);
 
 /* ---- reading (log_read.c) ---- */
+/* Sets how many segment files a read-only handle keeps open: at most
+ * RW_READER_FDS_MAX, and at most a quarter of RLIMIT_NOFILE. */
+#define RW_READER_FDS_MAX 64
+void rw_log_reader_fds_init(raftwal_log *log);
+/* After a read on a read-only handle (rw not held): lets go of idle
+ * segments if the handle holds more than its bound. */
+void rw_log_reader_fds_check(raftwal_log *log);
 /* Finds entry `index`: the segment (referenced: unref it), the mapping and
  * the decoded, checksum-verified record. Takes rw itself. */
 int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec);

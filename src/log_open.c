@@ -605,8 +605,8 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
                         ".wal to %016" PRIx64 ".wal are missing", seqs[i], seqs[i - 1] + 1, seqs[i] - 1);
         else if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
             rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
-        else
-            segs[i]->reader_lock = log->readonly; /* segment.c, "Readers and recycling" */
+        else if ((segs[i]->reader_lock = log->readonly)) /* segment.c, "Readers and recycling" */
+            segs[i]->reader_fds = &log->reader_fds;
     }
     free(seqs);
     if (rc)
@@ -760,6 +760,7 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     log->owner = rw_process_id();
     log->flags = opts ? opts->flags : RAFTWAL_OPEN_CREATE;
     log->readonly = (log->flags & RAFTWAL_OPEN_READONLY) != 0;
+    rw_log_reader_fds_init(log);
     log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;
     log->mode = opts && opts->file_mode ? (mode_t)opts->file_mode : 0644;
     log->first = 1;
