@@ -132,6 +132,9 @@ struct raftwal_log {
      * and how many of them it keeps (log_read.c, release_reader_fds). */
     rw_reader_fds reader_fds;
     int reader_fd_bound;
+    /* Let go of idle segments when more than this many are open: the
+     * bound, or more while views hold many (no lock taken for nothing). */
+    atomic_int reader_fd_trim_at;
 
     atomic_int refs;  /* the handle + open iterators */
     atomic_int closed;

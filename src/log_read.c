@@ -124,6 +124,7 @@ void rw_log_reader_fds_init(raftwal_log *log)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < bound)
         bound = rl.rlim_cur / 4;
     log->reader_fd_bound = bound < 2 ? 2 : (int)bound;
+    atomic_init(&log->reader_fd_trim_at, log->reader_fd_bound);
 }
 
 static int older_read_first(const void *a, const void *b)
@@ -145,7 +146,7 @@ static void release_reader_fds(raftwal_log *log, int all)
         if (s->rfd >= 0 && atomic_load(&s->refs) == 1)
             idle[n++] = s;
     }
-    if (!all)
+    if (!all && n > 1)
         qsort(idle, n, sizeof *idle, older_read_first);
     for (size_t i = 0; i < n; i++) {
         if (!all && atomic_load(&log->reader_fds.open) <= log->reader_fd_bound / 2)
@@ -153,13 +154,17 @@ static void release_reader_fds(raftwal_log *log, int all)
         rw_seg_unmap_idle(idle[i]);
     }
     free(idle);
+    /* Segments that views hold stay open: with many of them, wait for
+     * half a bound more before looking again, not at every read. */
+    int left = atomic_load(&log->reader_fds.open) + log->reader_fd_bound / 2;
+    atomic_store(&log->reader_fd_trim_at, left > log->reader_fd_bound ? left : log->reader_fd_bound);
     pthread_rwlock_unlock(&log->rw);
 }
 
 void rw_log_reader_fds_check(raftwal_log *log)
 {
     if (log->readonly && atomic_load_explicit(&log->reader_fds.open, memory_order_relaxed) >
-                             log->reader_fd_bound)
+                             atomic_load_explicit(&log->reader_fd_trim_at, memory_order_relaxed))
         release_reader_fds(log, 0);
 }
 

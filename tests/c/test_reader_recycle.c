@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -367,11 +368,83 @@ static void test_readonly_reads_hold_few_descriptors(void)
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
 }
 
+/* Threads reading one read-only handle at random while it lets go of idle
+ * segments (bound 16 under a limit of 64): each holds an iterator view
+ * across other reads and checks it after; every read returns its entry. */
+struct ro_reader {
+    raftwal_log *log;
+    uint64_t last, rng;
+    int failed;
+    char why[256];
+};
+
+static void ro_fail(struct ro_reader *r, const char *what, uint64_t index)
+{
+    if (!r->failed)
+        snprintf(r->why, sizeof r->why, "%s %" PRIu64 ": %s", what, index, raftwal_errmsg());
+    r->failed = 1;
+}
+
+static void *ro_reader_main(void *arg)
+{
+    struct ro_reader *r = (struct ro_reader *)arg;
+    unsigned char buf[MAXP + 1];
+    for (int round = 0; round < 150 && !r->failed; round++) {
+        raftwal_iter *it = NULL;
+        raftwal_entry view, e;
+        uint64_t at = 1 + tu_mix(r->rng++) % r->last, i;
+        if (raftwal_iter_open(&it, r->log, at, at + 1, RAFTWAL_NO_LIMIT) != 0 ||
+            raftwal_iter_next(it, &view) != 1) {
+            ro_fail(r, "iterator at", at);
+            break;
+        }
+        for (int k = 0; k < 10; k++) {
+            i = 1 + tu_mix(r->rng++) % r->last;
+            if (raftwal_log_get(r->log, i, &e, buf, sizeof buf) != 0 ||
+                !tu_payload_ok(e.data, e.size, i, TERM, MAXP))
+                ro_fail(r, "get", i);
+        }
+        if (!tu_payload_ok(view.data, view.size, at, TERM, MAXP))
+            ro_fail(r, "the view changed: entry", at);
+        raftwal_iter_close(it);
+    }
+    return NULL;
+}
+
+static void test_readonly_threads_while_releasing(void)
+{
+    const char *dir = tu_tmpdir();
+    uint64_t last = many_segments(dir, 150);
+    struct rlimit old, low;
+    struct ro_reader r[4];
+    pthread_t th[4];
+    raftwal_log *log;
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    log = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
+    for (int i = 0; i < 4; i++) {
+        r[i].log = log;
+        r[i].last = last;
+        r[i].rng = tu_seed() * 4 + (uint64_t)i;
+        r[i].failed = 0;
+        CHECK(pthread_create(&th[i], NULL, ro_reader_main, &r[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(pthread_join(th[i], NULL) == 0);
+        CHECK_MSG(!r[i].failed, "reader %d: %s", i, r[i].why);
+    }
+    CHECK_OK(raftwal_log_close(log));
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_views_survive_recycling);
     TU_RUN(argc, argv, test_locked_spare_is_not_reused);
     TU_RUN(argc, argv, test_verify_holds_few_descriptors);
     TU_RUN(argc, argv, test_readonly_reads_hold_few_descriptors);
+    TU_RUN(argc, argv, test_readonly_threads_while_releasing);
     return 0;
 }
