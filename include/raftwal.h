@@ -54,7 +54,8 @@
  *   call it once, after every other thread is done with the handle.
  *   Iterators still open when the log is closed keep the memory they
  *   reference alive; their next call returns RAFTWAL_ECLOSED, also when
- *   it races the close.
+ *   it races the close. So does every call given such a closed handle,
+ *   raftwal_log_close() included (it then releases nothing).
  * - A raftwal_iter is used by one thread at a time.
  * - A log directory is opened for writing by at most one handle in the
  *   whole system: a second open, in this process or another, fails with
@@ -267,13 +268,20 @@ typedef struct raftwal_log raftwal_log;
 /* raftwal_options.flags */
 #define RAFTWAL_OPEN_CREATE 0x1u   /* create the directory and log if absent */
 #define RAFTWAL_OPEN_READONLY 0x2u /* no lock, never writes; sees the durable
-                                      prefix as of the open. Keeps each
-                                      segment file it reads open, with a
+                                      prefix as of the open. Keeps a segment
+                                      file it reads open and mapped, with a
                                       shared lock that stops a writer from
-                                      reusing the file (one descriptor per
-                                      segment read, until close; a full
-                                      check, RAFTWAL_OPEN_VERIFY, lets go of
-                                      each segment once it is checked) */
+                                      reusing the file: one descriptor per
+                                      segment, for at most 64 segments (a
+                                      quarter of RLIMIT_NOFILE if lower, as
+                                      of the open) plus those an iterator's
+                                      current entry or a get in progress
+                                      holds. Past that, or when an open fails
+                                      with EMFILE, it lets go of the segments
+                                      no view points into; reading one again
+                                      opens, locks and checks its file anew
+                                      (RAFTWAL_ECOMPACTED if the writer has
+                                      purged it meanwhile) */
 #define RAFTWAL_OPEN_NOSYNC 0x4u   /* changes default to RAFTWAL_NOSYNC; use
                                       raftwal_log_sync() to make them durable.
                                       Creating a log with it also writes zeros
@@ -349,12 +357,14 @@ RAFTWAL_API int raftwal_log_open(raftwal_log **out, const char *dir,
 
 /* Makes everything appended so far durable (unless the handle is failed or
  * read-only), releases the lock and frees the handle. NULL is accepted and
- * does nothing. The handle is invalid afterwards whatever the result.
+ * does nothing. The handle is invalid afterwards whatever the result; while
+ * an iterator keeps its memory alive (see Threading), a second close of it
+ * returns RAFTWAL_ECLOSED and does nothing.
  * Must not race with other calls on the same handle.
  * Errors: RAFTWAL_EIO if the final sync failed (the handle is still freed;
- * what was not durable may be lost); RAFTWAL_ECLOSED in a process that
- * inherited the handle through fork(): nothing is synced, closed or freed
- * there (see Threading). */
+ * what was not durable may be lost); RAFTWAL_ECLOSED for a handle already
+ * closed, and in a process that inherited the handle through fork():
+ * nothing is synced, closed or freed there (see Threading). */
 RAFTWAL_API int raftwal_log_close(raftwal_log *log);
 
 /* ---------------------------------------------------------------------- */

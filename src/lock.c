@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -37,10 +38,18 @@ static pid_t table_pid; /* the process whose locks the table lists */
 /* The process a handle belongs to                                        */
 /* ---------------------------------------------------------------------- */
 
-/* getpid(), kept current by the fork handler so that checking a handle's
- * owner costs no system call (glibc no longer caches the pid). */
-static atomic_int current_pid;
-static atomic_int fork_handler_set;
+/* getpid() without a system call (glibc no longer caches the pid, and a
+ * getpid() costs about 1 us on some virtual machines: a log_term() costs
+ * less). The cache is an int on a page marked MADV_WIPEONFORK: the kernel
+ * hands every child a zeroed copy of it, whatever made the child (fork(),
+ * a raw fork or clone() system call that runs no pthread_atfork handler),
+ * so 0 means "ask the kernel". Where the page cannot be had (not Linux,
+ * kernels before 4.14), getpid() is asked every time: a pid kept by a
+ * fork handler would be wrong in a child made without one. */
+#if defined(__linux__) && !defined(MADV_WIPEONFORK)
+#define MADV_WIPEONFORK 18
+#endif
+static atomic_int *pid_cache; /* on the wipe-on-fork page; NULL: none */
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
 /* table_mu is held across fork() so that the child's copy of it is never
@@ -57,23 +66,45 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
-    atomic_store_explicit(&current_pid, (int)getpid(), memory_order_relaxed);
     pthread_mutex_unlock(&table_mu);
+}
+
+static atomic_int *wipe_on_fork_int(void)
+{
+#ifdef MADV_WIPEONFORK
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        page = 4096;
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (madvise(p, (size_t)page, MADV_WIPEONFORK) != 0) {
+        munmap(p, (size_t)page);
+        return NULL;
+    }
+    return (atomic_int *)p; /* zeroed: the first call asks the kernel */
+#else
+    return NULL;
+#endif
 }
 
 static void init_process(void)
 {
-    atomic_store(&current_pid, (int)getpid());
-    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0)
-        atomic_store(&fork_handler_set, 1);
+    pid_cache = wipe_on_fork_int();
+    (void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 pid_t rw_process_id(void)
 {
     pthread_once(&process_once, init_process);
-    if (!atomic_load_explicit(&fork_handler_set, memory_order_relaxed))
-        return getpid(); /* pthread_atfork failed (out of memory): ask */
-    return (pid_t)atomic_load_explicit(&current_pid, memory_order_relaxed);
+    if (!pid_cache)
+        return getpid();
+    int pid = atomic_load_explicit(pid_cache, memory_order_relaxed);
+    if (pid == 0) { /* the first call in this process */
+        pid = (int)getpid();
+        atomic_store_explicit(pid_cache, pid, memory_order_relaxed);
+    }
+    return (pid_t)pid;
 }
 
 int rw_log_check_usable(raftwal_log *log)

@@ -137,6 +137,14 @@ struct raftwal_log {
     uint64_t tail_ckpt_last;     /* the log's last index when the tail began */
     int tail_stale_seal;         /* the tail's SEAL outlived a lost footer */
 
+    /* A read-only handle's segments that hold their file open and locked,
+     * and how many of them it keeps (log_read.c, release_reader_fds). */
+    rw_reader_fds reader_fds;
+    int reader_fd_bound;
+    /* Let go of idle segments when more than this many are open: the
+     * bound, or more while views hold many (no lock taken for nothing). */
+    atomic_int reader_fd_trim_at;
+
     atomic_int refs;  /* the handle + open iterators */
     atomic_int closed;
     rw_counters stats;
@@ -226,6 +234,13 @@ int rw_log_fdatasync(raftwal_log *log, int fd, const char *name);
 int rw_log_dirsync(raftwal_log *log);
 
 /* ---- reading (log_read.c) ---- */
+/* Sets how many segment files a read-only handle keeps open: at most
+ * RW_READER_FDS_MAX, and at most a quarter of RLIMIT_NOFILE. */
+#define RW_READER_FDS_MAX 64
+void rw_log_reader_fds_init(raftwal_log *log);
+/* After a read on a read-only handle (rw not held): lets go of idle
+ * segments if the handle holds more than its bound. */
+void rw_log_reader_fds_check(raftwal_log *log);
 /* Finds entry `index`: the segment (referenced: unref it), the mapping and
  * the decoded, checksum-verified record. Takes rw itself. */
 int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec);
@@ -308,7 +323,8 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);
 void rw_lock_release(raftwal_log *log);
-/* This process's id, without a system call (a fork handler keeps it). */
+/* This process's id, without a system call (a wipe-on-fork page keeps it;
+ * any child, however forked, asks the kernel once). */
 pid_t rw_process_id(void);
 /* 0, or RAFTWAL_ECLOSED (with the message) for a handle that is closed or
  * that this process inherited through fork() from the one that opened it.

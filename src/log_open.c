@@ -676,8 +676,8 @@ static int recover(raftwal_log *log, const raftwal_options *opts)
     for (i = 0; i < n && rc == 0; i++) {
         if (!(segs[i] = rw_seg_new(log->dirfd, seqs[i])))
             rc = rw_err(RAFTWAL_ENOMEM, "out of memory");
-        else
-            segs[i]->reader_lock = log->readonly; /* segment.c, "Readers and recycling" */
+        else if ((segs[i]->reader_lock = log->readonly)) /* segment.c, "Readers and recycling" */
+            segs[i]->reader_fds = &log->reader_fds;
     }
     if (rc)
         goto out;
@@ -857,6 +857,7 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     log->owner = rw_process_id();
     log->flags = opts ? opts->flags : RAFTWAL_OPEN_CREATE;
     log->readonly = (log->flags & RAFTWAL_OPEN_READONLY) != 0;
+    rw_log_reader_fds_init(log);
     log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;
     log->mode = opts && opts->file_mode ? (mode_t)opts->file_mode : 0644;
     log->first = 1;
@@ -902,9 +903,12 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
 int rw_log_close(raftwal_log *log)
 {
     int rc = 0;
+    /* A handle an iterator keeps alive may be closed twice: the second
+     * close finds its segment table gone and must touch nothing. */
+    if (atomic_exchange(&log->closed, 1))
+        return rw_err(RAFTWAL_ECLOSED, "%s: the log is already closed", log->path);
     if (!log->readonly && !atomic_load(&log->failed))
         rc = rw_sync_all(log);
-    atomic_store(&log->closed, 1);
     pthread_mutex_lock(&log->wmu);
     pthread_rwlock_wrlock(&log->rw);
     free_log(log);

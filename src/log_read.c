@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "error.h"
 #include "log.h"
@@ -54,6 +55,9 @@ static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out
             return rc;
         atomic_fetch_add(loaded ? &log->stats.footer_loads : &log->stats.footer_hits, 1);
     }
+    if (s->reader_fds) /* which segments were read least recently */
+        atomic_store_explicit(&s->last_read, atomic_load_explicit(&log->stats.reads, memory_order_relaxed),
+                              memory_order_relaxed);
     uint64_t off = s->offsets[index - s->first];
     const rw_mapping *m;
     int rc = rw_seg_map(s, off + RW_REC_HEADER, &m);
@@ -99,7 +103,82 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term)
     return rc;
 }
 
-int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
+/* ---------------------------------------------------------------------- */
+/* A read-only handle's descriptors                                       */
+/* ---------------------------------------------------------------------- */
+
+/* A read-only handle keeps each segment it reads open and locked while it
+ * is mapped (segment.c, "Readers and recycling"). So that it does not run
+ * out of descriptors on a log of many segments, it keeps at most
+ * reader_fd_bound of them: past that, and when an open fails with EMFILE,
+ * it lets go of the segments no view points into (refs 1: only the table
+ * holds them; an iterator's current entry or a get in progress holds
+ * another), least recently read first, down to half the bound (all of
+ * them after an EMFILE). A later read opens, locks and checks the file
+ * anew. */
+
+void rw_log_reader_fds_init(raftwal_log *log)
+{
+    struct rlimit rl;
+    rlim_t bound = RW_READER_FDS_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < bound)
+        bound = rl.rlim_cur / 4;
+    log->reader_fd_bound = bound < 2 ? 2 : (int)bound;
+    atomic_init(&log->reader_fd_trim_at, log->reader_fd_bound);
+}
+
+static int older_read_first(const void *a, const void *b)
+{
+    uint64_t x = atomic_load_explicit(&(*(rw_seg *const *)a)->last_read, memory_order_relaxed);
+    uint64_t y = atomic_load_explicit(&(*(rw_seg *const *)b)->last_read, memory_order_relaxed);
+    return x < y ? -1 : x > y;
+}
+
+/* Under rw held for writing: no read is locating an entry, so a segment
+ * with refs 1 has no view and gains none until rw is released. */
+static void release_reader_fds(raftwal_log *log, int all)
+{
+    pthread_rwlock_wrlock(&log->rw);
+    rw_seg **idle = log->nsegs && !atomic_load(&log->closed) ? malloc(log->nsegs * sizeof *idle) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; idle && i < log->nsegs; i++) {
+        rw_seg *s = log->segs[i];
+        if (s->rfd >= 0 && atomic_load(&s->refs) == 1)
+            idle[n++] = s;
+    }
+    if (!all && n > 1)
+        qsort(idle, n, sizeof *idle, older_read_first);
+    for (size_t i = 0; i < n; i++) {
+        if (!all && atomic_load(&log->reader_fds.open) <= log->reader_fd_bound / 2)
+            break;
+        rw_seg_unmap_idle(idle[i]);
+    }
+    free(idle);
+    /* Segments that views hold stay open: with many of them, wait for
+     * half a bound more before looking again, not at every read. */
+    int left = atomic_load(&log->reader_fds.open) + log->reader_fd_bound / 2;
+    atomic_store(&log->reader_fd_trim_at, left > log->reader_fd_bound ? left : log->reader_fd_bound);
+    pthread_rwlock_unlock(&log->rw);
+}
+
+void rw_log_reader_fds_check(raftwal_log *log)
+{
+    if (log->readonly && atomic_load_explicit(&log->reader_fds.open, memory_order_relaxed) >
+                             atomic_load_explicit(&log->reader_fd_trim_at, memory_order_relaxed))
+        release_reader_fds(log, 0);
+}
+
+/* A read that failed: 1 if it failed for want of descriptors and idle
+ * segments were let go (try once more). */
+static int released_after_emfile(raftwal_log *log, int rc)
+{
+    if (rc == 0 || !log->readonly || !atomic_exchange(&log->reader_fds.exhausted, 0))
+        return 0;
+    release_reader_fds(log, 1);
+    return 1;
+}
+
+static int read_entry_once(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
 {
     pthread_rwlock_rdlock(&log->rw);
     /* Under rw: close empties the segment table under it, after setting
@@ -110,19 +189,23 @@ int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *re
     if (rc == 0)
         rw_seg_ref(*seg);
     pthread_rwlock_unlock(&log->rw);
+    return rc;
+}
+
+int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
+{
+    int rc = read_entry_once(log, index, seg, rec);
+    if (released_after_emfile(log, rc))
+        rc = read_entry_once(log, index, seg, rec);
+    rw_log_reader_fds_check(log);
     atomic_fetch_add(&log->stats.reads, 1);
     return rc;
 }
 
-int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
+static int term_once(raftwal_log *log, uint64_t index, uint64_t *term)
 {
-    if (!log || !term)
-        return rw_err(RAFTWAL_EINVAL, "NULL argument");
-    int rc = rw_log_check_usable(log);
-    if (rc)
-        return rc;
     pthread_rwlock_rdlock(&log->rw);
-    rc = rw_log_check_usable(log); /* close may have emptied the segments since */
+    int rc = rw_log_check_usable(log); /* close may have emptied the segments since */
     if (rc) {
         /* nothing to read */
     } else if (index >= log->first && index <= log->last) {
@@ -135,6 +218,20 @@ int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
         rc = bounds_error(log, index);
     }
     pthread_rwlock_unlock(&log->rw);
+    return rc;
+}
+
+int raftwal_log_term(raftwal_log *log, uint64_t index, uint64_t *term)
+{
+    if (!log || !term)
+        return rw_err(RAFTWAL_EINVAL, "NULL argument");
+    int rc = rw_log_check_usable(log);
+    if (rc)
+        return rc;
+    rc = term_once(log, index, term);
+    if (released_after_emfile(log, rc))
+        rc = term_once(log, index, term);
+    rw_log_reader_fds_check(log);
     atomic_fetch_add(&log->stats.reads, 1);
     return rw_api_return(rc);
 }

@@ -374,6 +374,7 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
             info.used_bytes = s->used;
     }
     pthread_rwlock_unlock(&log->rw);
+    rw_log_reader_fds_check(log); /* the probe may have opened the file */
     if (rc)
         return rc;
     uint32_t want = out->size;

@@ -15,6 +15,11 @@ rw_pred_kind rw_rule_pred(uint64_t index, uint64_t first, uint64_t last, uint64_
     return RW_PRED_NONE;
 }
 
+rw_pred_kind rw_rule_pred_live(uint64_t index, uint64_t first)
+{
+    return index > first ? RW_PRED_ENTRY : RW_PRED_NONE;
+}
+
 void rw_terms_start(rw_terms *t, uint64_t purge, uint64_t last, uint64_t last_term,
                     uint64_t snap_index, uint64_t snap_term)
 {

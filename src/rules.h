@@ -38,6 +38,19 @@ typedef enum rw_pred_kind {
  * snap_index (0: none). */
 rw_pred_kind rw_rule_pred(uint64_t index, uint64_t first, uint64_t last, uint64_t snap_index);
 
+/* The predecessor that a live entry had when the writer wrote it, as far as
+ * the log's current state tells: a checker that sees only the final state
+ * (live range [first, last]) and not the history that led to it. An entry
+ * after the first live one had the live entry index-1 (both are live now,
+ * so index-1 was live and last when the entry was appended: first never
+ * goes down). The first live entry's predecessor cannot be told: a
+ * snapshot now at first-1 may have been saved after the entry was written
+ * (a compaction to an older point, a follower installing a leader's
+ * snapshot before its truncate), and the entry first-1 it followed may be
+ * purged; the replay of its segment (rw_terms) checked it. RW_PRED_NONE
+ * then: the state alone does not make it corrupt. */
+rw_pred_kind rw_rule_pred_live(uint64_t index, uint64_t first);
+
 /* A scanner's view of the log's terms while it replays records in order,
  * starting from a segment's checkpoint. It knows the term of the
  * checkpoint's last index and of every entry the scan has seen since, as

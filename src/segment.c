@@ -52,8 +52,13 @@ void rw_seg_unref(rw_seg *s)
     }
     if (s->fd >= 0)
         rw_io->close(s->fd);
-    if (s->rfd >= 0)
+    if (s->rfd >= 0) {
         rw_io->close(s->rfd); /* releases the reader's lock */
+        /* The handle's memory outlives its segments: an iterator unrefs
+         * its segment before the handle. */
+        if (s->reader_fds)
+            atomic_fetch_sub(&s->reader_fds->open, 1);
+    }
     pthread_mutex_destroy(&s->mu);
     free(s->offsets);
     free(s->epochs);
@@ -436,7 +441,11 @@ out:
  * (iterators of its handle) are covered by reference counts instead (a
  * writable handle takes no locks: its own shared lock would block W1/W2).
  * Costs: a read-only handle holds one descriptor per segment it has read
- * until it is closed, and files it holds are not recycled. */
+ * and not yet let go of, and files it holds are not recycled. It lets go
+ * of segments no view points into (rw_seg_unmap_idle) once it holds more
+ * than a bound, or when an open fails for want of descriptors (log_read.c,
+ * release_reader_fds); a later read of such a segment runs R1-R4 again
+ * (and finds it purged if the writer has reused the file meanwhile). */
 
 static int gone(rw_seg *s, const char *why)
 {
@@ -450,6 +459,8 @@ static int open_for_reader(rw_seg *s)
     if (s->rfd >= 0)
         return 0;
     int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->reader_fds)
+        atomic_store(&s->reader_fds->exhausted, 1); /* the caller lets go of idle ones */
     if (fd < 0)
         return errno == ENOENT ? gone(s, "its file is gone")
                                : rw_err_sys(errno, 0, "%s: open for reading", s->name);
@@ -478,6 +489,8 @@ static int open_for_reader(rw_seg *s)
     }
     /* A bad header is reported by the probe or scan that reads it. */
     s->rfd = fd;
+    if (s->reader_fds)
+        atomic_fetch_add(&s->reader_fds->open, 1);
     return 0;
 }
 
@@ -561,8 +574,11 @@ void rw_seg_unmap_idle(rw_seg *s)
         free(m);
         m = older;
     }
-    if (s->rfd >= 0)
-        rw_io->close(s->rfd);
+    if (s->rfd >= 0) {
+        rw_io->close(s->rfd); /* releases the reader's lock */
+        if (s->reader_fds)
+            atomic_fetch_sub(&s->reader_fds->open, 1);
+    }
     s->rfd = -1;
     pthread_mutex_unlock(&s->mu);
 }

@@ -24,6 +24,15 @@ typedef struct rw_mapping {
     struct rw_mapping *older; /* retired mappings still referenced */
 } rw_mapping;
 
+/* A read-only handle's segments that hold their file open and locked
+ * (segment.c, "Readers and recycling"), counted so that the handle can let
+ * go of idle ones before it runs out of descriptors (log_read.c,
+ * release_reader_fds). Shared by the handle's segments. */
+typedef struct rw_reader_fds {
+    atomic_int open;      /* segments whose rfd is open */
+    atomic_int exhausted; /* an open failed for want of descriptors */
+} rw_reader_fds;
+
 typedef struct rw_seg {
     uint64_t seq;
     uint64_t salt;      /* header salt: epoch 0, FOOTER and SEAL */
@@ -47,7 +56,9 @@ typedef struct rw_seg {
      * segment is freed, so that the writer never rewrites the file under
      * the mapping (segment.c, "Readers and recycling"). */
     int reader_lock;
-    int rfd;            /* -1 until then */
+    int rfd;            /* -1 until then, and after rw_seg_unmap_idle */
+    rw_reader_fds *reader_fds; /* the handle's count (reader_lock only) */
+    atomic_uint_fast64_t last_read; /* the handle's read count at its last read */
     char name[24];      /* "%016llx.wal" */
 
     /* Live entries: [first, first + count). offsets[i] is the record of
@@ -143,10 +154,11 @@ int rw_seg_write_seal(rw_seg *s, uint64_t purge, uint64_t *new_size);
 int rw_seg_map(rw_seg *s, uint64_t need, const rw_mapping **out);
 
 /* Drops a read-only handle's mappings of s and its locked open (a later
- * read maps it again), so that a check that reads every segment once does
- * not keep one descriptor per segment. Only while nothing but the log
- * holds s (no view points into it) and with the log's rw lock held for
- * writing (no read is locating an entry in it). */
+ * read opens, locks, checks and maps it again), so that a check that reads
+ * every segment once, or a handle that reads more segments than it may
+ * keep open, does not keep one descriptor per segment. Only while nothing
+ * but the log holds s (no view points into it) and with the log's rw lock
+ * held for writing (no read is locating an entry in it). */
 void rw_seg_unmap_idle(rw_seg *s);
 
 /* Loads a sealed segment's footer (offsets and epochs) if not yet loaded.

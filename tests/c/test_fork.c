@@ -9,6 +9,7 @@
  *     the parent's files or the child's own handle on the same log;
  *   - a child that only closes the inherited handle and exits does not
  *     hang;
+ *   - so is a child made by a raw fork system call (no fork handlers run);
  *   - the parent's handle is unaffected by all of it.
  * Children report through their exit status and pipes; an alarm() in each
  * child turns a hang (the old close waited for the parent's preparer
@@ -18,7 +19,9 @@
 #include "test_util.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define CHILD_TIMEOUT_S 20
 
@@ -321,6 +324,40 @@ static void test_grandchild_of_opener_refused(void)
     reap(pid);
 }
 
+/* A child made by a raw fork system call, which runs no pthread_atfork
+ * handler (a runtime's clone(), syscall(SYS_fork)), is refused too: the
+ * library once trusted a pid its fork handler kept, and such a child
+ * appended to the parent's log through the inherited handle. */
+static void test_raw_fork_child_refused(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_NOSYNC, 0);
+    raftwal_entry e = entry(1, 1, "one"), child_e = entry(2, 1, "child");
+    uint64_t last = 0;
+    uint32_t before;
+    pid_t pid;
+
+    CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+    CHECK_OK(raftwal_log_last_index(log, &last)); /* the pid is cached */
+    before = dir_digest(dir);
+    fflush(stdout);
+    fflush(stderr);
+    pid = (pid_t)syscall(SYS_fork);
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        alarm(CHILD_TIMEOUT_S);
+        CHECK_RC(raftwal_log_append(log, &child_e, 1, NULL, 0), RAFTWAL_ECLOSED);
+        CHECK_RC(raftwal_log_last_index(log, &last), RAFTWAL_ECLOSED);
+        CHECK_RC(raftwal_log_close(log), RAFTWAL_ECLOSED);
+        _exit(0);
+    }
+    reap(pid);
+    CHECK_MSG(dir_digest(dir) == before, "the child changed the parent's files");
+    CHECK_OK(raftwal_log_last_index(log, &last));
+    CHECK_EQ_U64(last, 1);
+    CHECK_OK(raftwal_log_close(log));
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_child_opens_after_parent_closes);
@@ -329,5 +366,6 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_child_closes_inherited_and_exits);
     TU_RUN(argc, argv, test_inherited_readonly_handle_refused);
     TU_RUN(argc, argv, test_grandchild_of_opener_refused);
+    TU_RUN(argc, argv, test_raw_fork_child_refused);
     return 0;
 }

@@ -15,7 +15,10 @@
  *   test_random_histories    a property test: random legal Raft histories
  *                            (appends, overwrites, truncations, snapshot
  *                            compactions, snapshot installs with term drops,
- *                            purges past the end, hard states, reopens)
+ *                            purges past the end, snapshots inside the
+ *                            log at a higher term than the entries after
+ *                            them, with and without the truncate that
+ *                            follows an install, hard states, reopens)
  *                            written by a child process that SIGKILLs itself
  *                            at the end of each phase, with small segments
  *                            so that they seal; after every phase a plain
@@ -222,6 +225,7 @@ typedef struct gen {
     uint64_t rng;
     uint64_t term; /* the node's current term: the highest seen so far */
     int installs, drops, overwrites, truncates, compactions, past_purges, reopens;
+    int inside, inside_live; /* op_install_inside, and those that kept entries after it */
 } gen;
 
 static uint64_t g_rand(gen *g)
@@ -360,6 +364,46 @@ static void op_install(raftwal_log **log, struct phase *p, unsigned int flags)
     g->installs++;
 }
 
+/* A snapshot inside the log (index <= last, or first-1 when the log is
+ * empty past a purge), at a term higher than every entry after it: a
+ * follower installing a leader's snapshot that conflicts with its own
+ * (uncommitted) entries. Saved, the commit index moved to it, purged to it,
+ * and half the time the conflicting suffix truncated; without the truncate
+ * it is a follower stopped mid install (or a snapshot saved at first-1
+ * after the entry first was appended past a purge). The entry after the
+ * snapshot is then younger than it: the snapshot is not its predecessor. */
+static void op_install_inside(raftwal_log **log, struct phase *p, unsigned int flags)
+{
+    model *m = p->m;
+    gen *g = p->g;
+    uint64_t lo = m->first - 1, idx;
+    raftwal_hardstate hs = m->hs;
+    if (m->snap_index + 1 > lo)
+        lo = m->snap_index + 1;
+    if (m->hs.commit > lo)
+        lo = m->hs.commit;
+    if (lo > m->last || lo == 0)
+        return;
+    idx = g_range(g, lo, m->last);
+    g->term++;
+    op_snapshot(log, p, idx, g->term);
+    hs.term = g->term;
+    hs.commit = idx;
+    if (*log)
+        CHECK_OK(raftwal_log_set_hardstate(*log, &hs, flags));
+    m->hs = hs;
+    if (idx >= m->first)
+        op_purge(log, p, idx);
+    if (g_rand(g) % 2) {
+        if (*log)
+            CHECK_OK(raftwal_log_truncate(*log, idx + 1));
+        model_truncate(m, idx + 1);
+    } else if (idx < m->last) {
+        g->inside_live++; /* entries younger than the snapshot, lower terms */
+    }
+    g->inside++;
+}
+
 /* A purge past the end without a snapshot there: the next entry has no
  * predecessor at all (the writer accepts any term for it). */
 static void op_purge_past(raftwal_log **log, struct phase *p)
@@ -393,8 +437,10 @@ static void run_phase(raftwal_log **log, struct phase *p)
             op_truncate(log, p);
         else if (r < 70)
             op_compact(log, p);
-        else if (r < 80)
+        else if (r < 76)
             op_install(log, p, flags);
+        else if (r < 80)
+            op_install_inside(log, p, flags);
         else if (r < 83)
             op_purge_past(log, p);
         else if (r < 93)
@@ -478,14 +524,18 @@ static void test_random_histories(void)
         total.compactions += g.compactions;
         total.past_purges += g.past_purges;
         total.reopens += g.reopens;
+        total.inside += g.inside;
+        total.inside_live += g.inside_live;
         tu_rm_rf(dir); /* keep the temporary directory small */
     }
     iteration_now = -1;
     printf("   %d histories of %d killed phases: %d snapshot installs (%d term drops), %d "
-           "overwrites, %d truncations, %d compactions, %d purges past the end, %d reopens\n",
+           "overwrites, %d truncations, %d compactions, %d purges past the end, %d reopens, "
+           "%d snapshots inside the log (%d kept the entries after them)\n",
            it, phases, total.installs, total.drops, total.overwrites, total.truncates,
-           total.compactions, total.past_purges, total.reopens);
+           total.compactions, total.past_purges, total.reopens, total.inside, total.inside_live);
     CHECK(total.drops > 0);
+    CHECK(total.inside_live > 0);
 }
 
 int main(int argc, char **argv)

@@ -15,11 +15,18 @@
  * check: every held view still holds its entry's bytes, and every entry the
  * reader's handle had is either read back exactly or compacted. Files no
  * reader holds are still recycled (the writer's stats show it).
+ *
+ * A read-only handle keeps a bounded number of segment files open (and a
+ * full check lets go of each segment it has read): it reads a log of more
+ * segments than RLIMIT_NOFILE allows, and a view it holds keeps its file
+ * locked meanwhile.
  */
 #include "model.h"
 #include "test_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -241,10 +248,203 @@ static void test_verify_holds_few_descriptors(void)
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
 }
 
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+    CHECK(d != NULL);
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* A log of `nsegs` sealed segments (20 entries of term TERM each); its
+ * last index. */
+static uint64_t many_segments(const char *dir, uint64_t nsegs)
+{
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    uint64_t last = 0;
+    while (get_stats(log).segments < nsegs) {
+        append_range(log, last + 1, 20);
+        last += 20;
+    }
+    CHECK_OK(raftwal_log_close(log));
+    return last;
+}
+
+/* Reads every entry of a read-only handle three ways (iterator, get,
+ * term), checking each; returns the most descriptors the process had open
+ * meanwhile, above `base` (not counted if base < 0). */
+static int read_all(raftwal_log *log, uint64_t last, int base)
+{
+    raftwal_iter *it = NULL;
+    raftwal_entry e;
+    unsigned char buf[MAXP + 1];
+    uint64_t i, term;
+    int rc, peak = 0, n;
+    CHECK_OK(raftwal_iter_open(&it, log, 1, last + 1, RAFTWAL_NO_LIMIT));
+    for (i = 1; (rc = raftwal_iter_next(it, &e)) == 1; i++) {
+        CHECK_EQ_U64(e.index, i);
+        CHECK(tu_payload_ok(e.data, e.size, i, TERM, MAXP));
+        if (base >= 0 && (n = open_fds() - base) > peak)
+            peak = n;
+    }
+    CHECK_RC(rc, 0);
+    CHECK_EQ_U64(i, last + 1);
+    raftwal_iter_close(it);
+    for (i = last; i >= 1; i--) { /* backwards: every segment is opened anew */
+        CHECK_OK(raftwal_log_get(log, i, &e, buf, sizeof buf));
+        CHECK(tu_payload_ok(e.data, e.size, i, TERM, MAXP));
+        CHECK_OK(raftwal_log_term(log, i, &term));
+        CHECK_EQ_U64(term, TERM);
+    }
+    if (base >= 0 && (n = open_fds() - base) > peak)
+        peak = n;
+    return peak;
+}
+
+/* A read-only handle keeps a bounded number of segment files open: it once
+ * kept one locked descriptor per segment read until it was closed, and
+ * failed with "Too many open files" (RAFTWAL_EIO) on a log of more
+ * segments than RLIMIT_NOFILE. Idle segments are let go past the bound
+ * (RW_READER_FDS_MAX = 64 here, a quarter of RLIMIT_NOFILE under a low
+ * limit) and when an open fails with EMFILE (the limit lowered after the
+ * handle was opened); a view still held keeps its segment mapped and
+ * locked (the writer may not reuse its file). */
+static void test_readonly_reads_hold_few_descriptors(void)
+{
+    const char *dir = tu_tmpdir();
+    uint64_t last = many_segments(dir, 150);
+    struct rlimit old, low;
+    raftwal_log *log;
+    raftwal_iter *held = NULL;
+    raftwal_entry view;
+    char path[1024];
+    int base, peak, fd;
+    struct flock fl;
+
+    /* The default bound; a view of entry 1 held throughout. */
+    base = open_fds();
+    log = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
+    CHECK_OK(raftwal_iter_open(&held, log, 1, 2, RAFTWAL_NO_LIMIT));
+    CHECK_RC(raftwal_iter_next(held, &view), 1);
+    peak = read_all(log, last, base);
+    printf("   150 segments read: at most %d descriptors open (bound 64)\n", peak);
+    CHECK_MSG(peak <= 64 + 2, "%d descriptors open for a read-only handle", peak);
+    CHECK(tu_payload_ok(view.data, view.size, 1, TERM, MAXP));
+    /* The held view's file is still locked: a writer's exclusive lock
+     * (the reuse check, segment.c W1) fails. */
+    snprintf(path, sizeof path, "%s/%016x.wal", dir, 1u);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0);
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    CHECK_MSG(fcntl(fd, F_OFD_SETLK, &fl) != 0 && errno == EAGAIN,
+              "the segment of a held view is not locked");
+    close(fd);
+    raftwal_iter_close(held);
+
+    /* The limit lowered after the open: reads find EMFILE, let go of idle
+     * segments, and go on. */
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = (rlim_t)open_fds() + 8;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    read_all(log, last, -1); /* counting would take a descriptor */
+    CHECK_OK(raftwal_log_close(log));
+
+    /* A low limit at the open: a quarter of it is the bound. */
+    low.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    base = open_fds();
+    log = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
+    peak = read_all(log, last, base);
+    CHECK_MSG(peak <= 16 + 2, "%d descriptors open for a read-only handle (bound 16)", peak);
+    CHECK_OK(raftwal_log_close(log));
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+}
+
+/* Threads reading one read-only handle at random while it lets go of idle
+ * segments (bound 16 under a limit of 64): each holds an iterator view
+ * across other reads and checks it after; every read returns its entry. */
+struct ro_reader {
+    raftwal_log *log;
+    uint64_t last, rng;
+    int failed;
+    char why[256];
+};
+
+static void ro_fail(struct ro_reader *r, const char *what, uint64_t index)
+{
+    if (!r->failed)
+        snprintf(r->why, sizeof r->why, "%s %" PRIu64 ": %s", what, index, raftwal_errmsg());
+    r->failed = 1;
+}
+
+static void *ro_reader_main(void *arg)
+{
+    struct ro_reader *r = (struct ro_reader *)arg;
+    unsigned char buf[MAXP + 1];
+    for (int round = 0; round < 150 && !r->failed; round++) {
+        raftwal_iter *it = NULL;
+        raftwal_entry view, e;
+        uint64_t at = 1 + tu_mix(r->rng++) % r->last, i;
+        if (raftwal_iter_open(&it, r->log, at, at + 1, RAFTWAL_NO_LIMIT) != 0 ||
+            raftwal_iter_next(it, &view) != 1) {
+            ro_fail(r, "iterator at", at);
+            break;
+        }
+        for (int k = 0; k < 10; k++) {
+            i = 1 + tu_mix(r->rng++) % r->last;
+            if (raftwal_log_get(r->log, i, &e, buf, sizeof buf) != 0 ||
+                !tu_payload_ok(e.data, e.size, i, TERM, MAXP))
+                ro_fail(r, "get", i);
+        }
+        if (!tu_payload_ok(view.data, view.size, at, TERM, MAXP))
+            ro_fail(r, "the view changed: entry", at);
+        raftwal_iter_close(it);
+    }
+    return NULL;
+}
+
+static void test_readonly_threads_while_releasing(void)
+{
+    const char *dir = tu_tmpdir();
+    uint64_t last = many_segments(dir, 150);
+    struct rlimit old, low;
+    struct ro_reader r[4];
+    pthread_t th[4];
+    raftwal_log *log;
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    log = open_log(dir, RAFTWAL_OPEN_READONLY, 0);
+    for (int i = 0; i < 4; i++) {
+        r[i].log = log;
+        r[i].last = last;
+        r[i].rng = tu_seed() * 4 + (uint64_t)i;
+        r[i].failed = 0;
+        CHECK(pthread_create(&th[i], NULL, ro_reader_main, &r[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(pthread_join(th[i], NULL) == 0);
+        CHECK_MSG(!r[i].failed, "reader %d: %s", i, r[i].why);
+    }
+    CHECK_OK(raftwal_log_close(log));
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_views_survive_recycling);
     TU_RUN(argc, argv, test_locked_spare_is_not_reused);
     TU_RUN(argc, argv, test_verify_holds_few_descriptors);
+    TU_RUN(argc, argv, test_readonly_reads_hold_few_descriptors);
+    TU_RUN(argc, argv, test_readonly_threads_while_releasing);
     return 0;
 }

@@ -20,6 +20,10 @@ static void test_pred(void)
     CHECK(rw_rule_pred(201, 201, 200, 150) == RW_PRED_NONE);
     CHECK(rw_rule_pred(1, 1, 0, 0) == RW_PRED_NONE);
     CHECK(rw_rule_pred(0, 1, 0, 0) == RW_PRED_NONE);
+    /* A checker of the final state: the first live entry may be older
+     * than a snapshot at first-1, so only later entries are bound. */
+    CHECK(rw_rule_pred_live(11, 10) == RW_PRED_ENTRY);
+    CHECK(rw_rule_pred_live(10, 10) == RW_PRED_NONE);
 }
 
 static void test_replay(void)
