@@ -362,6 +362,32 @@ def test_close_fails_pending_waits_and_leaves_no_thread(log_dir):
         assert log.last_index == 3 and log.first_index == 1  # the purge never ran
 
 
+def test_close_goes_on_when_its_waiter_is_cancelled(log_dir):
+    async def main():
+        log = await raftwal.aio.open(log_dir)
+        await log.append([Entry(1, 1, b"a")], sync=False)
+        held = HeldSync(log.sync_log)
+        syncing = asyncio.ensure_future(log.sync())
+        await held.wait_entered()
+        first = asyncio.ensure_future(log.close())
+        second = asyncio.ensure_future(log.close())  # waits for the same close
+        await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        with pytest.raises(raftwal.ClosedError):
+            await syncing
+        assert not second.done()
+        held.release()
+        await second
+        assert aio_threads() == []
+        await log.close()  # a later close: nothing more to do
+
+    run(main())
+    with raftwal.open(log_dir) as log:
+        assert log.last_index == 1
+
+
 def test_unclosed_log_closes_when_collected(log_dir):
     async def main():
         log = await raftwal.aio.open(log_dir)

@@ -291,24 +291,29 @@ class AsyncLog:
         ``wait_durable``, ...) and every queued call with
         :class:`ClosedError`, then closes the log on its worker thread (a
         final sync, as :meth:`raftwal.Log.close`) and waits for that thread
-        to exit. Idempotent; concurrent calls wait for the same close. The
-        close goes on if the awaiting task is cancelled.
+        to exit. Idempotent; concurrent and later calls wait for the same
+        close (only the first one raises its error). The close goes on if
+        the awaiting task is cancelled.
 
         Raises:
             RaftwalIOError: the final sync failed (the log is closed anyway).
         """
-        if self._closed is None:
+        starter = self._closed is None
+        if starter:
             self._closing = True
             self._closed = self._worker.loop.create_future()
             self._worker.stop(self._closed)
-            try:
-                await asyncio.shield(self._closed)
-            finally:
-                if self._closed.done():
-                    self._join()
-        elif not self._closed.done():
-            await asyncio.shield(self._closed)
-            self._join()
+        closed = self._closed
+        try:
+            await asyncio.shield(closed)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            if starter:  # the close's own error, reported once
+                raise
+        finally:
+            if closed.done():
+                self._join()
 
     def _join(self) -> None:
         # The thread posts the close's outcome as its very last action: the
