@@ -462,6 +462,7 @@ class Interleaving:
         self.exclusive = asyncio.Lock()
         self.term = 1
         self.cancelled = 0
+        self.rewrites = 0  # changes that replace or drop entries (durable_index may go down)
 
     def check_bounds(self) -> None:
         assert self.log.bounds() == (self.model.first, self.model.last)
@@ -509,8 +510,13 @@ class Interleaving:
             assert type(raised.value) in expected, (raised.value, expected)
             self.check_bounds()
             return
+        if batch and batch[0].index <= self.model.last:
+            self.rewrites += 1
         self.model.append(batch, hs)
+        rewrites = self.rewrites
         await coro
+        if sync and batch and self.rewrites == rewrites:  # nothing replaced it meanwhile
+            assert self.log.durable_index >= batch[-1].index
 
     async def step(self, kind: str, a: int, b: int) -> None:
         m = self.model
@@ -520,6 +526,7 @@ class Interleaving:
             await self.log.wait_durable(max(m.first, m.last - a))
         elif kind in ("truncate", "purge", "snapshot"):
             async with self.exclusive:
+                self.rewrites += 1
                 await self.exclusive_step(kind, a)
                 self.check_bounds()
         else:
