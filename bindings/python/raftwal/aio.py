@@ -104,7 +104,6 @@ class _Worker:
         self._stopping = False
         self._close_future: Optional["asyncio.Future[None]"] = None
         self._waiters: Deque[Tuple[int, "asyncio.Future[None]"]] = collections.deque()
-        self._log: Optional[Log] = None
         self.thread: Optional[threading.Thread] = None
 
     # ---- the loop's side ---------------------------------------------------
@@ -145,8 +144,8 @@ class _Worker:
 
     async def run(self, call: Callable[[], Any]) -> Any:
         """Runs ``call`` on the thread and returns its result. Cancelled
-        before the thread takes it, it never runs; once taken, it runs to
-        the end and its outcome is dropped."""
+        before the thread takes it, it never runs; cancelled after, it runs
+        to the end unobserved."""
         job = _Job(call, self.loop.create_future())
         with self._cond:
             if self._stopping:
@@ -200,7 +199,6 @@ class _Worker:
             return
         with self._cond:
             abandoned = self._stopping  # the opener was cancelled meanwhile
-            self._log = log
         if not abandoned:
             self._post(_resolve, opened, log, None)
             self._serve(log)
