@@ -28,6 +28,7 @@ import collections
 import copy
 import os
 import threading
+import time
 import warnings
 from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Optional, Tuple, Union
 
@@ -36,6 +37,10 @@ from ._log import EntryIterator, EntryLike, HardStateLike, Log, PathLike
 from ._types import BytesLike, Entry, HardState, Snapshot
 
 __all__ = ["AsyncLog", "open"]
+
+#: How long the worker waits, before its next sync, for the loop to resume
+#: the waiters the last sync settled (see _Worker._wait_for_work).
+GATHER_WAIT = 0.0005
 
 
 def _fresh_error(error: BaseException) -> BaseException:
@@ -100,6 +105,7 @@ class _Worker:
         self._written = 0    # write points handed out
         self._requested = 0  # highest point some waiter needs durable
         self._settled = 0    # highest point the thread gave a verdict for
+        self._gathered = 0   # highest settled point whose waiters the loop resumed
         self._jobs: Deque[_Job] = collections.deque()
         self._stopping = False
         self._close_future: Optional["asyncio.Future[None]"] = None
@@ -130,10 +136,11 @@ class _Worker:
     def _settle(self, target: int, error: Optional[BaseException]) -> None:
         """On the loop: the sync up to ``target`` succeeded (error None) or
         failed; resolves every waiter at or below it."""
+        resumed = False
         while True:
             with self._cond:
                 if not self._waiters or self._waiters[0][0] > target:
-                    return
+                    break
                 _, future = self._waiters.popleft()
             if future.done():  # cancelled, or failed by close()
                 continue
@@ -141,6 +148,11 @@ class _Worker:
                 future.set_result(None)
             else:
                 future.set_exception(_fresh_error(error))
+            resumed = True
+        if resumed:  # after the resumed tasks' steps, which set_result queued
+            self.loop.call_soon(self._gather, target)
+        else:
+            self._gather(target)
 
     async def run(self, call: Callable[[], Any]) -> Any:
         """Runs ``call`` on the thread and returns its result. Cancelled
@@ -213,8 +225,7 @@ class _Worker:
     def _serve(self, log: Log) -> None:
         while True:
             with self._cond:
-                while not (self._stopping or self._jobs or self._requested > self._settled):
-                    self._cond.wait()
+                self._wait_for_work()
                 if self._stopping:
                     return
                 job = self._jobs.popleft() if self._jobs else None
@@ -223,6 +234,35 @@ class _Worker:
                 self._run_job(job)
             else:
                 self._sync(log, target)
+
+    def _wait_for_work(self) -> None:
+        """Sleeps until there is a call to run, a sync to make, or a stop.
+        Before a sync, it first lets the loop resume the waiters the last
+        sync settled (``_gathered``), up to GATHER_WAIT seconds: they write
+        their next batch at once, and it joins the batches written during
+        that sync, so one fdatasync takes the whole crowd rather than every
+        other half of it. _cond held."""
+        gather_deadline = None
+        while not (self._stopping or self._jobs):
+            if self._requested > self._settled:
+                if self._gathered >= self._settled:
+                    return
+                now = time.monotonic()
+                if gather_deadline is None:
+                    gather_deadline = now + GATHER_WAIT
+                if now >= gather_deadline:
+                    return
+                self._cond.wait(gather_deadline - now)
+            else:
+                self._cond.wait()
+
+    def _gather(self, target: int) -> None:
+        """On the loop, after the tasks ``_settle`` resumed took their step
+        (call_soon callbacks run in order): they have written and asked for
+        their next sync."""
+        with self._cond:
+            self._gathered = max(self._gathered, target)
+            self._cond.notify()
 
     def _run_job(self, job: _Job) -> None:
         try:
