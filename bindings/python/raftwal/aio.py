@@ -84,7 +84,10 @@ class _Worker:
       released meanwhile). That sync began after every write up to
       ``target`` had returned, so it covered them all: it settles every
       waiter with a point <= target, however many there are, with one
-      fdatasync. Writes made while it ran get the next round.
+      fdatasync. Writes made while it ran get the next round; before it
+      starts, the worker lets the loop resume the waiters this sync settled
+      (``_gather``, at most GATHER_WAIT), so that their next batches join
+      it too instead of waiting for the round after.
     - The verdict reaches the loop through ``call_soon_threadsafe()``,
       which wakes the loop's selector (its self-pipe); ``_settle`` then
       resolves the futures in point order. Neither side polls.
