@@ -206,7 +206,6 @@ def main() -> None:
         for _ in range(5):  # interleaved: the shared disk's mood changes by the second
             for _, how in hows:
                 rounds[how].append(asyncio.run(batch_run(fresh(root, how), args.seconds / 3, how)))
-        floor = statistics.median(rounds["pwrite"])
         for name, how in hows:
             ratios = [r / f for r, f in zip(rounds[how], rounds["pwrite"])]
             print(f"{name:<28} {statistics.median(rounds[how]):>10.0f}/s  "

@@ -23,7 +23,7 @@ import itertools
 import os
 import threading
 import warnings
-from typing import List, Optional
+from typing import List
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +33,7 @@ import raftwal
 import raftwal.aio
 from raftwal import Entry, HardState
 
-from conftest import SMALL_SEGMENT, fast_tmp_root
+from conftest import SMALL_SEGMENT
 from model import LogModel
 
 BOUND = 60  # seconds any one test may take
