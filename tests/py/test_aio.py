@@ -388,6 +388,32 @@ def test_close_goes_on_when_its_waiter_is_cancelled(log_dir):
         assert log.last_index == 1
 
 
+def test_forked_child_refuses_the_parents_log(log_dir):
+    async def main():
+        async with raftwal.aio.open(log_dir) as log:
+            await log.append([Entry(1, 1, b"a")])
+            pid = os.fork()
+            if pid == 0:  # the child: every write refuses before touching anything
+                code = 0
+                try:
+                    for coro in (log.append([Entry(2, 1, b"child")]), log.sync(), log.truncate(1)):
+                        try:
+                            coro.send(None)
+                            code = 1
+                        except raftwal.ClosedError:
+                            pass
+                except BaseException:
+                    code = 2
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            await log.append([Entry(2, 1, b"parent")])  # the parent's log is unaffected
+            assert log[2].data == b"parent"
+
+    run(main())
+
+
 def test_unclosed_log_closes_when_collected(log_dir):
     async def main():
         log = await raftwal.aio.open(log_dir)
