@@ -343,6 +343,9 @@ class AsyncLog:
         if starter:
             self._closing = True
             self._closed = self._worker.loop.create_future()
+            # Its error is raised to the first closer; if that one was
+            # cancelled, nobody asks for it: no "never retrieved" report.
+            self._closed.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._worker.stop(self._closed)
         closed = self._closed
         try:
