@@ -120,7 +120,7 @@ nginx_pid=$!
 status=$(wait_for_owner "")
 first_worker=$(echo "$status" | cut -d' ' -f2)
 echo "$first_worker" >>"$prefix/worker.pids"
-expect_eq "status of a new log" "$status" "open $first_worker 1 0"
+expect_eq "status of a new log" "$status" "writer $first_worker 1 0 0"
 
 # ---- appends and reads -----------------------------------------------------
 printf 'hello nginx' >"$prefix/body1"
@@ -153,7 +153,7 @@ kill -HUP "$nginx_pid"
 status=$(wait_for_owner "$first_worker")
 second_worker=$(echo "$status" | cut -d' ' -f2)
 echo "$second_worker" >>"$prefix/worker.pids"
-expect_eq "status after reload" "$status" "open $second_worker 1 3"
+expect_eq "status after reload" "$status" "writer $second_worker 1 3 3"
 printf 'after reload' >"$prefix/body4"
 code=$(curl_ -o "$prefix/answer" -w '%{http_code}' --data-binary "@$prefix/body4" "$url/append")
 expect_eq "POST /append after reload" "$code $(cat "$prefix/answer")" "201 4"
