@@ -25,6 +25,10 @@ been read (reading may run an __index metamethod, which may call this module
 again or yield), right before the C call.
 tests/lua/jit_trace_test.lua checks that their loops trace without NYI.
 
+In nginx, where a request may yield, durable appends, log:sync() and
+log:wait_durable() wait for the disk in an nginx thread pool instead of
+blocking the worker (see "Durable waits in nginx" below).
+
 The library itself is loaded lazily, on the first call that needs it, so
 that raftwal.load(path) can choose it after require("raftwal").
 ]]
