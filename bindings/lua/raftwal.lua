@@ -506,8 +506,13 @@ local function wait_in_thread(self, ngx, h, fname, index)
     end
     self._waits = self._waits + 1
     waiting[self] = true
-    local ok, rc, msg = ngx.run_worker_thread(self._pool, THREAD_MODULE, fname,
+    -- pcall (LuaJIT yields across it): an error raised here must not leave
+    -- _waits counted, which would defer a close() forever.
+    local called, ok, rc, msg = pcall(ngx.run_worker_thread, self._pool, THREAD_MODULE, fname,
         loaded_from, tonumber(ffi.cast("uintptr_t", h)), hi, lo)
+    if not called then
+        ok, rc = false, ok
+    end
     if not ok then
         if not warned_pools[self._pool] then
             warned_pools[self._pool] = true
@@ -813,7 +818,9 @@ function Log:append(entries, hardstate, opts)
         if n > 0 then
             return wait_result(wait_in_thread(self, ngx, h, "wait_durable", values[4 * n - 3]))
         end
-        return wait_result(wait_in_thread(self, ngx, h, "sync")) -- the hard state alone
+        if hs ~= nil then
+            return wait_result(wait_in_thread(self, ngx, h, "sync")) -- the hard state alone
+        end
     end
     return true
 end

@@ -150,6 +150,19 @@ T.test("close() while a wait is in flight is deferred to its end", function()
     again:close()
 end)
 
+T.test("an error raised by run_worker_thread falls back and leaves close() immediate", function()
+    local dir = T.tmpdir() .. "/wal"
+    local log = T.ok(raftwal.open(dir))
+    with_ngx("content", function()
+        fake.during = function() error("API disabled in the context of this test") end
+        T.ok(log:append({ e(1, 1, "a") }), "the append blocks instead")
+        T.eq(#fake.logged, 1, "and warns")
+    end)
+    T.eq(log:durable_index(), 1, "durable")
+    T.ok(log:close())
+    T.ok(raftwal.open(dir), "the close was not deferred: the lock is free"):close()
+end)
+
 T.test("open checks the nginx options' types", function()
     T.raises("option thread_pool must be a string", function()
         raftwal.open(T.tmpdir() .. "/wal", { thread_pool = 1 })
