@@ -26,5 +26,6 @@ build = {
    modules = {
       raftwal = "raftwal.lua",
       ["raftwal.cdef"] = "raftwal/cdef.lua",
+      ["raftwal.nginx_thread"] = "raftwal/nginx_thread.lua",
    },
 }

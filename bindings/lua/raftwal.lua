@@ -25,6 +25,10 @@ been read (reading may run an __index metamethod, which may call this module
 again or yield), right before the C call.
 tests/lua/jit_trace_test.lua checks that their loops trace without NYI.
 
+In nginx, where a request may yield, durable appends, log:sync() and
+log:wait_durable() wait for the disk in an nginx thread pool instead of
+blocking the worker (see "Durable waits in nginx" below).
+
 The library itself is loaded lazily, on the first call that needs it, so
 that raftwal.load(path) can choose it after require("raftwal").
 ]]
@@ -405,6 +409,142 @@ local function write_flags(opts)
 end
 
 -- ---------------------------------------------------------------------------
+-- Durable waits in nginx
+-- ---------------------------------------------------------------------------
+
+-- An nginx worker is one event loop: a call that blocks for an fdatasync
+-- stops every request of the worker meanwhile, and requests that each
+-- block in turn can never share an fdatasync. So in the phases where a
+-- request's coroutine may yield, a durable append writes its batch at once
+-- with RAFTWAL_NOSYNC (no yield between the caller choosing its index and
+-- the write: requests of the worker cannot interleave there) and then waits
+-- for the disk in a thread of an nginx thread pool (ngx.run_worker_thread,
+-- lua-nginx-module 0.10.21 and later), which suspends only this request;
+-- log:sync() and log:wait_durable() wait the same way. The C library
+-- groups concurrent waiters: whichever finds no fdatasync running starts
+-- one for all of them. The thread side is raftwal/nginx_thread.lua.
+--
+-- Chosen by measurement (bindings/lua/README.md, "Numbers"): the thread
+-- hop costs tens of microseconds per wait, far below an fdatasync, and
+-- needs nothing but a `thread_pool` line in nginx.conf. The other way, a
+-- descriptor the library signals when the durable index moves, would need
+-- a thread in C that this pure-Lua binding cannot start, or a change to
+-- the C API.
+--
+-- Everywhere else (init_worker_by_lua*, header and body filters, the log
+-- phase, plain LuaJIT, opened with yield = false) the calls block, as the C
+-- API does. If the thread pool is missing, the call blocks too, and the
+-- error log says so once per pool name.
+
+local DEFAULT_THREAD_POOL = "raftwal"
+local THREAD_MODULE = "raftwal.nginx_thread"
+
+-- The values of ngx.get_phase() in which ngx.run_worker_thread may yield.
+local YIELDING_PHASES = {
+    rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
+}
+
+-- The ngx table when a durable wait of this log may yield here, else nil.
+local function nginx_for_wait(self)
+    if not self._yield or self.readonly then
+        return nil
+    end
+    local ngx = rawget(_G, "ngx")
+    if ngx == nil or ngx.run_worker_thread == nil or not YIELDING_PHASES[ngx.get_phase()] then
+        return nil
+    end
+    return ngx
+end
+
+-- A 64-bit index as two 32-bit halves (numbers): only nil, booleans,
+-- numbers, strings and tables cross into the thread pool's Lua VM.
+local function split_u64(i)
+    if type(i) == "number" then
+        local lo = i % TWO32
+        return (i - lo) / TWO32, lo
+    end
+    local u = ffi.cast("uint64_t", i)
+    return tonumber(u / 4294967296ULL), tonumber(u % 4294967296ULL)
+end
+
+-- Logs with waits in the thread pool: a strong reference, so that the
+-- garbage collector never finalizes (closes) a handle a thread still uses,
+-- even when the waiting request is aborted and never resumes.
+local waiting = {}
+
+local warned_pools = {} -- pool name -> true once its absence was logged
+
+-- Closes the handle of a log whose close() was deferred until its last
+-- wait in the thread pool had returned.
+local function finish_deferred_close(self)
+    local h = self._closing
+    self._closing = nil
+    ffi_gc(h, nil)
+    local rc = C.raftwal_log_close(h)
+    local ngx = rawget(_G, "ngx")
+    if rc ~= 0 and ngx ~= nil then
+        ngx.log(ngx.ERR, "raftwal: closing ", self.path, ": ", ffi_string(C.raftwal_errmsg()))
+    end
+end
+
+-- The blocking call behind a wait: "wait_durable" (with index) or "sync".
+local function wait_here(h, fname, index)
+    if fname == "sync" then
+        return C.raftwal_log_sync(h)
+    end
+    return C.raftwal_log_wait_durable(h, index)
+end
+
+-- Waits for the disk in the thread pool (fname: "wait_durable" with index,
+-- or "sync"), suspending only the calling coroutine. Returns 0, or an
+-- error code and its message. When the pool cannot take the call (no such
+-- thread_pool, no Lua VM left), waits here instead, blocking.
+local function wait_in_thread(self, ngx, h, fname, index)
+    local hi, lo = 0, 0
+    if index ~= nil then
+        hi, lo = split_u64(index)
+    end
+    self._waits = self._waits + 1
+    waiting[self] = true
+    -- pcall (LuaJIT yields across it): an error raised here must not leave
+    -- _waits counted, which would defer a close() forever.
+    local called, ok, rc, msg = pcall(ngx.run_worker_thread, self._pool, THREAD_MODULE, fname,
+        loaded_from, tonumber(ffi.cast("uintptr_t", h)), hi, lo)
+    if not called then
+        ok, rc = false, ok
+    end
+    if not ok then
+        if not warned_pools[self._pool] then
+            warned_pools[self._pool] = true
+            ngx.log(ngx.WARN, "raftwal: durable waits block the worker: ngx.run_worker_thread(\"",
+                self._pool, "\") failed: ", rc, " (add `thread_pool ", self._pool,
+                " threads=16;` to the main context of nginx.conf)")
+        end
+        rc = wait_here(h, fname, index) -- before the deferred close below
+        msg = rc ~= 0 and ffi_string(C.raftwal_errmsg()) or nil
+    end
+    self._waits = self._waits - 1
+    if self._waits == 0 then
+        waiting[self] = nil
+        if self._closing ~= nil then
+            finish_deferred_close(self)
+        end
+    end
+    return rc, msg
+end
+
+-- The result of a wait: true, or nil, message, code name.
+local function wait_result(rc, msg)
+    if rc == 0 then
+        return true
+    end
+    if msg == nil or msg == "" then
+        msg = ffi_string(C.raftwal_strerror(rc))
+    end
+    return nil, msg, code_name[rc] or tostring(rc)
+end
+
+-- ---------------------------------------------------------------------------
 -- Opening
 -- ---------------------------------------------------------------------------
 
@@ -415,6 +555,7 @@ _M.Log = Log
 local OPEN_OPTIONS = {
     create = "boolean", readonly = "boolean", nosync = "boolean", verify = "boolean",
     segment_size = "number", metadata = "string", file_mode = "number",
+    thread_pool = "string", yield = "boolean",
 }
 
 -- The largest file_mode: permission bits only (no setuid, setgid, sticky).
@@ -470,6 +611,7 @@ function _M.open(path, opts)
     local nosync, verify = option(opts, "nosync"), option(opts, "verify")
     local segment_size, file_mode = option(opts, "segment_size"), option(opts, "file_mode")
     local meta = option(opts, "metadata") -- stays referenced until the call returns
+    local thread_pool, yield = option(opts, "thread_pool"), option(opts, "yield")
     if segment_size ~= nil and not to_u64(segment_size) then
         error("raftwal.open: option segment_size must be an integer in [0, 2^53)"
             .. " (bytes; 0 = the default)", 2)
@@ -509,7 +651,14 @@ function _M.open(path, opts)
     log_out[0] = nil
     local pid = current_pid()
     local h = ffi_gc(raw, log_finalizer(lib, pid))
-    return setmetatable({ _h = h, _pid = pid, path = path, readonly = readonly == true }, Log)
+    return setmetatable({
+        _h = h, _pid = pid, path = path, readonly = readonly == true,
+        _nosync = nosync == true,
+        -- Durable waits in nginx (see "Durable waits in nginx" below).
+        _pool = thread_pool or DEFAULT_THREAD_POOL, _yield = yield ~= false,
+        _waits = 0,       -- waits running in the thread pool on _h
+        _closing = nil,   -- the C handle of a close deferred until _waits is 0
+    }, Log)
 end
 
 -- In a process other than the opener's (a forked child): forgets the
@@ -542,6 +691,11 @@ function Log:close()
         return true
     end
     self._h = nil
+    if self._waits > 0 then
+        -- Waits in the thread pool still use h: the last to return closes it.
+        self._closing = h
+        return true
+    end
     ffi_gc(h, nil)
     local rc = C.raftwal_log_close(h)
     if rc ~= 0 then
@@ -647,9 +801,26 @@ function Log:append(entries, hardstate, opts)
     if h == nil then
         return closed()
     end
+    -- 4. In nginx, a durable batch is written now and waited for off the
+    -- event loop (see "Durable waits in nginx").
+    local ngx = nil
+    if flags == 0 and not self._nosync then
+        ngx = nginx_for_wait(self)
+    end
+    if ngx ~= nil then
+        flags = K.RAFTWAL_NOSYNC
+    end
     local rc = C.raftwal_log_append(h, arr, n, hs, flags)
     if rc ~= 0 then
         return fail(rc)
+    end
+    if ngx ~= nil then
+        if n > 0 then
+            return wait_result(wait_in_thread(self, ngx, h, "wait_durable", values[4 * n - 3]))
+        end
+        if hs ~= nil then
+            return wait_result(wait_in_thread(self, ngx, h, "sync")) -- the hard state alone
+        end
     end
     return true
 end
@@ -708,7 +879,7 @@ function Log:set_metadata(data)
     return true
 end
 
--- truncate(from), purge(upto), wait_durable(index): one index, no result.
+-- truncate(from), purge(upto): one index, no result.
 local function index_op(cname, method)
     return function(self, index)
         local h = handle(self)
@@ -728,14 +899,39 @@ end
 Log.truncate = index_op("raftwal_log_truncate", "truncate")
 --- log:purge(upto) -> true | nil, err, code      (drops entries <= upto)
 Log.purge = index_op("raftwal_log_purge", "purge")
+
 --- log:wait_durable(index) -> true | nil, err, code
-Log.wait_durable = index_op("raftwal_log_wait_durable", "wait_durable")
+-- Yields instead of blocking in nginx (see "Durable waits in nginx").
+function Log:wait_durable(index)
+    local h = handle(self)
+    local i = to_u64(index) or argerror("wait_durable: index must be a 64-bit integer")
+    if h == nil then
+        return closed()
+    end
+    local ngx = nginx_for_wait(self)
+    if ngx ~= nil then
+        if C.raftwal_log_durable_index(h, u64_out) == 0 and u64_out[0] >= i then
+            return true -- durable already: no thread needed
+        end
+        return wait_result(wait_in_thread(self, ngx, h, "wait_durable", i))
+    end
+    local rc = C.raftwal_log_wait_durable(h, i)
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
+end
 
 --- log:sync() -> true | nil, err, code
+-- Yields instead of blocking in nginx (see "Durable waits in nginx").
 function Log:sync()
     local h = handle(self)
     if h == nil then
         return closed()
+    end
+    local ngx = nginx_for_wait(self)
+    if ngx ~= nil then
+        return wait_result(wait_in_thread(self, ngx, h, "sync"))
     end
     local rc = C.raftwal_log_sync(h)
     if rc ~= 0 then

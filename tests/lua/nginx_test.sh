@@ -10,7 +10,11 @@
 #     (it retries while the old worker still holds the lock) and appends
 #     after the old entries;
 #   - stops nginx (SIGQUIT, waiting for the master to exit), then runs
-#     `raftwal verify` and `raftwal dump --json` on the log.
+#     `raftwal verify` and `raftwal dump --json` on the log;
+#   - starts the same conf with `worker_processes 2;`: worker 1 serves
+#     entries through its read-only handle, byte for byte, refuses appends
+#     (503), and serves an entry appended through worker 0 once its bounded
+#     refresh has reopened the handle.
 # Every wait is bounded; nginx is killed on any failure.
 #
 # Environment (set by ctest): RAFTWAL_NGINX RAFTWAL_CURL RAFTWAL_CLI RAFTWAL_LIB LUA_PATH
@@ -120,7 +124,7 @@ nginx_pid=$!
 status=$(wait_for_owner "")
 first_worker=$(echo "$status" | cut -d' ' -f2)
 echo "$first_worker" >>"$prefix/worker.pids"
-expect_eq "status of a new log" "$status" "open $first_worker 1 0"
+expect_eq "status of a new log" "$status" "writer $first_worker 1 0 0"
 
 # ---- appends and reads -----------------------------------------------------
 printf 'hello nginx' >"$prefix/body1"
@@ -153,7 +157,7 @@ kill -HUP "$nginx_pid"
 status=$(wait_for_owner "$first_worker")
 second_worker=$(echo "$status" | cut -d' ' -f2)
 echo "$second_worker" >>"$prefix/worker.pids"
-expect_eq "status after reload" "$status" "open $second_worker 1 3"
+expect_eq "status after reload" "$status" "writer $second_worker 1 3 3"
 printf 'after reload' >"$prefix/body4"
 code=$(curl_ -o "$prefix/answer" -w '%{http_code}' --data-binary "@$prefix/body4" "$url/append")
 expect_eq "POST /append after reload" "$code $(cat "$prefix/answer")" "201 4"
@@ -197,6 +201,47 @@ PREFIX="$prefix" "$RAFTWAL_LUAJIT" -e '
     end
     assert(n == 4, "dumped " .. n .. " entries, expected 4")
 ' || fail "raftwal dump --json does not show the request bodies"
+
+# ---- readers: the same conf with two workers --------------------------------
+# Worker 1 opens the log read-only and serves durable entries; an entry
+# appended through worker 0 reaches it within the reader's refresh bound.
+sed 's/^worker_processes 1; /worker_processes 2; /' "$prefix/conf/nginx.conf" >"$prefix/conf/two.conf"
+grep -q '^worker_processes 2; ' "$prefix/conf/two.conf" || fail "no worker_processes line to change"
+RAFTWAL_DIR="$prefix/wal" "$RAFTWAL_NGINX" -p "$prefix/" -c "$prefix/conf/two.conf" \
+    -e "$prefix/logs/error.log" -g 'daemon off;' >"$prefix/logs/stdout.log" 2>&1 &
+nginx_pid=$!
+# Connections land on either worker: ask (bounded) until each has answered.
+get_from_worker() { # wanted-worker-id url-path -> body in $prefix/got, 0 when it answered
+    local code
+    for _ in $(seq 1 200); do
+        code=$(curl_ -o "$prefix/got" -D "$prefix/got.h" -w '%{http_code}' "$url$2" 2>/dev/null || true)
+        if [ "$code" = 200 ] && grep -qi "^X-Raftwal-Worker: $1" "$prefix/got.h"; then return 0; fi
+        kill -0 "$nginx_pid" 2>/dev/null || fail "nginx exited"
+        sleep 0.02
+    done
+    fail "worker $1 did not answer $2 with 200 (last: $code $(cat "$prefix/got" 2>/dev/null))"
+}
+get_from_worker 1 "/entry?index=4"
+cmp -s "$prefix/got" "$prefix/body4" || fail "the reader worker reads entry 4 differently"
+get_from_worker 0 "/entry?index=4"
+cmp -s "$prefix/got" "$prefix/body4" || fail "the writer worker reads entry 4 differently"
+printf 'seen by the reader' >"$prefix/body5"
+for _ in $(seq 1 200); do # only worker 0 takes appends; the other answers 503
+    code=$(curl_ -o "$prefix/answer" -w '%{http_code}' --data-binary "@$prefix/body5" "$url/append")
+    [ "$code" = 201 ] && break
+    expect_eq "POST /append on the reader" "$code" 503
+done
+expect_eq "POST /append with two workers" "$code $(cat "$prefix/answer")" "201 5"
+get_from_worker 1 "/entry?index=5"
+cmp -s "$prefix/got" "$prefix/body5" || fail "the reader worker reads entry 5 differently"
+kill -QUIT "$nginx_pid"
+timeout 15 tail --pid="$nginx_pid" -f /dev/null || fail "nginx did not exit within 15 s of SIGQUIT"
+wait "$nginx_pid" || fail "nginx exited with status $?"
+nginx_pid=
+if grep -E '\[(error|crit|alert|emerg)\]' "$prefix/logs/error.log"; then
+    fail "errors in nginx's error.log (two workers)"
+fi
+"$RAFTWAL_CLI" verify "$prefix/wal" >"$prefix/verify.out" || fail "raftwal verify: $(cat "$prefix/verify.out")"
 
 passed=1
 echo "lua_nginx: ok (port $port, workers $first_worker then $second_worker)"
