@@ -507,7 +507,9 @@ typedef struct raftwal_iter raftwal_iter;
 /* Opens an iterator over the entries in [lo, hi) whose data adds up to at
  * most max_bytes, but always at least one entry if the range is not empty
  * (like etcd's Entries(lo, hi, maxSize)); pass RAFTWAL_NO_LIMIT for no cap.
- * lo == hi gives an empty iteration. The iterator pins the segment files it
+ * lo == hi gives an empty iteration, if hi <= last + 1: a range that
+ * reaches past last + 1 is unavailable, empty or not (as in etcd's
+ * MemoryStorage.Entries). The iterator pins the segment files it
  * reads from, so a concurrent purge cannot unmap them. Each entry is read as
  * of the raftwal_iter_next() call that returns it; if entries are truncated
  * meanwhile, iteration ends early (RAFTWAL_EUNAVAILABLE or
@@ -515,7 +517,8 @@ typedef struct raftwal_iter raftwal_iter;
  * caller, released with raftwal_iter_close(); it keeps the log's memory
  * alive even if the log is closed first.
  * Errors: RAFTWAL_EINVAL (lo > hi, NULL), RAFTWAL_ECOMPACTED (lo < first),
- * RAFTWAL_EUNAVAILABLE (hi > last + 1), RAFTWAL_ENOMEM. */
+ * RAFTWAL_EUNAVAILABLE (hi > last + 1, even if lo == hi; if lo > last the
+ * message names lo, as raftwal_log_get() names its index), RAFTWAL_ENOMEM. */
 RAFTWAL_API int raftwal_iter_open(raftwal_iter **out, raftwal_log *log,
                                   uint64_t lo, uint64_t hi,
                                   uint64_t max_bytes);
