@@ -8,7 +8,8 @@
  * truncates its last entries and writes them again with a higher term, as
  * fast as it can. Reader processes open the log read-only again and again
  * and read every entry of each opening, by raftwal_log_get() and through
- * an iterator; another process runs raftwal_verify() on the live log.
+ * an iterator; another process runs raftwal_verify() on the live log, and
+ * another the CLI's stat, dump and verify.
  *
  * The only failures allowed: RAFTWAL_ECOMPACTED for an entry purged since
  * the handle opened, and, from an open or a verify, RAFTWAL_ECOMPACTED
@@ -31,6 +32,7 @@
 #define READERS 2
 #define OPENS_PER_READER 1500
 #define VERIFIES 300
+#define CLI_RUNS 90
 
 /* The writer: never returns; killed by the test when the readers are done.
  * Exits 2 (with the message on stderr) if the log refuses anything. */
@@ -185,6 +187,42 @@ static int verifier_main(const char *dir)
     return ok == 0;
 }
 
+/* The CLI (its path is argv[1]): `raftwal stat`, `dump` and `verify` on
+ * the live log either succeed or say that the log changed under them. */
+static const char *cli_path;
+
+static int cli_main(const char *dir, int id)
+{
+    static const char *const cmds[] = {"stat", "dump", "verify"};
+    char cmd[1536], errpath[600];
+    long ok = 0, changed = 0;
+    snprintf(errpath, sizeof errpath, "%s/cli%d.err", dir, id); /* not a segment name */
+    for (int k = 0; k < CLI_RUNS; k++) {
+        const char *what = cmds[k % 3];
+        snprintf(cmd, sizeof cmd, "'%s' %s '%s' >/dev/null 2>'%s'", cli_path, what, dir, errpath);
+        int st = system(cmd);
+        size_t n = 0;
+        unsigned char *err = tu_read_file(errpath, &n);
+        char *text = (char *)realloc(err, n + 1);
+        CHECK(text != NULL);
+        text[n] = 0;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            ok++;
+        } else if (strstr(text, "changed under") != NULL) {
+            changed++;
+        } else {
+            fprintf(stderr, "raftwal %s: status 0x%x: %s\n", what, st, text);
+            free(text);
+            return 1;
+        }
+        free(text);
+    }
+    unlink(errpath);
+    printf("cli: %d runs of stat, dump, verify: %ld clean, %ld said the log changed under them\n",
+           CLI_RUNS, ok, changed);
+    return ok == 0;
+}
+
 static pid_t spawn(int (*fn)(const char *, int), const char *dir, int id)
 {
     pid_t pid = fork();
@@ -208,7 +246,7 @@ static void test_live_readers(void)
     raftwal_options o;
     raftwal_log *log;
     raftwal_segment_info si;
-    pid_t writer, kids[READERS + 1];
+    pid_t writer, kids[READERS + 2];
     int status;
 
     raftwal_options_init(&o, RAFTWAL_OPTIONS_VERSION);
@@ -224,12 +262,13 @@ static void test_live_readers(void)
     for (int r = 0; r < READERS; r++)
         kids[r] = spawn(reader_main, dir, r);
     kids[READERS] = spawn(verifier_entry, dir, 0);
+    kids[READERS + 1] = spawn(cli_main, dir, 0);
     int failed = 0;
-    for (int r = 0; r <= READERS; r++) {
+    for (int r = 0; r < READERS + 2; r++) {
         CHECK(waitpid(kids[r], &status, 0) == kids[r]);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "%s %d failed (status 0x%x)\n", r < READERS ? "reader" : "verifier",
-                    r, status);
+            fprintf(stderr, "%s %d failed (status 0x%x)\n",
+                    r < READERS ? "reader" : r == READERS ? "verifier" : "cli", r, status);
             failed = 1;
         }
     }
@@ -252,8 +291,10 @@ static void test_live_readers(void)
     CHECK_OK(raftwal_log_close(log));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_MSG(argc == 2, "usage: c_live_readers PATH-OF-THE-raftwal-CLI");
+    cli_path = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("-- test_live_readers\n");
     test_live_readers();
