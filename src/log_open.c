@@ -913,6 +913,8 @@ static int listing_changed(raftwal_log *log, const rw_listing *seen)
     return changed;
 }
 
+/* One attempt at opening. *changed: a read-only open failed in a way that
+ * the writer's changes to the directory explain (listing_changed). */
 static int open_once(raftwal_log **out, const char *dir, const raftwal_options *opts,
                      int *changed)
 {
