@@ -169,7 +169,13 @@ enum raftwal_error {
     RAFTWAL_ECORRUPT = -4,     /* a file's content is damaged; the message
                                   names the file and the byte offset */
     RAFTWAL_ELOCKED = -5,      /* the log is open for writing elsewhere */
-    RAFTWAL_ECOMPACTED = -6,   /* the index is below the first index (purged) */
+    RAFTWAL_ECOMPACTED = -6,   /* the index is below the first index (purged).
+                                  Also from a read-only handle or
+                                  raftwal_verify() when a writer in another
+                                  process purged what they were about to
+                                  read: the message then says so ("purged
+                                  by the writer", "the log changed under
+                                  the reader/check"); try again */
     RAFTWAL_EUNAVAILABLE = -7, /* the index is above the last index */
     RAFTWAL_ENOTFOUND = -8,    /* no log at that path (and CREATE not given) */
     RAFTWAL_EVERSION = -9,     /* a file has a format version this library
@@ -348,10 +354,17 @@ RAFTWAL_API int raftwal_options_init(raftwal_options *opts,
  * open with RAFTWAL_OPEN_VERIFY. opts may be NULL for the defaults (CREATE). Every file
  * descriptor is opened O_CLOEXEC. On success *out is a new handle, owned by
  * the caller, released with raftwal_log_close(). On failure *out is NULL.
+ * A read-only open of a live log (its writer in another process) is never
+ * failed by the writer's renames, purges, recycling or appends: what looks
+ * like damage that the writer can explain (segment files gone or added
+ * since the directory was listed, or damage not found again on a second
+ * look) makes it start again from a new listing; if the writer changes the
+ * log under each of 16 attempts, RAFTWAL_ECOMPACTED ("the log changed
+ * under the reader"). Real damage is reported as on an idle log.
  * Thread-safe.
  * Errors: RAFTWAL_EINVAL (NULL out/dir, bad options), RAFTWAL_ENOTFOUND,
  * RAFTWAL_ELOCKED, RAFTWAL_ECORRUPT, RAFTWAL_EVERSION, RAFTWAL_EIO,
- * RAFTWAL_ENOSPC, RAFTWAL_ENOMEM. */
+ * RAFTWAL_ENOSPC, RAFTWAL_ENOMEM, RAFTWAL_ECOMPACTED (read-only, above). */
 RAFTWAL_API int raftwal_log_open(raftwal_log **out, const char *dir,
                                  const raftwal_options *opts);
 
@@ -517,7 +530,9 @@ typedef struct raftwal_iter raftwal_iter;
 /* Opens an iterator over the entries in [lo, hi) whose data adds up to at
  * most max_bytes, but always at least one entry if the range is not empty
  * (like etcd's Entries(lo, hi, maxSize)); pass RAFTWAL_NO_LIMIT for no cap.
- * lo == hi gives an empty iteration. The iterator pins the segment files it
+ * lo == hi gives an empty iteration, if hi <= last + 1: a range that
+ * reaches past last + 1 is unavailable, empty or not (as in etcd's
+ * MemoryStorage.Entries). The iterator pins the segment files it
  * reads from, so a concurrent purge cannot unmap them. Each entry is read as
  * of the raftwal_iter_next() call that returns it; if entries are truncated
  * meanwhile, iteration ends early (RAFTWAL_EUNAVAILABLE or
@@ -525,7 +540,8 @@ typedef struct raftwal_iter raftwal_iter;
  * caller, released with raftwal_iter_close(); it keeps the log's memory
  * alive even if the log is closed first.
  * Errors: RAFTWAL_EINVAL (lo > hi, NULL), RAFTWAL_ECOMPACTED (lo < first),
- * RAFTWAL_EUNAVAILABLE (hi > last + 1), RAFTWAL_ENOMEM. */
+ * RAFTWAL_EUNAVAILABLE (hi > last + 1, even if lo == hi; if lo > last the
+ * message names lo, as raftwal_log_get() names its index), RAFTWAL_ENOMEM. */
 RAFTWAL_API int raftwal_iter_open(raftwal_iter **out, raftwal_log *log,
                                   uint64_t lo, uint64_t hi,
                                   uint64_t max_bytes);
@@ -693,9 +709,15 @@ typedef struct raftwal_check {
  * is not an error: it is reported in out->torn_*; nor are purged
  * leftovers (out->leftovers). Takes no lock; run it on
  * a closed log or accept that a concurrent writer's last batch may look
- * torn. out may be NULL. Thread-safe.
+ * torn. On a live log (a writer in another process) it checks the log as
+ * its read-only open found it (see raftwal_log_open()); when the writer
+ * purges segments the check has yet to read, it starts again, and after 3
+ * attempts fails with RAFTWAL_ECOMPACTED, the message saying that the log
+ * changed under the check (nothing damaged was found in what was read).
+ * out may be NULL. Thread-safe.
  * Errors: RAFTWAL_ECORRUPT (message names file and offset),
- * RAFTWAL_EVERSION, RAFTWAL_ENOTFOUND, RAFTWAL_EIO, RAFTWAL_EINVAL. */
+ * RAFTWAL_EVERSION, RAFTWAL_ENOTFOUND, RAFTWAL_EIO, RAFTWAL_EINVAL,
+ * RAFTWAL_ECOMPACTED (a live log changed under the check, above). */
 RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
 
 /* Salvages the log in `dir`: keeps the longest valid prefix (whole batches)

@@ -475,10 +475,22 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
 }
 
 /* Probes segs[i] (header, and seal if used) and checks it belongs to the
- * log. */
+ * log. A read-only handle probes the file it will map, opened and locked
+ * first (segment.c, "Readers and recycling"): mapping it does both. A
+ * writer in another process then cannot reuse it under the probe, and a
+ * file it purged or reused since the listing is RAFTWAL_ECOMPACTED, never
+ * an I/O error or another segment's header read as this one's. */
 static int probe_one(raftwal_log *log, rw_seg *s)
 {
     uint64_t id = 0;
+    if (log->readonly) {
+        const rw_mapping *m;
+        int rc = rw_seg_map(s, 0, &m);
+        /* Corrupt: too short to map, or a header not this segment's; the
+         * probe below says exactly what is wrong. */
+        if (rc && rc != RAFTWAL_ECORRUPT)
+            return rc;
+    }
     int rc = rw_seg_probe(s, &id);
     if (rc)
         return rc;
@@ -651,16 +663,33 @@ static int finish_purges(raftwal_log *log, rw_seg **segs, size_t n)
     return rc;
 }
 
+/* The segment files a read-only open found (sorted sequence numbers). */
+typedef struct rw_listing {
+    uint64_t *seqs;
+    size_t n;
+    int known; /* 0: recovery failed before listing, or out of memory */
+} rw_listing;
+
 /* Recovery reads the directory listing, the headers of the last files (to
  * find the tail: the last segment in use), and the tail itself. Sealed
- * segments are composed from the tail's checkpoint and read lazily. */
-static int recover(raftwal_log *log, const raftwal_options *opts)
+ * segments are composed from the tail's checkpoint and read lazily. With
+ * `seen`, the listing it worked from is handed there (the caller frees
+ * seen->seqs). */
+static int recover(raftwal_log *log, const raftwal_options *opts, rw_listing *seen)
 {
     uint64_t *seqs = NULL;
     size_t n = 0;
     int rc = list_segments(log, &seqs, &n);
     if (rc)
         return rc;
+    if (seen) {
+        uint64_t *copy = malloc(n ? n * sizeof *copy : 1);
+        if (copy && n)
+            memcpy(copy, seqs, n * sizeof *copy);
+        seen->seqs = copy;
+        seen->n = n;
+        seen->known = copy != NULL;
+    }
     if (n == 0) {
         free(seqs);
         if (!(log->flags & RAFTWAL_OPEN_CREATE) || log->readonly)
@@ -840,7 +869,54 @@ static int make_dir(const char *dir)
     return rw_err_sys(errno, 1, "%s: create directory", dir);
 }
 
-int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
+/* ---------------------------------------------------------------------- */
+/* Read-only opens of a live log                                           */
+/* ---------------------------------------------------------------------- */
+
+/* A writer in another process changes the directory while a read-only
+ * open reads it: it renames purged segments to spares or unlinks them,
+ * creates new ones and activates them. A directory listing is not atomic
+ * against that (readdir may see a file already gone and miss one already
+ * created), and a listed file may be gone or reused by the time it is
+ * opened. Recovery then meets what looks like damage: a missing file
+ * (RAFTWAL_ECOMPACTED, segment.c), a segment table that does not match the
+ * listing (RAFTWAL_ECORRUPT), and so on. Such a failure is the writer's
+ * doing when the directory no longer holds the segment files the open
+ * listed: the open is tried again from a new listing, up to
+ * RW_RO_OPEN_ATTEMPTS times. So is one that reports damage other than the
+ * last attempt's (rw_log_open: the tail, appended to while scanned). A
+ * failure that recurs with the listing unchanged is reported as it is:
+ * damage is never hidden by a retry. */
+#define RW_RO_OPEN_ATTEMPTS 16
+
+/* Could a writer's change of the directory explain failure `rc`? */
+static int writer_may_explain(int rc)
+{
+    return rc == RAFTWAL_ECORRUPT || rc == RAFTWAL_ECOMPACTED || rc == RAFTWAL_EIO ||
+           rc == RAFTWAL_EVERSION;
+}
+
+/* Does the directory still hold exactly the segment files in `seen`?
+ * Sequence numbers only ever grow, so a changed set means the directory
+ * changed after (or while) it was listed. Keeps the thread's message. */
+static int listing_changed(raftwal_log *log, const rw_listing *seen)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", raftwal_errmsg());
+    uint64_t *now = NULL;
+    size_t n = 0;
+    int changed = 0;
+    if (list_segments(log, &now, &n) == 0)
+        changed = n != seen->n || (n && memcmp(now, seen->seqs, n * sizeof *now) != 0);
+    free(now);
+    rw_err(0, "%s", msg);
+    return changed;
+}
+
+/* One attempt at opening. *changed: a read-only open failed in a way that
+ * the writer's changes to the directory explain (listing_changed). */
+static int open_once(raftwal_log **out, const char *dir, const raftwal_options *opts,
+                     int *changed)
 {
     uint64_t t0 = rw_now_ns();
     raftwal_log *log = calloc(1, sizeof *log);
@@ -879,10 +955,14 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
         if (!log->readonly)
             rc = rw_lock_acquire(log);
     }
+    rw_listing seen = {NULL, 0, 0};
     if (rc == 0)
-        rc = recover(log, opts);
+        rc = recover(log, opts, log->readonly ? &seen : NULL);
     if (rc == 0 && (log->flags & RAFTWAL_OPEN_VERIFY))
         rc = rw_check_sealed_all(log);
+    *changed = rc && log->readonly && seen.known && writer_may_explain(rc) &&
+               listing_changed(log, &seen);
+    free(seen.seqs);
     if (rc) {
         free_log(log);
         rw_log_unref(log);
@@ -898,6 +978,30 @@ int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
     log->stats.open_ns = rw_now_ns() - t0;
     *out = log;
     return 0;
+}
+
+int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts)
+{
+    char last[1024] = "";
+    for (int attempt = 1;; attempt++) {
+        int changed = 0;
+        int rc = open_once(out, dir, opts, &changed);
+        if (rc == 0 || !(opts && (opts->flags & RAFTWAL_OPEN_READONLY)))
+            return rc;
+        /* The writer also appends to the tail while it is scanned: the scan
+         * may read a later batch and miss an earlier one (zeros, then a
+         * batch proving them durable), or the like. Such damage is never
+         * seen twice alike; real damage is, the second time. */
+        int moved = (rc == RAFTWAL_ECORRUPT || rc == RAFTWAL_EVERSION) &&
+                    strcmp(raftwal_errmsg(), last) != 0;
+        if (!changed && !moved)
+            return rc;
+        snprintf(last, sizeof last, "%s", raftwal_errmsg());
+        if (attempt == RW_RO_OPEN_ATTEMPTS)
+            return rw_err(RAFTWAL_ECOMPACTED, "%s: the log changed under the reader: a writer "
+                          "changed it during each of %d attempts to open it (the last said: %s); "
+                          "try again", dir, attempt, last);
+    }
 }
 
 int rw_log_close(raftwal_log *log)

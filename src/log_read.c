@@ -291,11 +291,16 @@ int raftwal_iter_open(raftwal_iter **out, raftwal_log *log, uint64_t lo, uint64_
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
     pthread_rwlock_rdlock(&log->rw);
     rc = rw_log_check_usable(log);
+    /* A range reaching past last + 1 is unavailable even when empty (as in
+     * etcd's MemoryStorage.Entries); one whose first entry is past the last
+     * names that index, as a single read does. */
     if (rc == 0 && lo < hi && lo < log->first)
         rc = bounds_error(log, lo);
-    else if (rc == 0 && lo < hi && hi > log->last + 1)
-        rc = rw_err(RAFTWAL_EUNAVAILABLE, "range end %" PRIu64 " is past the last index %" PRIu64,
-                    hi, log->last);
+    else if (rc == 0 && lo < hi && lo > log->last)
+        rc = bounds_error(log, lo);
+    else if (rc == 0 && hi > log->last + 1)
+        rc = rw_err(RAFTWAL_EUNAVAILABLE, "range [%" PRIu64 ", %" PRIu64 ") reaches past the last "
+                    "index %" PRIu64, lo, hi, log->last);
     if (rc == 0)
         atomic_fetch_add(&log->refs, 1); /* under rw: close's unref comes after it */
     pthread_rwlock_unlock(&log->rw);

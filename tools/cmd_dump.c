@@ -182,10 +182,16 @@ static int print_entries(raftwal_log *log, const dump_cfg *cfg, const cli_state 
         printf("entries [%" PRIu64 ", %" PRIu64 ")\n", lo, hi);
     if ((rc = raftwal_iter_open(&it, log, lo, hi, RAFTWAL_NO_LIMIT)) != 0)
         return cli_fail(rc);
-    while ((rc = raftwal_iter_next(it, &e)) == 1)
+    while ((rc = raftwal_iter_next(it, &e)) == 1) {
         print_entry(cfg->json, &e);
+        lo = e.index + 1;
+    }
     if (rc < 0) {
         fflush(stdout);
+        /* A read-only handle of a live log: the writer purged the rest. */
+        if (rc == RAFTWAL_ECOMPACTED)
+            fprintf(stderr, "raftwal: the log changed under dump: a writer purged the entries "
+                    "from %" PRIu64 " on while they were printed\n", lo);
         cli_fail(rc);
     }
     raftwal_iter_close(it);

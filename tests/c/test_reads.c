@@ -136,6 +136,20 @@ static void test_iter_errors(void)
     CHECK_RC(raftwal_iter_open(&it, log, 10, 9, 0), RAFTWAL_EINVAL);
     CHECK_RC(raftwal_iter_open(NULL, log, 6, 9, 0), RAFTWAL_EINVAL);
     CHECK_RC(raftwal_iter_open(&it, NULL, 6, 9, 0), RAFTWAL_EINVAL);
+    /* Past last + 1 is unavailable even when empty (issue 19): [31, 31)
+     * and [32, 32) are not alike, as [31, 32) and [32, 33) are not. */
+    CHECK_RC(raftwal_iter_open(&it, log, 32, 32, 0), RAFTWAL_EUNAVAILABLE);
+    CHECK_RC(raftwal_iter_open(&it, log, 40, 40, 0), RAFTWAL_EUNAVAILABLE);
+    CHECK_RC(raftwal_iter_open(&it, log, 30, 32, 0), RAFTWAL_EUNAVAILABLE);
+    CHECK_OK(raftwal_iter_open(&it, log, 31, 31, 0));
+    CHECK_RC(raftwal_iter_next(it, &e), 0);
+    raftwal_iter_close(it);
+    /* One entry asked for past the end: the message names it, as
+     * raftwal_log_get's does, not the range's end. */
+    CHECK_RC(raftwal_iter_open(&it, log, 35, 36, 0), RAFTWAL_EUNAVAILABLE);
+    CHECK_MSG(strstr(raftwal_errmsg(), "index 35 ") != NULL, "message: %s", raftwal_errmsg());
+    CHECK_RC(raftwal_log_get(log, 35, &e, NULL, 0), RAFTWAL_EUNAVAILABLE);
+    CHECK_MSG(strstr(raftwal_errmsg(), "index 35 ") != NULL, "message: %s", raftwal_errmsg());
     CHECK_OK(raftwal_iter_open(&it, log, 6, 31, 0));
     CHECK_RC(raftwal_iter_next(it, NULL), RAFTWAL_EINVAL);
     CHECK_RC(raftwal_iter_next(NULL, &e), RAFTWAL_EINVAL);

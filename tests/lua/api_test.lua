@@ -117,6 +117,9 @@ T.test("get and term: ECOMPACTED below first, EUNAVAILABLE above last", function
     T.fails("ECOMPACTED", log.get, log, 1)
     T.fails("EUNAVAILABLE", log.get, log, 4)
     T.fails("EUNAVAILABLE", log.term, log, 4)
+    -- A single read names the index asked for (issue 19).
+    local msg = T.fails("EUNAVAILABLE", log.get, log, 7)
+    T.ok(msg:find("index 7 ", 1, true), "message names index 7: " .. msg)
     T.fails("ECOMPACTED", log.term, log, 0)
 end)
 
@@ -202,6 +205,11 @@ T.test("entries(): ranges, byte cap, defaults and errors", function()
     T.eq(#collect(3, 11, ffi.new("uint64_t", 75)), 2, "cdata cap")
     T.fails("EINVAL", log.entries, log, 5, 4)
     T.fails("EUNAVAILABLE", log.entries, log, 1, 12)
+    -- Past last + 1 is unavailable whether or not the range is empty
+    -- (issue 19); up to last + 1 an empty range is fine.
+    T.eq(#collect(11, 11), 0, "empty range at last + 1")
+    T.fails("EUNAVAILABLE", log.entries, log, 12, 12)
+    T.fails("EUNAVAILABLE", log.entries, log, 20, 20)
     T.ok(log:purge(2))
     T.fails("ECOMPACTED", log.entries, log, 1, 5)
     T.raises(THIS_FILE, function() log:entries("1") end)

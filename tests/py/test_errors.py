@@ -100,6 +100,20 @@ def test_errors_per_operation(log):
         log.term(4)
     with pytest.raises(raftwal.UnavailableError):
         log.entries(2, 5)
+    # Past last + 1 is unavailable whether or not the range is empty
+    # (issue 19), as etcd's MemoryStorage.Entries has it.
+    assert list(log.entries(4, 4)) == []
+    with pytest.raises(raftwal.UnavailableError):
+        log.entries(5, 5)
+    with pytest.raises(raftwal.UnavailableError):
+        log.entries(9, 9)
+    with pytest.raises(raftwal.UnavailableError):
+        log.entries(4, 5)
+    # A single read names the index asked for, not a range's end.
+    with pytest.raises(raftwal.UnavailableError, match=r"\bindex 7\b"):
+        log[7]
+    with pytest.raises(raftwal.UnavailableError, match=r"\bindex 7\b"):
+        log.entries(7, 8)
     with pytest.raises(raftwal.InvalidArgument):
         log.entries(3, 2)
     log.save_snapshot(2, 2)

@@ -31,6 +31,9 @@ def verify(path: PathLike) -> Dict[str, Any]:
 
     Raises:
         CorruptError: the message names the file and offset.
+        CompactedError: a live log's writer (another process) purged
+            segments before the check read them, in each of its attempts:
+            the message says the log changed under the check.
         VersionError, NotFoundError, RaftwalIOError, InvalidArgument.
     """
     return struct_to_dict(_c.raftwal_verify(path))

@@ -214,6 +214,9 @@ class Log:
 
         Raises:
             LockedError: the log is open for writing elsewhere.
+            CompactedError: ``readonly`` on a live log whose writer (another
+                process) changed it under each of the open's attempts (the
+                message says the log changed under the reader); try again.
             CorruptError, VersionError, NotFoundError, RaftwalIOError, ...
         """
         flags = 0
