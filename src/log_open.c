@@ -416,10 +416,17 @@ static int resume_tail(raftwal_log *log, rw_seg *s)
 }
 
 /* Keeps the first prepared segment after the tail for the next rotation and
- * deletes the others. */
+ * deletes the others.
+ *
+ * An adopted file's name may not be durable: its preparer may have stopped
+ * between renaming it into place and fsyncing the directory (the process
+ * was killed, or a close or a failure stopped it there: segment.c,
+ * rw_seg_prepare). Rotation writes acknowledged entries into it and syncs
+ * only the file, so the directory is fsynced here, before anything can be
+ * written into it: one fsync, at the opens that find a prepared file. */
 static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n)
 {
-    int removed = 0;
+    int removed = 0, adopted = 0;
     for (size_t i = from; i < n; i++) {
         rw_seg *s = segs[i];
         segs[i] = NULL;
@@ -435,6 +442,7 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
                  * after its records are stale, as in a recycled file. */
                 s->recycled = 1;
                 log->prepared = s;
+                adopted = 1;
                 continue;
             }
         }
@@ -442,7 +450,7 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
             removed = 1;
         rw_seg_unref(s);
     }
-    return removed ? rw_log_dirsync(log) : 0;
+    return removed || adopted ? rw_log_dirsync(log) : 0;
 }
 
 static int create_fresh(raftwal_log *log, const raftwal_options *opts)
