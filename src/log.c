@@ -109,7 +109,8 @@ int rw_log_push_seg(raftwal_log *log, rw_seg *s)
 int rw_log_fail(raftwal_log *log, int code)
 {
     /* First: the preparer checks prep_stop before each write, sync and
-     * rename (prepare.c), so none starts after this. */
+     * rename (prepare.c), so none starts after it sees this; one already
+     * past its check may complete. */
     atomic_store(&log->prep_stop, 1);
     /* smu makes the first failer the only writer of fail_msg. */
     pthread_mutex_lock(&log->smu);
