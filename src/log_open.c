@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -294,6 +295,45 @@ static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
     return rc;
 }
 
+/* A view of the first len bytes of s for the tail scan that reads the
+ * file's holes as zeros without touching them: a private mapping of the
+ * file with anonymous zero pages over every hole (lseek SEEK_HOLE and
+ * SEEK_DATA). The scan reads a sparse tail (RAFTWAL_OPEN_NOSYNC, or a
+ * sparse prepared segment) to its end; through the shared mapping a read
+ * of a hole makes tmpfs allocate a page, and on a full tmpfs that is
+ * SIGBUS. NULL when the file has no hole (the usual zero-filled segment:
+ * one lseek, and the shared mapping is read as before) or a call failed
+ * (then too). The writer's shared mapping is left as it is: it must see
+ * later writes. munmap(view, len) when done. */
+static void *hole_safe_view(const rw_seg *s, size_t len)
+{
+    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    if (fd < 0)
+        return NULL;
+    off_t off = lseek(fd, 0, SEEK_HOLE);
+    uint8_t *p = NULL;
+    if (off >= 0 && (uint64_t)off < len) {
+        p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            p = NULL;
+    }
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    while (p && off >= 0 && (uint64_t)off < len) {
+        off_t data = lseek(fd, off, SEEK_DATA); /* ENXIO: holes to the end */
+        uint64_t end = data < 0 || (uint64_t)data > len ? len : (uint64_t)data;
+        uint64_t a = ((uint64_t)off + page - 1) / page * page;
+        uint64_t b = end == len ? (len + page - 1) / page * page : end / page * page;
+        if (b > a && mmap(p + a, b - a, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1,
+                          0) == MAP_FAILED) {
+            munmap(p, len);
+            p = NULL;
+        }
+        off = end == len ? (off_t)len : lseek(fd, (off_t)end, SEEK_HOLE);
+    }
+    rw_io->close(fd);
+    return p;
+}
+
 static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
 {
     const rw_mapping *m;
@@ -311,14 +351,18 @@ static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
         return rc;
     tail_ctx c = {.log = log, .seg = s};
     rw_scan_result res;
+    uint8_t *view = hole_safe_view(s, m->len);
+    const uint8_t *addr = view ? view : m->addr;
     /* A cold tail is read front to back once: ask for big readahead, then
      * back to normal for the random reads that follow. */
     if (rw_io->advise_sequential)
-        rw_io->advise_sequential(m->addr, m->len, 1);
-    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
+        rw_io->advise_sequential(addr, m->len, 1);
+    rc = rw_scan_records(s->name, addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
     rw_terms_free(&c.terms);
-    if (rw_io->advise_sequential)
+    if (rw_io->advise_sequential && !view)
         rw_io->advise_sequential(m->addr, m->len, 0);
+    if (view)
+        munmap(view, m->len);
     if (rc)
         return rc;
     if (!c.seen_checkpoint)
