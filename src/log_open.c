@@ -307,7 +307,11 @@ static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
  * later writes. munmap(view, len) when done. */
 static void *hole_safe_view(const rw_seg *s, size_t len)
 {
-    int fd = rw_io->openat(s->dirfd, s->name, O_RDONLY, 0);
+    /* A read-only handle's segment: the locked file it maps (the name may
+     * be another file's by now). Only pread and mmap use it: its offset is
+     * free for lseek. */
+    int own = !(s->reader_lock && s->rfd >= 0);
+    int fd = own ? rw_io->openat(s->dirfd, s->name, O_RDONLY, 0) : s->rfd;
     if (fd < 0)
         return NULL;
     off_t off = lseek(fd, 0, SEEK_HOLE);
@@ -330,7 +334,8 @@ static void *hole_safe_view(const rw_seg *s, size_t len)
         }
         off = end == len ? (off_t)len : lseek(fd, (off_t)end, SEEK_HOLE);
     }
-    rw_io->close(fd);
+    if (own)
+        rw_io->close(fd);
     return p;
 }
 
