@@ -113,7 +113,11 @@
  * (a batch larger than a quarter of a segment, or unsynced appends that
  * outran the background preparer) keeps no reserve: on a full disk every
  * change to it, a purge included, needs a new segment file and gets
- * RAFTWAL_ENOSPC until space is freed outside the log. A write that did land in part (ENOSPC after some of
+ * RAFTWAL_ENOSPC until space is freed outside the log. The reserve is disk
+ * space only in a zero-filled segment file: a sparse one (a log opened
+ * RAFTWAL_OPEN_NOSYNC, or one whose commits are large: README.md)
+ * allocates its blocks when written, so there a batch written on a full
+ * disk may fail the handle like any write error. A write that did land in part (ENOSPC after some of
  * the batch's bytes) fails the handle like any write error.
  *
  * The on-disk format is specified in docs/format.md.
