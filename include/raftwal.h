@@ -106,9 +106,19 @@
  * first write the disk refuses outright, returns RAFTWAL_ENOSPC and leaves
  * the handle usable: nothing was written. Batches without entries (hard
  * state, purge, a small snapshot record) find room in the active segment
- * when entries no longer do, so a node whose disk filled can purge behind
- * its snapshot, and appends work again once a purged file can be reused
- * (no reopen needed). A write that did land in part (ENOSPC after some of
+ * when entries no longer do: each segment filled to its configured size
+ * keeps a reserve for them, and hard states and snapshot records leave
+ * the purge's part of it (they get RAFTWAL_ENOSPC first), so a node whose
+ * disk filled can always purge, and appends work again once a purged file
+ * can be reused (no reopen needed). A tail grown past its configured size
+ * (a batch larger than a quarter of a segment, or unsynced appends that
+ * outran the background preparer) keeps no reserve: on a full disk every
+ * change to it, a purge included, needs a new segment file and gets
+ * RAFTWAL_ENOSPC until space is freed outside the log. The reserve is disk
+ * space only in a zero-filled segment file: a sparse one (a log opened
+ * RAFTWAL_OPEN_NOSYNC, or one whose commits are large: README.md)
+ * allocates its blocks when written, so there a batch written on a full
+ * disk may fail the handle like any write error. A write that did land in part (ENOSPC after some of
  * the batch's bytes) fails the handle like any write error.
  *
  * The on-disk format is specified in docs/format.md.

@@ -568,7 +568,7 @@ static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, u
 {
     *purge = 0;
     *ckpt_seq = 0;
-    int fd = dup(st->dirfd);
+    int fd = fcntl(st->dirfd, F_DUPFD_CLOEXEC, 0); /* dup() would clear close-on-exec */
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)

@@ -109,7 +109,8 @@ int rw_log_push_seg(raftwal_log *log, rw_seg *s)
 int rw_log_fail(raftwal_log *log, int code)
 {
     /* First: the preparer checks prep_stop before each write, sync and
-     * rename (prepare.c), so none starts after this. */
+     * rename (prepare.c), so none starts after it sees this; one already
+     * past its check may complete. */
     atomic_store(&log->prep_stop, 1);
     /* smu makes the first failer the only writer of fail_msg. */
     pthread_mutex_lock(&log->smu);
@@ -214,9 +215,16 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
 #define RW_SPARSE_MIN_BYTES_PER_SYNC (192u << 10)
 
 /* Bytes at the end of a segment that batches with entries leave to batches
- * without (write_locked): enough for a PURGE batch and a HARDSTATE batch,
- * each with the EPOCH that may precede it. */
-#define RW_CONTROL_RESERVE 256u
+ * without (write_locked): a hard state and a small snapshot record, each
+ * with the EPOCH that may precede it, and RW_PURGE_RESERVE. */
+#define RW_CONTROL_RESERVE 512u
+
+/* Of those, the bytes that batches without entries leave to a purge, the
+ * way out of a full disk, however many hard states came first: its COMMIT,
+ * EPOCH and PURGE records, and the EPOCH's 16 bytes in the footer. A batch
+ * that would eat into it needs a rotation, and on a full disk gets
+ * RAFTWAL_ENOSPC with the handle usable (the purge still fits). */
+#define RW_PURGE_RESERVE (3u * RW_REC_HEADER + 16u)
 
 /* Has this handle written 1/8 of a segment into the active one with no
  * fdatasync and no write asking for one? Then it is an unsynced writer: a
@@ -887,10 +895,13 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     size_t size = batch_size(log, b, trunc_from);
     uint64_t live = seg->count + b->n;
     uint64_t footer = rw_rec_size((size_t)live * 4 + (seg->nepochs + 1) * 16) + RW_SEAL_SIZE;
-    /* Entries leave RW_CONTROL_RESERVE free for batches without entries:
-     * when the disk is full and no next segment can be made, a purge (the
-     * way out) and a hard state still fit. */
-    uint64_t reserve = b->n ? RW_CONTROL_RESERVE : 0;
+    /* Entries leave RW_CONTROL_RESERVE free for batches without entries,
+     * and those (but a purge) leave RW_PURGE_RESERVE: when the disk is full
+     * and no next segment can be made, hard states fit while they leave
+     * room for a purge, and a purge (the way out) always fits. Only in a
+     * segment filled up to its capacity: a tail grown past it (may_overflow,
+     * may_outgrow_for_worker) has no reserve, and every batch rotates. */
+    uint64_t reserve = b->n ? RW_CONTROL_RESERVE : b->purge ? 0 : RW_PURGE_RESERVE;
     if (seg->used + size + footer + reserve > seg_capacity(log, seg) && seg->used > seg->ckpt_end &&
         !may_overflow(log, seg, footer) &&
         !(nosync && may_outgrow_for_worker(log, seg, size, footer))) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -294,6 +295,50 @@ static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
     return rc;
 }
 
+/* A view of the first len bytes of s for the tail scan that reads the
+ * file's holes as zeros without touching them: a private mapping of the
+ * file with anonymous zero pages over every hole (lseek SEEK_HOLE and
+ * SEEK_DATA). The scan reads a sparse tail (RAFTWAL_OPEN_NOSYNC, or a
+ * sparse prepared segment) to its end; through the shared mapping a read
+ * of a hole makes tmpfs allocate a page, and on a full tmpfs that is
+ * SIGBUS. NULL when the file has no hole (the usual zero-filled segment:
+ * one lseek, and the shared mapping is read as before) or a call failed
+ * (then too). The writer's shared mapping is left as it is: it must see
+ * later writes. munmap(view, len) when done. */
+static void *hole_safe_view(const rw_seg *s, size_t len)
+{
+    /* A read-only handle's segment: the locked file it maps (the name may
+     * be another file's by now). Only pread and mmap use it: its offset is
+     * free for lseek. */
+    int own = !(s->reader_lock && s->rfd >= 0);
+    int fd = own ? rw_io->openat(s->dirfd, s->name, O_RDONLY, 0) : s->rfd;
+    if (fd < 0)
+        return NULL;
+    off_t off = lseek(fd, 0, SEEK_HOLE);
+    uint8_t *p = NULL;
+    if (off >= 0 && (uint64_t)off < len) {
+        p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            p = NULL;
+    }
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    while (p && off >= 0 && (uint64_t)off < len) {
+        off_t data = lseek(fd, off, SEEK_DATA); /* ENXIO: holes to the end */
+        uint64_t end = data < 0 || (uint64_t)data > len ? len : (uint64_t)data;
+        uint64_t a = ((uint64_t)off + page - 1) / page * page;
+        uint64_t b = end == len ? (len + page - 1) / page * page : end / page * page;
+        if (b > a && mmap(p + a, b - a, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1,
+                          0) == MAP_FAILED) {
+            munmap(p, len);
+            p = NULL;
+        }
+        off = end == len ? (off_t)len : lseek(fd, (off_t)end, SEEK_HOLE);
+    }
+    if (own)
+        rw_io->close(fd);
+    return p;
+}
+
 static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
 {
     const rw_mapping *m;
@@ -311,14 +356,18 @@ static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
         return rc;
     tail_ctx c = {.log = log, .seg = s};
     rw_scan_result res;
+    uint8_t *view = hole_safe_view(s, m->len);
+    const uint8_t *addr = view ? view : m->addr;
     /* A cold tail is read front to back once: ask for big readahead, then
      * back to normal for the random reads that follow. */
     if (rw_io->advise_sequential)
-        rw_io->advise_sequential(m->addr, m->len, 1);
-    rc = rw_scan_records(s->name, m->addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
+        rw_io->advise_sequential(addr, m->len, 1);
+    rc = rw_scan_records(s->name, addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
     rw_terms_free(&c.terms);
-    if (rw_io->advise_sequential)
+    if (rw_io->advise_sequential && !view)
         rw_io->advise_sequential(m->addr, m->len, 0);
+    if (view)
+        munmap(view, m->len);
     if (rc)
         return rc;
     if (!c.seen_checkpoint)
@@ -416,10 +465,17 @@ static int resume_tail(raftwal_log *log, rw_seg *s)
 }
 
 /* Keeps the first prepared segment after the tail for the next rotation and
- * deletes the others. */
+ * deletes the others.
+ *
+ * An adopted file's name may not be durable: its preparer may have stopped
+ * between renaming it into place and fsyncing the directory (the process
+ * was killed, or a close or a failure stopped it there: segment.c,
+ * rw_seg_prepare). Rotation writes acknowledged entries into it and syncs
+ * only the file, so the directory is fsynced here, before anything can be
+ * written into it: one fsync, at the opens that find a prepared file. */
 static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n)
 {
-    int removed = 0;
+    int removed = 0, adopted = 0;
     for (size_t i = from; i < n; i++) {
         rw_seg *s = segs[i];
         segs[i] = NULL;
@@ -435,6 +491,7 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
                  * after its records are stale, as in a recycled file. */
                 s->recycled = 1;
                 log->prepared = s;
+                adopted = 1;
                 continue;
             }
         }
@@ -442,7 +499,7 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
             removed = 1;
         rw_seg_unref(s);
     }
-    return removed ? rw_log_dirsync(log) : 0;
+    return removed || adopted ? rw_log_dirsync(log) : 0;
 }
 
 static int create_fresh(raftwal_log *log, const raftwal_options *opts)

@@ -10,9 +10,14 @@
  * Rotation falls back to preparing synchronously when the worker has
  * nothing ready (or ran out of space: then rotation reports ENOSPC, and
  * the handle stays usable). A failed directory fsync here fails the handle
- * at once, and a failed handle stops the worker at once: nothing of it is
- * written, synced or renamed after the failure (rw_log_fail sets
- * prep_stop). Also keeps the pool of spare files. */
+ * at once, and a failed handle stops the worker: it checks prep_stop
+ * (rw_log_fail sets it) before each write, sync and rename of the file it
+ * makes, so none of them starts once the failure is seen. A call already
+ * past that check when the handle fails (one write, fdatasync or rename)
+ * completes; the worker then unlinks the half-made file (*.wal.tmp, or the
+ * spare it was reusing), or leaves a file renamed into place for the next
+ * open to adopt. None of this touches a file the log holds. Also keeps the
+ * pool of spare files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -280,7 +280,9 @@ int rw_seg_prepare(int dirfd, uint64_t seq, uint64_t log_id, uint64_t size,
     }
     if (cancel && atomic_load(cancel)) {
         /* In place, its name maybe not durable: a prepared segment that an
-         * open adopts if it finds it. */
+         * open adopts if it finds it, and then makes durable with a
+         * directory fsync before using it (log_open.c, adopt_prepared). No
+         * fsync or unlink here: a failed handle starts no new one. */
         rc = check_cancel(cancel, s->name);
         rw_seg_unref(s);
         *out = NULL;

@@ -297,8 +297,34 @@ static void test_every_fd_is_cloexec(void)
     CHECK(atomic_load(&wrapped_calls) > 0);
 }
 
+/* A repair whose cut it must first weigh against the purge point lists
+ * the directory itself (check.c, cut_keeps_only_purged): through a copy of
+ * the directory descriptor, made close-on-exec too. */
+static void test_repair_listing_is_cloexec(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    raftwal_log *log = NULL;
+    raftwal_check chk;
+    char path[1024];
+
+    o.segment_size = RAFTWAL_MIN_SEGMENT_SIZE;
+    CHECK_OK(raftwal_log_open(&log, dir, &o));
+    append_n(log, 1, 40); /* several segments */
+    CHECK_OK(raftwal_log_close(log));
+    /* Damage in a sealed segment: verify places it, repair weighs a cut. */
+    tu_segment_path(path, dir, 2);
+    tu_flip_bit(path, tu_segment_length(dir, 2) / 2, 3);
+    install_io(dir);
+    chk.size = sizeof chk;
+    (void)raftwal_repair(dir, &chk); /* cut or refused: either lists the directory */
+    rw_io_set(NULL);
+    CHECK_CLOEXEC("repair weighing a cut");
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_every_fd_is_cloexec);
+    TU_RUN(argc, argv, test_repair_listing_is_cloexec);
     return 0;
 }
