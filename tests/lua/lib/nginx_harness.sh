@@ -42,6 +42,37 @@ harness_init() {
         chown nobody "$prefix/wal"
     fi
     trap harness_cleanup EXIT
+    harness_stage_modules
+}
+
+# The workers run as nobody, and each thread-pool thread loads the Lua
+# modules afresh as that user: a source or build tree under a private
+# directory (a clone in a mode-0700 temporary directory, as CI's may be)
+# would hide them, and the durable waits would fall back to blocking. So
+# the LUA_PATH directories and the library are copied into the prefix,
+# which the workers can read, and the copies are what nginx is given.
+harness_stage_modules() {
+    local entry dir rest staged="" i=0
+    local IFS=';'
+    for entry in $LUA_PATH; do
+        dir=${entry%%\?*}
+        rest=${entry#"$dir"}
+        if [ -n "$entry" ] && [ -d "$dir" ]; then
+            i=$((i + 1))
+            mkdir -p "$prefix/lua/$i"
+            cp -R "$dir/." "$prefix/lua/$i/"
+            staged+="$prefix/lua/$i/$rest;"
+        elif [ -n "$entry" ]; then
+            staged+="$entry;"
+        fi
+    done
+    unset IFS
+    LUA_PATH="$staged;"
+    mkdir -p "$prefix/lib"
+    cp "$RAFTWAL_LIB" "$prefix/lib/"
+    RAFTWAL_LIB="$prefix/lib/$(basename "$RAFTWAL_LIB")"
+    chmod -R a+rX "$prefix/lua" "$prefix/lib"
+    export LUA_PATH RAFTWAL_LIB
 }
 
 harness_cleanup() {
