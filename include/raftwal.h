@@ -121,6 +121,27 @@
  * disk may fail the handle like any write error. A write that did land in part (ENOSPC after some of
  * the batch's bytes) fails the handle like any write error.
  *
+ * ------------------------------------------------------------------------
+ * Encryption and compression
+ * ------------------------------------------------------------------------
+ * A log can be encrypted at rest (AES-256-GCM, raftwal_options.key) and
+ * its entries compressed (LZ4, raftwal_options.compression); see
+ * raftwal_features() for what this build supports. Encryption is chosen
+ * when the log is created and is for its whole life: every later open,
+ * raftwal_verify_opts(), raftwal_repair_opts() and read-only open needs the
+ * same 32-byte master key (RAFTWAL_EKEY otherwise, before anything is
+ * decrypted), and raftwal_rekey() changes the master key without rewriting
+ * the log. Entry data, the hard state, snapshot and user metadata are
+ * encrypted; indexes, terms, sizes and record types stay in clear and are
+ * authenticated: a changed byte is RAFTWAL_ECORRUPT naming the file and
+ * offset, never returned as data. The master key never reaches a file, an
+ * error message or a dump, and the library wipes its copies at close.
+ * Compression is a per-open choice of the writer, recorded per entry:
+ * readers need no option. An entry of an encrypted or compressed log is
+ * decoded when read, so reads of such a log are copies, not zero-copy
+ * views (see raftwal_iter_next()). docs/format.md, section 7, says how
+ * nonces are never reused.
+ *
  * The on-disk format is specified in docs/format.md.
  */
 #ifndef RAFTWAL_H
@@ -205,9 +226,14 @@ enum raftwal_error {
                                   the recorded commit index */
     RAFTWAL_ERANGE = -15,      /* an output buffer is too small; the needed
                                   size was stored */
-    RAFTWAL_ECLOSED = -16      /* the log handle was closed, or was opened
+    RAFTWAL_ECLOSED = -16,     /* the log handle was closed, or was opened
                                   by another process (inherited through
                                   fork()) */
+    RAFTWAL_EKEY = -17         /* wrong or missing key: the log is encrypted
+                                  and no key, or not its key, was given; or
+                                  a key was given for a log that is not
+                                  encrypted. The message says which; it
+                                  never contains key material */
 };
 
 /* A short, static, English description of an error code ("corrupt data").
@@ -311,7 +337,19 @@ typedef struct raftwal_log raftwal_log;
                                       open (slow; the default reads only the
                                       tail segment and the sealed footers) */
 
-#define RAFTWAL_OPTIONS_VERSION 1
+/* raftwal_options.compression */
+#define RAFTWAL_COMPRESS_NONE 0u
+#define RAFTWAL_COMPRESS_LZ4 1u
+#define RAFTWAL_COMPRESS_ZSTD 2u
+
+/* Bytes of a master key (raftwal_options.key, raftwal_rekey()). */
+#define RAFTWAL_KEY_SIZE 32u
+
+/* Version 2 added compression, key, key_size and compress_min. A program
+ * built against version 1 passes version 1 and the shorter struct: the
+ * library reads only the fields that version has (no encryption, no
+ * compression). */
+#define RAFTWAL_OPTIONS_VERSION 2
 
 /* Options for raftwal_log_open(). Initialize with RAFTWAL_OPTIONS_INIT or
  * raftwal_options_init() so that fields added later get their defaults.
@@ -335,7 +373,25 @@ typedef struct raftwal_log raftwal_log;
  *                  times their size.
  *   metadata,      initial user metadata, written only when the log is
  *   metadata_size  created by this open; copied during the call.
- *   file_mode      permission bits of new files; 0 = 0644. */
+ *   file_mode      permission bits of new files; 0 = 0644.
+ *   compression    RAFTWAL_COMPRESS_* for the entries this handle writes
+ *                  (version 2). An entry of at least compress_min bytes is
+ *                  compressed, and kept compressed only if that saves
+ *                  space; each entry records how it is stored, so readers
+ *                  need no option and a log may mix both. Not recorded as
+ *                  a property of the log: a later open without it writes
+ *                  plain entries. A choice this build lacks
+ *                  (raftwal_features()) is RAFTWAL_EINVAL.
+ *   key, key_size  the master key (RAFTWAL_KEY_SIZE bytes, copied during
+ *                  the call; the caller may wipe its copy afterwards), or
+ *                  NULL and 0 (version 2). With RAFTWAL_OPEN_CREATE on a
+ *                  directory holding no log, it creates an encrypted log;
+ *                  an existing log must have been created with it (and
+ *                  without it if it was not): else RAFTWAL_EKEY. Another
+ *                  key_size is RAFTWAL_EINVAL, and so is a key in a build
+ *                  without encryption (raftwal_features()).
+ *   compress_min   entries smaller than this many bytes are stored as they
+ *                  are; 0 = 64 (version 2). */
 typedef struct raftwal_options {
     unsigned int version;
     unsigned int flags;
@@ -343,16 +399,34 @@ typedef struct raftwal_options {
     const void *metadata;
     size_t metadata_size;
     unsigned int file_mode;
+    /* version 2 */
+    unsigned int compression;
+    const void *key;
+    size_t key_size;
+    uint32_t compress_min;
 } raftwal_options;
 
 #define RAFTWAL_OPTIONS_INIT                                                    \
-    { RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_CREATE, 0, NULL, 0, 0 }
+    { RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_CREATE, 0, NULL, 0, 0,            \
+      RAFTWAL_COMPRESS_NONE, NULL, 0, 0 }
 
 /* Fills *opts with the defaults of options struct version `version` (pass
- * RAFTWAL_OPTIONS_VERSION). Bindings call this instead of the macro.
+ * RAFTWAL_OPTIONS_VERSION; 1 fills only the version 1 fields, for a
+ * caller whose struct is the shorter version 1). Bindings call this
+ * instead of the macro.
  * Errors: RAFTWAL_EINVAL if opts is NULL or the version is unknown. */
 RAFTWAL_API int raftwal_options_init(raftwal_options *opts,
                                      unsigned int version);
+
+/* raftwal_features() bits. */
+#define RAFTWAL_FEATURE_ENCRYPTION 0x1u /* AES-256-GCM (OpenSSL libcrypto) */
+#define RAFTWAL_FEATURE_LZ4 0x2u        /* RAFTWAL_COMPRESS_LZ4 */
+#define RAFTWAL_FEATURE_ZSTD 0x4u       /* RAFTWAL_COMPRESS_ZSTD */
+
+/* What this build of the library supports: RAFTWAL_FEATURE_* bits. A log
+ * that uses a feature the build lacks cannot be opened or read
+ * (RAFTWAL_EVERSION, the message naming the feature). Thread-safe. */
+RAFTWAL_API unsigned int raftwal_features(void);
 
 /* Opens (and, with RAFTWAL_OPEN_CREATE, creates) the log in directory
  * `dir` and recovers it: a torn last batch (a crash in the middle of a
@@ -510,7 +584,8 @@ RAFTWAL_API int raftwal_log_term(raftwal_log *log, uint64_t index,
 
 /* Copies entry `index` into the caller's buffer: out->index, term, type and
  * size are set, and if buf_size >= size, the data is copied to buf and
- * out->data = buf. If buf_size is too small, returns RAFTWAL_ERANGE with
+ * out->data = buf (decrypted and decompressed if so stored; size is the
+ * decoded size, known without decoding). If buf_size is too small, returns RAFTWAL_ERANGE with
  * out->size set to the size needed (call again with a bigger buffer; buf
  * may be NULL to ask for the size). Thread-safe.
  * Errors: RAFTWAL_ECOMPACTED, RAFTWAL_EUNAVAILABLE, RAFTWAL_ERANGE,
@@ -558,9 +633,13 @@ RAFTWAL_API int raftwal_iter_open(raftwal_iter **out, raftwal_log *log,
 
 /* Advances the iterator. Returns 1 and fills *out with the next entry, 0
  * when the range (or the byte cap) is exhausted, or a negative error.
- * out->data is a borrowed, zero-copy view into the log's mapped file,
- * valid until the next raftwal_iter_next() or raftwal_iter_close() on this
- * iterator; the checksum of the entry has been verified. Its bytes never
+ * out->data is a borrowed view, valid until the next raftwal_iter_next()
+ * or raftwal_iter_close() on this iterator; the checksum of the entry has
+ * been verified. It points into the log's mapped file (zero-copy) unless
+ * the entry is stored encrypted or compressed: then into a buffer of the
+ * iterator that holds the decoded entry (a copy; the authentication tag
+ * was checked). The byte cap of raftwal_iter_open() counts the entries'
+ * decoded sizes. Its bytes never
  * change meanwhile, even on a read-only handle while a writer in another
  * process purges and reuses segment files (the writer does not reuse a
  * file a reader maps; a read-only handle whose segment was purged gets
@@ -603,7 +682,12 @@ RAFTWAL_API void raftwal_iter_close(raftwal_iter *it);
  *                      (deleted, or kept as spares for reuse)
  *   open_ns            time raftwal_log_open() took
  *   segments_recycled  new segments made from a purged segment's file
- *                      instead of preparing a new one */
+ *                      instead of preparing a new one
+ *   encrypted          1 if the log is encrypted, else 0
+ *   compressed_entries entries this handle stored compressed
+ *   stored_entry_bytes bytes the appended entries' data took in the files
+ *                      (after compression and encryption; compare with
+ *                      appended_bytes) */
 typedef struct raftwal_stats {
     uint32_t size;
     uint32_t reserved;
@@ -630,6 +714,9 @@ typedef struct raftwal_stats {
     uint64_t segments_deleted;
     uint64_t open_ns;
     uint64_t segments_recycled;
+    uint64_t encrypted;
+    uint64_t compressed_entries;
+    uint64_t stored_entry_bytes;
 } raftwal_stats;
 
 /* Fills *out (see raftwal_stats). Thread-safe.
@@ -692,9 +779,16 @@ RAFTWAL_API int raftwal_log_segment_info(raftwal_log *log, size_t i,
  *                             next writable open removes them. Every
  *                             "%016llx.wal" file whose number is below
  *                             leftover_below_seq is one (0 when there are
- *                             none). The last fields of the struct: a
- *                             caller built against an older header (its
- *                             `size` stops before them) does not get them. */
+ *                             none).
+ *   encrypted                 1 if the log is encrypted
+ *   compressed_entries        live entries stored compressed
+ *   entry_bytes               the live entries' data, decoded
+ *   stored_entry_bytes        the bytes that data takes in the files
+ *                             (entry_bytes / stored_entry_bytes is the
+ *                             compression ratio, encryption's tags
+ *                             included)
+ * Fields are only ever added at the end: a caller built against an older
+ * header (its `size` stops before them) does not get the later ones. */
 typedef struct raftwal_check {
     uint32_t size;
     uint32_t reserved;
@@ -711,6 +805,10 @@ typedef struct raftwal_check {
     char backup_path[1024];
     uint64_t leftovers;
     uint64_t leftover_below_seq;
+    uint64_t encrypted;
+    uint64_t compressed_entries;
+    uint64_t entry_bytes;
+    uint64_t stored_entry_bytes;
 } raftwal_check;
 
 /* Checks the log in `dir` without changing it: every record's checksum in
@@ -744,6 +842,37 @@ RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
  * Errors: RAFTWAL_ELOCKED, RAFTWAL_ENOTFOUND, RAFTWAL_EVERSION, RAFTWAL_EIO,
  * RAFTWAL_ENOSPC, RAFTWAL_EINVAL, RAFTWAL_ECORRUPT (refused). */
 RAFTWAL_API int raftwal_repair(const char *dir, raftwal_check *out);
+
+/* raftwal_verify() and raftwal_repair() of an encrypted log: opts->key is
+ * its master key (the other fields are ignored; opts NULL = no key).
+ * raftwal_verify() and raftwal_repair() are these with no key: on an
+ * encrypted log they return RAFTWAL_EKEY. Repair copies what it cuts
+ * as it is (still encrypted). Errors: as raftwal_verify() /
+ * raftwal_repair(), and RAFTWAL_EKEY (wrong key, no key for an
+ * encrypted log, a key for a plaintext one). */
+RAFTWAL_API int raftwal_verify_opts(const char *dir,
+                                    const raftwal_options *opts,
+                                    raftwal_check *out);
+RAFTWAL_API int raftwal_repair_opts(const char *dir,
+                                    const raftwal_options *opts,
+                                    raftwal_check *out);
+
+/* Changes the master key of the encrypted log in `dir` from old_key to
+ * new_key (RAFTWAL_KEY_SIZE bytes each): the log's data keys are wrapped
+ * anew, nothing else is rewritten (docs/format.md, 7). Crash-safe: after a
+ * crash at any point the log opens with exactly one of the two keys, and
+ * the call can be repeated (with the key the log then opens with as
+ * old_key). Takes the log's lock (RAFTWAL_ELOCKED while it is open for
+ * writing); read-only handles open with the old key keep working. The
+ * keys are copied during the call and the copies wiped. Thread-safe.
+ * Errors: RAFTWAL_EKEY (old_key is not the log's key, or the log is not
+ * encrypted), RAFTWAL_EINVAL (NULL, a size other than RAFTWAL_KEY_SIZE, a
+ * build without encryption), RAFTWAL_ENOTFOUND, RAFTWAL_ELOCKED,
+ * RAFTWAL_ECORRUPT (the key registry is damaged), RAFTWAL_EIO,
+ * RAFTWAL_ENOSPC. */
+RAFTWAL_API int raftwal_rekey(const char *dir, const void *old_key,
+                              size_t old_size, const void *new_key,
+                              size_t new_size);
 
 #ifdef __cplusplus
 }
