@@ -291,7 +291,8 @@ int raftwal_verify(const char *dir, raftwal_check *out)
 {
     if (!dir || (out && out->size < 8))
         return rw_err(RAFTWAL_EINVAL, "NULL directory or raftwal_check.size not set");
-    raftwal_options o = {RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY, 0, NULL, 0, 0};
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
     /* A writer in another process may purge segments the check has yet to
      * read (RAFTWAL_ECOMPACTED: nothing else gives that code here): the
      * check starts again, on the log as it is then, a few times. */
@@ -677,7 +678,8 @@ int raftwal_repair(const char *dir, raftwal_check *out)
         return rc;
     }
     repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1};
-    raftwal_options o = {RAFTWAL_OPTIONS_VERSION, RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY, 0, NULL, 0, 0};
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
     uint64_t last_seq = UINT64_MAX, last_off = UINT64_MAX;
     for (int round = 0; round < 4096; round++) {
         raftwal_log *log;

@@ -28,6 +28,7 @@ const char *raftwal_strerror(int code)
     case RAFTWAL_ECOMMITTED: return "would remove committed entries";
     case RAFTWAL_ERANGE: return "buffer too small";
     case RAFTWAL_ECLOSED: return "log is closed";
+    case RAFTWAL_EKEY: return "wrong or missing key";
     default: return "unknown error";
     }
 }

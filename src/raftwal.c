@@ -1,9 +1,11 @@
 /* raftwal.c -- the public API: argument checks, then the log layer.
  * Nothing below this file knows about the ABI's structs' versioning. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "codec.h"
 #include "error.h"
 #include "log.h"
 
@@ -17,13 +19,47 @@ int raftwal_version_number(void)
     return RAFTWAL_VERSION_NUMBER;
 }
 
+/* Bytes of the options struct of each version: a version 1 caller's struct
+ * stops after file_mode, and nothing past it may be read or written. */
+static size_t options_size(unsigned int version)
+{
+    switch (version) {
+    case 1: return offsetof(raftwal_options, file_mode) + sizeof(unsigned int);
+    case 2: return sizeof(raftwal_options);
+    default: return 0;
+    }
+}
+
 int raftwal_options_init(raftwal_options *opts, unsigned int version)
 {
-    if (!opts || version != RAFTWAL_OPTIONS_VERSION)
+    size_t n = options_size(version);
+    if (!opts || !n)
         return rw_err(RAFTWAL_EINVAL, "raftwal_options_init: unknown options version %u", version);
     raftwal_options def = RAFTWAL_OPTIONS_INIT;
-    *opts = def;
+    def.version = version;
+    memcpy(opts, &def, n);
     return rw_api_return(0);
+}
+
+/* The caller's options as a whole version 2 struct: fields its version
+ * lacks get their defaults. */
+static int normalize_options(const raftwal_options *in, raftwal_options *out)
+{
+    size_t n = options_size(in->version);
+    if (!n)
+        return rw_err(RAFTWAL_EINVAL, "options version %u is not 1 or %d: initialize options "
+                      "with RAFTWAL_OPTIONS_INIT or raftwal_options_init()", in->version,
+                      RAFTWAL_OPTIONS_VERSION);
+    raftwal_options def = RAFTWAL_OPTIONS_INIT;
+    *out = def;
+    memcpy(out, in, n);
+    out->version = RAFTWAL_OPTIONS_VERSION;
+    return 0;
+}
+
+unsigned int raftwal_features(void)
+{
+    return rw_codec_features();
 }
 
 /* A NULL handle is EINVAL; a closed one, or one inherited through fork(),
@@ -43,11 +79,12 @@ int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *
         *out = NULL;
     if (!out || !dir || !*dir)
         return rw_err(RAFTWAL_EINVAL, "raftwal_log_open: NULL or empty argument");
+    raftwal_options full;
     if (opts) {
-        if (opts->version != RAFTWAL_OPTIONS_VERSION)
-            return rw_err(RAFTWAL_EINVAL, "options version %u is not %d: initialize options with "
-                          "RAFTWAL_OPTIONS_INIT or raftwal_options_init()", opts->version,
-                          RAFTWAL_OPTIONS_VERSION);
+        int rc = normalize_options(opts, &full);
+        if (rc)
+            return rc;
+        opts = &full;
         if (opts->flags & ~(unsigned)(RAFTWAL_OPEN_CREATE | RAFTWAL_OPEN_READONLY |
                                       RAFTWAL_OPEN_NOSYNC | RAFTWAL_OPEN_VERIFY))
             return rw_err(RAFTWAL_EINVAL, "unknown open flags 0x%x", opts->flags);
@@ -58,6 +95,9 @@ int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *
         if (opts->metadata_size > RAFTWAL_MAX_META_SIZE || (!opts->metadata && opts->metadata_size))
             return rw_err(RAFTWAL_EINVAL, "initial metadata is NULL or larger than %u bytes",
                           RAFTWAL_MAX_META_SIZE);
+        int rc2 = rw_codec_check_options(opts);
+        if (rc2)
+            return rc2;
     }
     return rw_api_return(rw_log_open(out, dir, opts));
 }
@@ -381,4 +421,47 @@ int raftwal_log_segment_info(raftwal_log *log, size_t i, raftwal_segment_info *o
     info.size = want < sizeof info ? want : (uint32_t)sizeof info;
     memcpy(out, &info, info.size);
     return rw_api_return(0);
+}
+
+/* The key-taking checks: with no key they are raftwal_verify() and
+ * raftwal_repair(). */
+static int check_key_options(const raftwal_options *opts, raftwal_options *full)
+{
+    if (!opts) {
+        raftwal_options def = RAFTWAL_OPTIONS_INIT;
+        *full = def;
+        return 0;
+    }
+    int rc = normalize_options(opts, full);
+    return rc ? rc : rw_codec_check_options(full);
+}
+
+int raftwal_verify_opts(const char *dir, const raftwal_options *opts, raftwal_check *out)
+{
+    raftwal_options full;
+    int rc = check_key_options(opts, &full);
+    if (rc)
+        return rc;
+    return raftwal_verify(dir, out);
+}
+
+int raftwal_repair_opts(const char *dir, const raftwal_options *opts, raftwal_check *out)
+{
+    raftwal_options full;
+    int rc = check_key_options(opts, &full);
+    if (rc)
+        return rc;
+    return raftwal_repair(dir, out);
+}
+
+int raftwal_rekey(const char *dir, const void *old_key, size_t old_size, const void *new_key,
+                  size_t new_size)
+{
+    if (!dir || !old_key || !new_key || old_size != RAFTWAL_KEY_SIZE ||
+        new_size != RAFTWAL_KEY_SIZE)
+        return rw_err(RAFTWAL_EINVAL, "raftwal_rekey: NULL argument or a key that is not %u bytes",
+                      RAFTWAL_KEY_SIZE);
+    if (!(rw_codec_features() & RAFTWAL_FEATURE_ENCRYPTION))
+        return rw_err(RAFTWAL_EINVAL, "this build of raftwal has no encryption (raftwal_features())");
+    return rw_err(RAFTWAL_EKEY, "raftwal_rekey: %s: the log is not encrypted", dir);
 }

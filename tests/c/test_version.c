@@ -22,7 +22,7 @@ static void test_version_matches_macros(void)
 
 static void test_strerror_distinct(void)
 {
-    const int first = RAFTWAL_OK, last = RAFTWAL_ECLOSED;
+    const int first = RAFTWAL_OK, last = RAFTWAL_EKEY;
     const char *seen[32];
     int code, i, n = 0;
     for (code = first; code >= last; code--) {
@@ -35,7 +35,7 @@ static void test_strerror_distinct(void)
                       s, -i);
         seen[n++] = s;
     }
-    CHECK_EQ_U64(n, 17);
+    CHECK_EQ_U64(n, 18);
     {
         const int unknown[] = {1, 2, 100, last - 1, -100, -1000000, 2147483647,
                                -2147483647 - 1};

@@ -47,6 +47,7 @@ DATABASE = os.environ.get(
     "RAFTWAL_HYPOTHESIS_DB", os.path.join(tempfile.gettempdir(), "raftwal-hypothesis-db")
 )
 HEADER_SIZE = 64  # bytes of a segment header (docs/format.md)
+SECTOR = 512  # a power loss tears writes at this granularity, no finer
 
 
 def make_data(size: int, seed: int) -> bytes:
@@ -275,7 +276,13 @@ class LogMachine(RuleBasedStateMachine):
                     changed.append((name, span))
             if changed:  # lose a tail of the newest segment's unsynced bytes
                 name, (lo, hi, base) = changed[-1]
-                cut = data.draw(st.integers(lo, hi), label="cut")
+                # A power loss tears writes at 512-byte sectors, not
+                # smaller (the contract: README "Guarantees"): the bytes
+                # before the cut are new, those after old, and the cut
+                # falls between sectors (lo and hi stand for "no new
+                # sector" and "every new sector").
+                cuts = [lo] + list(range((lo // SECTOR + 1) * SECTOR, hi, SECTOR)) + [hi]
+                cut = data.draw(st.sampled_from(cuts), label="cut")
                 on_disk[name] = on_disk[name][:cut] + base[cut:]
                 event("crash: cut unsynced bytes")
         write_files(self.path, on_disk)
