@@ -197,13 +197,13 @@ void rw_log_free_pending(raftwal_log *log);
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */
 int rw_log_check_writable(raftwal_log *log);
+
+/* ---- sync and the failed state (sync.c) ---- */
 /* Puts the handle in the failed state and returns code: the calling
  * thread's message is kept for the changes refused from then on, and the
  * background preparer stops at once (no write, sync or rename of it
  * follows). */
 int rw_log_fail(raftwal_log *log, int code);
-
-/* ---- sync (sync.c) ---- */
 /* Records that bytes up to (seg, off) are written, the log's last index
  * being `last` there. */
 void rw_sync_written(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
@@ -213,8 +213,7 @@ int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off);
  * took): fdatasyncs the pending segments, oldest first, then rewrites
  * seg's header without RW_HDR_F_LAZY if it has it, so that the leader's
  * fdatasync of seg leaves a durable chain whose last header no longer says
- * lazy. Implemented in log.c; puts the handle in the failed state on
- * error. */
+ * lazy. Puts the handle in the failed state on error. */
 int rw_sync_pending(raftwal_log *log, rw_seg *seg);
 /* Syncs everything written so far. */
 int rw_sync_all(raftwal_log *log);
