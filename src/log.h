@@ -248,6 +248,9 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term);
 /* ---- opening and closing (log_open.c) ---- */
 int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts);
 int rw_log_close(raftwal_log *log);
+
+/* ---- the handle's reference count (log_ref.c) ---- */
+/* Drops a reference (log->refs); the last one frees the handle's memory. */
 void rw_log_unref(raftwal_log *log);
 
 /* ---- background segment preparation (prepare.c) ---- */
