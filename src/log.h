@@ -309,7 +309,7 @@ int rw_spare_room(raftwal_log *log);
 void rw_spare_add(raftwal_log *log, uint64_t old_seq);
 int rw_spare_take(raftwal_log *log, char name[24]);
 
-/* ---- checks (check.c) ---- */
+/* ---- segment checks shared by open and the offline checker (check_segment.c) ---- */
 /* Scans every sealed segment in full and checks it against its footer. */
 int rw_check_sealed_all(raftwal_log *log);
 /* Recovery: checks a segment that may be incomplete because the segment
@@ -321,6 +321,9 @@ int rw_check_sealed_all(raftwal_log *log);
  * end: a bad record that a later COMMIT proves was durable, or a complete
  * segment whose SEAL or FOOTER disagrees with its records. */
 int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt);
+/* A read-only handle lets go of a segment the check has read (its file
+ * stays locked while mapped: segment.c, "Readers and recycling"). */
+void rw_check_unmap(raftwal_log *log, rw_seg *s);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);
