@@ -1,5 +1,29 @@
 /* log.h -- the log: its segments, the in-memory index, the Raft state and
  * the operations on them. Private to the library. */
+/* Layers. The library's files, bottom to top: each calls only files listed
+ * above it, so the calls between them form no cycle (c_layers checks this
+ * list against the built objects: tests/c/check_layers.py; a new file
+ * goes into it). One job each:
+ *
+ *   crc32c.c         CRC32C
+ *   error.c          error strings and the per-thread last-error message
+ *   io.c             the file I/O table (POSIX; tests inject faults)
+ *   log_ref.c        the handle's reference count, and freeing it
+ *   format.c         encoders and decoders of the segment format
+ *   rules.c          which histories are legal
+ *   lock.c           one writer per directory; which process owns a handle
+ *   segment.c        a segment file's life
+ *   segment_scan.c   walking a segment's records
+ *   check_segment.c  full checks of one segment (open and check.c share them)
+ *   log_read.c       finding entries, reading them, iterators
+ *   sync.c           group commit, the durable watermark, the failed state
+ *   prepare.c        the background worker that prepares the next segment
+ *   log.c            the write path, and the model updates recovery shares
+ *   log_open.c       opening (creating, recovering) and closing a log
+ *   check.c          raftwal_verify() and raftwal_repair()
+ *   raftwal.c        the public API
+ */
+
 #ifndef RW_LOG_H
 #define RW_LOG_H
 

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""check_layers.py ARCHIVE [NM] -- the layering check behind c_layers.
+"""check_layers.py ARCHIVE [NM [LAYERS]] -- the layering check behind c_layers.
 
 The library's source files must call each other as a layered DAG: every
-file calls only files below it (see "Layers" in src/log.h).  This reads the
-call graph from the built objects of the static library ARCHIVE: an
-undefined symbol of A.o that B.o defines is an edge A -> B.  If the graph
-has a cycle, every strongly connected component is printed with the
-symbols behind each edge inside it, and the check fails.
+file calls only files below it.  This reads the call graph from the built
+objects of the static library ARCHIVE: an undefined symbol of A.o that B.o
+defines is an edge A -> B.  If the graph has a cycle, every strongly
+connected component is printed with the symbols behind each edge inside
+it, and the check fails.
+
+With LAYERS (src/log.h), the graph must also follow the "Layers" list
+there, bottom to top: every object file is listed, and each calls only
+files listed above it.
 
 Exits 77 (ctest's skip code) when nm (NM, default "nm") is missing.
 """
+import re
 import shutil
 import subprocess
 import sys
@@ -98,15 +103,48 @@ def layers(edges):
     return level
 
 
+def listed_layers(path):
+    """The file names of the "/* Layers." comment of path, bottom first."""
+    names, inside = [], False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("/* Layers."):
+                inside = True
+            elif inside and line.startswith(" */"):
+                break
+            elif inside:
+                m = re.match(r" \*   (\S+\.c)\s", line)
+                if m:
+                    names.append(m.group(1))
+    return names
+
+
+def against_list(edges, order):
+    """Complaints about edges that do not follow the listed order."""
+    pos = {name: i for i, name in enumerate(order)}
+    files = {short(o): o for o in edges}
+    bad = ["%s is built but not in the Layers list" % f
+           for f in sorted(files) if f not in pos]
+    bad += ["%s is in the Layers list but not built" % f
+            for f in order if f not in files]
+    for f in sorted(files):
+        for b in sorted(edges[files[f]]):
+            g = short(b)
+            if f in pos and g in pos and pos[g] >= pos[f]:
+                bad.append("%s calls %s, listed above it: %s"
+                           % (f, g, ", ".join(sorted(edges[files[f]][b]))))
+    return bad
+
+
 def short(obj):
     return obj[:-2] if obj.endswith(".o") else obj
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (2, 3, 4):
         print(__doc__, file=sys.stderr)
         return 2
-    nm = sys.argv[2] if len(sys.argv) == 3 and sys.argv[2] else "nm"
+    nm = sys.argv[2] if len(sys.argv) >= 3 and sys.argv[2] else "nm"
     if shutil.which(nm) is None:
         print("%s not found: layering check skipped" % nm)
         return 77
@@ -124,11 +162,24 @@ def main():
         print("FAIL: %d cycle(s) in the call graph of %s"
               % (len(bad), sys.argv[1]))
         return 1
+    if len(sys.argv) == 4:
+        order = listed_layers(sys.argv[3])
+        if not order:
+            print("FAIL: no Layers list in %s" % sys.argv[3])
+            return 1
+        bad = against_list(edges, order)
+        if bad:
+            for line in bad:
+                print(line)
+            print("FAIL: the call graph does not follow the Layers list of %s"
+                  % sys.argv[3])
+            return 1
     level = layers(edges)
     for obj in sorted(edges, key=lambda o: (level[o], o)):
         print("%d %s -> %s" % (level[obj], short(obj),
                                " ".join(short(b) for b in sorted(edges[obj]))))
-    print("ok: the call graph is a DAG")
+    print("ok: the call graph is a DAG" +
+          (" that follows the Layers list" if len(sys.argv) == 4 else ""))
     return 0
 
 
