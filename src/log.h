@@ -1,5 +1,6 @@
 /* log.h -- the log: its segments, the in-memory index, the Raft state and
  * the operations on them. Private to the library. */
+
 /* Layers. The library's files, bottom to top: each calls only files listed
  * above it, so the calls between them form no cycle (c_layers checks this
  * list against the built objects: tests/c/check_layers.py; a new file
@@ -333,7 +334,7 @@ int rw_spare_room(raftwal_log *log);
 void rw_spare_add(raftwal_log *log, uint64_t old_seq);
 int rw_spare_take(raftwal_log *log, char name[24]);
 
-/* ---- segment checks shared by open and the offline checker (check_segment.c) ---- */
+/* ---- segment checks open and check.c share (check_segment.c) ---- */
 /* Scans every sealed segment in full and checks it against its footer. */
 int rw_check_sealed_all(raftwal_log *log);
 /* Recovery: checks a segment that may be incomplete because the segment

@@ -180,6 +180,7 @@ int rw_log_fail(raftwal_log *log, int code)
     rw_sync_failed(log);
     return code;
 }
+
 void rw_sync_failed(raftwal_log *log)
 {
     pthread_mutex_lock(&log->smu);
@@ -279,6 +280,7 @@ int rw_sync_pending(raftwal_log *log, rw_seg *seg)
     free(p);
     return rc;
 }
+
 /* Runs one fdatasync of everything written so far, as the leader (smu held,
  * dropped during the fdatasync). */
 static int lead_sync(raftwal_log *log)
