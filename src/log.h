@@ -11,6 +11,7 @@
  *   io.c             the file I/O table (POSIX; tests inject faults)
  *   log_ref.c        the handle's reference count, and freeing it
  *   format.c         encoders and decoders of the segment format
+ *   codec.c          compression and encryption of record payloads (format.md 7)
  *   rules.c          which histories are legal
  *   lock.c           one writer per directory; which process owns a handle
  *   segment.c        a segment file's life
