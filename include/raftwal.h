@@ -338,10 +338,11 @@ typedef struct raftwal_log raftwal_log;
  *   file_mode      permission bits (at most 0777) of the files this open
  *                  creates; 0 = the log's own: 0600 for a new log, and for
  *                  an existing one the read and write bits of its LOCK
- *                  file (made with the mode of the open that created the
- *                  log). Directories the library creates (the log's, and
- *                  raftwal_repair()'s backup) get the same bits plus x
- *                  where r is set: 0600 -> 0700, 0640 -> 0750. The umask
+ *                  file, the owner's always (LOCK is made with the mode of
+ *                  the open that created the log). Directories the library
+ *                  creates (the log's, and raftwal_repair()'s backup) get
+ *                  the same bits plus x where r is set: 0600 -> 0700,
+ *                  0640 -> 0750. The umask
  *                  narrows these as usual, never widens them. A recycled
  *                  segment file is narrowed to this mode if wider (never
  *                  widened); files that exist are otherwise left as they

@@ -178,7 +178,7 @@ mode_t rw_log_mode(int dirfd, mode_t fallback)
     struct stat st;
     if (fstatat(dirfd, "LOCK", &st, 0) != 0 || !S_ISREG(st.st_mode))
         return fallback;
-    return st.st_mode & 0666;
+    return (st.st_mode & 0666) | 0600; /* the owner's files stay usable */
 }
 
 mode_t rw_dir_mode(mode_t file_mode)

@@ -324,7 +324,8 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
 int rw_lock_acquire(raftwal_log *log);
 /* Who may read a log's files (raftwal.h, file_mode). A new log's files are
  * RW_DEFAULT_FILE_MODE; an existing log's mode is its LOCK file's read and
- * write bits (created with the log's mode at its first writable open):
+ * write bits, the owner's always set (LOCK is created with the log's mode
+ * at its first writable open):
  * rw_log_mode returns them, or `fallback` if there is no LOCK yet.
  * rw_dir_mode: the mode of a directory for files of `file_mode`, that mode
  * plus x where r is set (0640 -> 0750). */
