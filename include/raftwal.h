@@ -373,7 +373,21 @@ typedef struct raftwal_log raftwal_log;
  *                  times their size.
  *   metadata,      initial user metadata, written only when the log is
  *   metadata_size  created by this open; copied during the call.
- *   file_mode      permission bits of new files; 0 = 0644.
+ *   file_mode      permission bits (at most 0777) of the files this open
+ *                  creates; 0 = the log's own: 0600 for a new log, and for
+ *                  an existing one the read and write bits of its LOCK
+ *                  file, the owner's always (LOCK is made with the mode of
+ *                  the open that created the log). Directories the library
+ *                  creates (the log's, and raftwal_repair()'s backup) get
+ *                  the same bits plus x where r is set: 0600 -> 0700,
+ *                  0640 -> 0750. The umask
+ *                  narrows these as usual, never widens them. A recycled
+ *                  segment file is narrowed to this mode if wider (never
+ *                  widened); files that exist are otherwise left as they
+ *                  are: a file_mode given to a later open applies only to
+ *                  the files that open creates (to change who may read an
+ *                  existing log, chmod its files, LOCK included).
+ *                  Read-only opens create nothing.
  *   compression    RAFTWAL_COMPRESS_* for the entries this handle writes
  *                  (version 2). An entry of at least compress_min bytes is
  *                  compressed, and kept compressed only if that saves
@@ -837,6 +851,9 @@ RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
  * at or below the newest intact purge point, or that leaves no intact
  * state after it while the files it keeps end before a gap, is refused
  * (RAFTWAL_ECORRUPT, the message says why; nothing more is changed).
+ * The backup is no more readable than the log: the directory gets the
+ * log's mode (see raftwal_options.file_mode) with x where r is set, each
+ * copy the bits its original and the log's mode share.
  * Takes the log's lock (RAFTWAL_ELOCKED if open elsewhere).
  * out may be NULL. Afterwards (unless refused) raftwal_log_open() succeeds.
  * Errors: RAFTWAL_ELOCKED, RAFTWAL_ENOTFOUND, RAFTWAL_EVERSION, RAFTWAL_EIO,

@@ -104,12 +104,17 @@ int raftwal_verify(const char *dir, raftwal_check *out)
 /* repair                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static int copy_file(int dirfd, const char *name, int backfd)
+/* A copy is readable by no one who could not read the log (`mode`, see
+ * rw_log_mode) and its original. */
+static int copy_file(int dirfd, const char *name, int backfd, mode_t mode)
 {
     int in = rw_io->openat(dirfd, name, O_RDONLY, 0);
     if (in < 0)
         return rw_err_sys(errno, 0, "%s: open for backup", name);
-    int out = rw_io->openat(backfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    struct stat sb;
+    if (fstat(in, &sb) == 0)
+        mode &= sb.st_mode;
+    int out = rw_io->openat(backfd, name, O_WRONLY | O_CREAT | O_TRUNC, mode & 0777);
     int rc = 0;
     if (out < 0) {
         rc = rw_err_sys(errno, 0, "backup of %s: create", name);
@@ -145,6 +150,7 @@ typedef struct repair_state {
     const char *dir;
     int dirfd;
     int backfd;
+    mode_t mode; /* the log's (rw_log_mode): of the backups too */
     char backup[1024];
     uint64_t cut_seq, cut_off, cut_bytes;
     int cut;
@@ -159,7 +165,7 @@ static int ensure_backup_dir(repair_state *st)
      * overwrite the backups of the first with already-cut files. */
     for (int n = 0;; n++) {
         snprintf(name, sizeof name, "repair-%lld-%ld-%d", (long long)time(NULL), (long)getpid(), n);
-        if (mkdirat(st->dirfd, name, 0755) == 0)
+        if (mkdirat(st->dirfd, name, rw_dir_mode(st->mode)) == 0)
             break;
         if (errno != EEXIST || n > 1000)
             return rw_err_sys(errno, 0, "%s/%s: create backup directory", st->dir, name);
@@ -235,7 +241,7 @@ static int cut_at(repair_state *st, uint64_t seq, uint64_t off)
                 continue; /* a missing segment: later ones are cut */
             break;
         }
-        rc = copy_file(st->dirfd, name, st->backfd);
+        rc = copy_file(st->dirfd, name, st->backfd, st->mode);
         if (rc)
             return rc;
         uint64_t keep = 0, extent = (uint64_t)sb.st_size;
@@ -437,7 +443,6 @@ int raftwal_repair(const char *dir, raftwal_check *out)
     raftwal_log lk;
     memset(&lk, 0, sizeof lk);
     lk.lockfd = -1;
-    lk.mode = 0644;
     lk.path = strdup(dir);
     if (!lk.path)
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
@@ -446,6 +451,7 @@ int raftwal_repair(const char *dir, raftwal_check *out)
         free(lk.path);
         return rw_err_sys(errno, 1, "%s: open directory", dir);
     }
+    lk.mode = rw_log_mode(lk.dirfd, RW_DEFAULT_FILE_MODE);
     struct stat sb;
     int rc = fstat(lk.dirfd, &sb) != 0 ? rw_err_sys(errno, 0, "%s: fstat", dir) : 0;
     lk.dev = sb.st_dev;
@@ -457,7 +463,7 @@ int raftwal_repair(const char *dir, raftwal_check *out)
         free(lk.path);
         return rc;
     }
-    repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1};
+    repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1, .mode = lk.mode};
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
     uint64_t last_seq = UINT64_MAX, last_off = UINT64_MAX;

@@ -12,12 +12,17 @@
  *
  * A handle belongs to the process that opened it: in a child made by
  * fork() its locks, threads (the preparer) and mutexes are not the
- * parent's, so every call there is refused (rw_log_check_usable). */
+ * parent's, so every call there is refused (rw_log_check_usable).
+ *
+ * The LOCK file also records who may read the log: it is created with the
+ * log's mode, and an open that is not given a file_mode reads it back
+ * (rw_log_mode). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -166,6 +171,20 @@ static void table_remove(dev_t dev, ino_t ino)
             return;
         }
     }
+}
+
+mode_t rw_log_mode(int dirfd, mode_t fallback)
+{
+    struct stat st;
+    if (fstatat(dirfd, "LOCK", &st, 0) != 0 || !S_ISREG(st.st_mode))
+        return fallback;
+    return (st.st_mode & 0666) | 0600; /* the owner's files stay usable */
+}
+
+mode_t rw_dir_mode(mode_t file_mode)
+{
+    mode_t m = file_mode & 0777;
+    return m | (m & 0444) >> 2;
 }
 
 int rw_lock_acquire(raftwal_log *log)

@@ -353,6 +353,16 @@ void rw_check_unmap(raftwal_log *log, rw_seg *s);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);
+/* Who may read a log's files (raftwal.h, file_mode). A new log's files are
+ * RW_DEFAULT_FILE_MODE; an existing log's mode is its LOCK file's read and
+ * write bits, the owner's always set (LOCK is created with the log's mode
+ * at its first writable open):
+ * rw_log_mode returns them, or `fallback` if there is no LOCK yet.
+ * rw_dir_mode: the mode of a directory for files of `file_mode`, that mode
+ * plus x where r is set (0640 -> 0750). */
+#define RW_DEFAULT_FILE_MODE 0600
+mode_t rw_log_mode(int dirfd, mode_t fallback);
+mode_t rw_dir_mode(mode_t file_mode);
 void rw_lock_release(raftwal_log *log);
 /* This process's id, without a system call (a wipe-on-fork page keeps it;
  * any child, however forked, asks the kernel once). */

@@ -888,9 +888,9 @@ static void free_log(raftwal_log *log)
     log->dirfd = -1;
 }
 
-static int make_dir(const char *dir)
+static int make_dir(const char *dir, mode_t file_mode)
 {
-    if (mkdir(dir, 0755) == 0) {
+    if (mkdir(dir, rw_dir_mode(file_mode)) == 0) {
         /* Make the new directory's name durable in its parent. */
         char *parent = strdup(dir);
         if (!parent)
@@ -976,12 +976,13 @@ static int open_once(raftwal_log **out, const char *dir, const raftwal_options *
     log->readonly = (log->flags & RAFTWAL_OPEN_READONLY) != 0;
     rw_log_reader_fds_init(log);
     log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;
-    log->mode = opts && opts->file_mode ? (mode_t)opts->file_mode : 0644;
+    int mode_given = opts && opts->file_mode;
+    log->mode = mode_given ? (mode_t)opts->file_mode : RW_DEFAULT_FILE_MODE;
     log->first = 1;
     log->path = strdup(dir);
     int rc = log->path ? 0 : rw_err(RAFTWAL_ENOMEM, "out of memory");
     if (rc == 0 && (log->flags & RAFTWAL_OPEN_CREATE) && !log->readonly)
-        rc = make_dir(dir);
+        rc = make_dir(dir, log->mode);
     if (rc == 0) {
         log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (log->dirfd < 0)
@@ -993,6 +994,8 @@ static int open_once(raftwal_log **out, const char *dir, const raftwal_options *
     if (rc == 0) {
         log->dev = st.st_dev;
         log->ino = st.st_ino;
+        if (!log->readonly && !mode_given) /* keep the log's own (raftwal.h, file_mode) */
+            log->mode = rw_log_mode(log->dirfd, log->mode);
         if (!log->readonly)
             rc = rw_lock_acquire(log);
     }

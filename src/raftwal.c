@@ -92,6 +92,9 @@ int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *
                                    opts->segment_size > RAFTWAL_MAX_SEGMENT_SIZE))
             return rw_err(RAFTWAL_EINVAL, "segment size %" PRIu64 " is outside [%u, %u]",
                           opts->segment_size, RAFTWAL_MIN_SEGMENT_SIZE, RAFTWAL_MAX_SEGMENT_SIZE);
+        if (opts->file_mode & ~0777u)
+            return rw_err(RAFTWAL_EINVAL, "file_mode 0%o has bits other than permissions (0777)",
+                          opts->file_mode);
         if (opts->metadata_size > RAFTWAL_MAX_META_SIZE || (!opts->metadata && opts->metadata_size))
             return rw_err(RAFTWAL_EINVAL, "initial metadata is NULL or larger than %u bytes",
                           RAFTWAL_MAX_META_SIZE);

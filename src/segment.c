@@ -155,6 +155,19 @@ void rw_spare_name(char out[24], uint64_t seq)
 
 static int check_cancel(atomic_int *cancel, const char *name);
 
+/* A spare keeps the mode of the segment it was, which may be wider than
+ * this open's `mode` (a log reopened with a narrower file_mode, or files
+ * of a version that made them 0644): narrows it to its bits within `mode`,
+ * never widens it. 0, or -1 if the mode could not be changed (a file this
+ * user does not own): the spare is not reused then. */
+static int narrow_spare_mode(int fd, const struct stat *st, mode_t mode)
+{
+    mode_t have = st->st_mode & 07777;
+    if ((have & ~mode) == 0)
+        return 0;
+    return fchmod(fd, have & mode & 0777);
+}
+
 /* Opens the file a new segment is built in: a spare (recycled: extended to
  * `size` if shorter, old bytes left in place) or a fresh zero-filled
  * temporary file (sparse: only extended, it reads as zeros). *built is the
@@ -186,22 +199,25 @@ static int open_build_file(int dirfd, const char *spare, const char *tmp, uint64
         /* Held until rw_seg_prepare has written the new header: see
          * "Readers and recycling". A reader's lock: the file stays theirs. */
         int held = rw_file_lock(fd, 1) != 0;
-        if (!held && have <= RW_SPARE_MAX_SEGMENTS * size) {
+        int wide = !held && narrow_spare_mode(fd, &st, mode) != 0;
+        if (!held && !wide && have <= RW_SPARE_MAX_SEGMENTS * size) {
             if (have < size && rw_io->ftruncate(fd, (off_t)size) != 0)
                 return rw_err_sys(errno, 0, "%s: extend to %" PRIu64 " bytes", spare, size);
             *len = have > size ? have : size;
             *recycled = 1;
             return 0;
         }
-        /* Mapped by a reader, or longer than RW_SPARE_MAX_SEGMENTS (kept
-         * by an older version, or before the segment size was lowered):
+        /* Mapped by a reader, wider than `mode` and not ours to narrow, or
+         * longer than RW_SPARE_MAX_SEGMENTS (kept by an older version, or
+         * before the segment size was lowered):
          * every scan of the segment would be that long. A new file is
          * built instead; an unlinked file stays valid for its mappings. */
         rw_io->close(fd);
         *fd_out = -1;
         if (rw_io->unlinkat(dirfd, spare, 0) != 0)
             return rw_err_sys(errno, 0, "%s: unlink a spare %s", spare,
-                              held ? "a reader maps" : "too long to reuse");
+                              held ? "a reader maps" : wide ? "too widely readable" :
+                              "too long to reuse");
     }
     *built = tmp;
     fd = rw_io->openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, mode);

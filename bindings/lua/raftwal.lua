@@ -590,7 +590,8 @@ end
 --- raftwal.open(path, opts) -> log | nil, err, code
 -- opts (all optional): create (default true), readonly, nosync, verify,
 -- segment_size (bytes; 0 = the default), metadata (string, written when the
--- log is created), file_mode (0..0777, e.g. tonumber("640", 8); 0 = 0644).
+-- log is created), file_mode (0..0777, e.g. tonumber("640", 8); 0 = the
+-- log's own: 0600 for a new log, else its LOCK file's; see raftwal.h).
 function _M.open(path, opts)
     if type(path) ~= "string" then
         error("raftwal.open: path must be a string", 2)
@@ -618,7 +619,7 @@ function _M.open(path, opts)
     end
     if file_mode ~= nil and not (to_u32(file_mode) and file_mode <= MAX_FILE_MODE) then
         error("raftwal.open: option file_mode must be an integer in 0..0777"
-            .. " (permission bits, e.g. tonumber(\"640\", 8); 0 = 0644)", 2)
+            .. " (permission bits, e.g. tonumber(\"640\", 8); 0 = the log's own, 0600 when new)", 2)
     end
     if find(path, "\0", 1, true) then
         return nul_path("open", path)

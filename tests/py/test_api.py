@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import array
 import gc
+import os
+import stat
 import warnings
 
 import pytest
@@ -41,6 +43,22 @@ def test_open_accepts_str_bytes_and_pathlike(log_dir):
             assert log.path == (path if isinstance(path, (str, bytes)) else str(path))
     with raftwal.Log(log_dir) as log:  # the class itself opens too
         assert log.last_index == 0
+
+
+@pytest.mark.parametrize("file_mode, files, dirs", [(None, 0o600, 0o700), (0o640, 0o640, 0o750)])
+def test_file_mode(log_dir, file_mode, files, dirs):
+    """A new log is its owner's alone unless file_mode widens it (raftwal.h)."""
+    old = os.umask(0o022)
+    try:
+        with raftwal.open(log_dir, segment_size=SMALL_SEGMENT, file_mode=file_mode) as log:
+            for lo in range(1, 200, 10):  # several segments
+                fill(log, lo, lo + 9, size=300)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(log_dir).st_mode) == dirs
+    names = os.listdir(log_dir)
+    assert "LOCK" in names and sum(n.endswith(".wal") for n in names) > 2
+    assert {stat.S_IMODE(os.stat(log_dir / n).st_mode) for n in names} == {files}
 
 
 def test_create_false_on_a_missing_log(log_dir):

@@ -210,7 +210,13 @@ class Log:
             metadata: initial user metadata, written only if this open
                 creates the log.
             verify: check every record of every segment now (slow).
-            file_mode: permission bits of new files (default 0o644).
+            file_mode: permission bits (at most 0o777) of the files this
+                open creates. Default (None or 0): the log's own -- 0o600
+                for a new log (its directory 0o700), for an existing one
+                the mode of its ``LOCK`` file. Directories get x where r
+                is set (0o640 -> 0o750); the umask narrows both. Files
+                that exist are not changed (see ``raftwal_options.file_mode``
+                in raftwal.h).
 
         Raises:
             LockedError: the log is open for writing elsewhere.
