@@ -485,7 +485,7 @@ static int sync_parent(const char *path, char *errmsg)
  * (the snapshots directory must survive a power loss with the files in it). */
 static int make_dir(const char *path, char *errmsg)
 {
-    if (mkdir(path, 0755) == 0)
+    if (mkdir(path, 0700) == 0) /* like the log: private to its owner */
         return sync_parent(path, errmsg);
     if (errno != EEXIST) {
         snprintf(errmsg, RAFT_ERRMSG_BUF_SIZE, "mkdir %.200s: %s", path, strerror(errno));

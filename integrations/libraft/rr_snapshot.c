@@ -163,7 +163,7 @@ int rr_snapshot_write(int dirfd, const char *name, const struct raft_snapshot *s
 
     char tmp[96];
     snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return io_error(errmsg, "create", tmp, errno);
     int rc = write_all(fd, h, sizeof h);
