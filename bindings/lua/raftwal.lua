@@ -68,7 +68,7 @@ local _M = {
 local CODE_NAMES = {
     "EINVAL", "ENOMEM", "EIO", "ECORRUPT", "ELOCKED", "ECOMPACTED",
     "EUNAVAILABLE", "ENOTFOUND", "EVERSION", "EREADONLY", "ENOSPC", "EGAP",
-    "ETERM", "ECOMMITTED", "ERANGE", "ECLOSED",
+    "ETERM", "ECOMMITTED", "ERANGE", "ECLOSED", "EKEY",
 }
 local code_name = {}  -- -6 -> "ECOMPACTED"
 _M.errors = {}        -- "ECOMPACTED" -> -6
@@ -1196,6 +1196,7 @@ _M.STATS_FIELDS = {
     "written_bytes", "fsyncs", "fsync_ns_total", "fsync_ns_max", "dir_fsyncs",
     "reads", "footer_loads", "footer_hits", "torn_tails", "torn_bytes",
     "rotations", "segments_deleted", "open_ns", "segments_recycled",
+    "encrypted", "compressed_entries", "stored_entry_bytes",
 }
 local STATS_FIELDS = _M.STATS_FIELDS
 
@@ -1266,7 +1267,8 @@ end
 local CHECK_FIELDS = {
     "segments", "entries", "first_index", "last_index", "torn_seq",
     "torn_offset", "torn_bytes", "cut_seq", "cut_offset", "cut_bytes",
-    "leftovers", "leftover_below_seq",
+    "leftovers", "leftover_below_seq", "encrypted", "compressed_entries",
+    "entry_bytes", "stored_entry_bytes",
 }
 
 local function run_check(cname, dir)

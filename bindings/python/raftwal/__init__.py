@@ -26,6 +26,7 @@ from ._errors import (
     CommittedError,
     CompactedError,
     CorruptError,
+    EncryptionKeyError,
     Error,
     GapError,
     InvalidArgument,
@@ -50,6 +51,7 @@ __all__ = [
     "CorruptError", "LockedError", "CompactedError", "UnavailableError",
     "NotFoundError", "VersionError", "ReadOnlyError", "NoSpaceError",
     "GapError", "TermError", "CommittedError", "RangeError", "ClosedError",
+    "EncryptionKeyError",
 ]
 
 #: The version of this package (the header's RAFTWAL_VERSION_STRING).
@@ -72,6 +74,7 @@ ETERM: int = _c.RAFTWAL_ETERM
 ECOMMITTED: int = _c.RAFTWAL_ECOMMITTED
 ERANGE: int = _c.RAFTWAL_ERANGE
 ECLOSED: int = _c.RAFTWAL_ECLOSED
+EKEY: int = _c.RAFTWAL_EKEY
 
 # Limits (include/raftwal.h).
 MAX_INDEX: int = _c.RAFTWAL_MAX_INDEX
