@@ -51,9 +51,31 @@ int cli_usage_error(const char *cmd, const char *message);
  * the message is per thread and overwritten by the next failure. */
 int cli_fail(int rc);
 
-/* Opens the log in `dir` read-only (no lock, never writes). Prints the
- * error and returns non-zero on failure. */
-int cli_open_readonly(const char *dir, raftwal_log **out);
+/* The master key of an encrypted log, read from a --key-file (cli_key.c).
+ * Wipe it with cli_key_wipe() once done. */
+typedef struct cli_key {
+    int present; /* 0: no --key-file given */
+    unsigned char bytes[RAFTWAL_KEY_SIZE];
+} cli_key;
+
+/* Reads the key file `path` given to option `opt` of command `cmd`: exactly
+ * RAFTWAL_KEY_SIZE raw bytes, or twice as many hex digits and an optional
+ * newline. Returns 0, or CLI_EXIT_USAGE after saying on stderr what is
+ * wrong with the file (never its content); *key is then wiped. */
+int cli_read_key_file(const char *cmd, const char *opt, const char *path, cli_key *key);
+void cli_key_wipe(cli_key *key);
+
+/* Points opts->key at key's bytes if key is present (key may be NULL). */
+void cli_key_apply(const cli_key *key, raftwal_options *opts);
+
+/* "lz4", "zstd" or "none" as RAFTWAL_COMPRESS_*; CLI_EXIT_USAGE (printed)
+ * for anything else. */
+int cli_parse_compression(const char *cmd, const char *text, unsigned int *out);
+
+/* Opens the log in `dir` read-only (no lock, never writes), with the
+ * master key `key` (NULL or not present: none). Prints the error and
+ * returns non-zero on failure. */
+int cli_open_readonly(const char *dir, const cli_key *key, raftwal_log **out);
 
 /* Writes a short preview of data: the text itself if every byte is
  * printable ASCII, else lower-case hex; at most `max` bytes of the data,
@@ -105,5 +127,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_rekey(int argc, char **argv);
 
 #endif /* RAFTWAL_CLI_H */

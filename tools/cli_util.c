@@ -128,13 +128,14 @@ int cli_fail(int rc)
     return CLI_EXIT_FAIL;
 }
 
-int cli_open_readonly(const char *dir, raftwal_log **out)
+int cli_open_readonly(const char *dir, const cli_key *key, raftwal_log **out)
 {
     raftwal_options opts;
     int rc = raftwal_options_init(&opts, RAFTWAL_OPTIONS_VERSION);
 
     if (rc == 0) {
         opts.flags = RAFTWAL_OPEN_READONLY; /* and not CREATE */
+        cli_key_apply(key, &opts);
         rc = raftwal_log_open(out, dir, &opts);
     }
     if (rc != 0)

@@ -37,6 +37,8 @@ typedef struct demo_cfg {
     uint64_t entries;
     uint64_t batch;
     uint64_t segment_size;
+    cli_key key;              /* --key-file: an encrypted log */
+    unsigned int compression; /* --compression: RAFTWAL_COMPRESS_* */
 } demo_cfg;
 
 /* What this run found and wrote, checked again after the reopen. */
@@ -53,7 +55,8 @@ typedef struct demo_run {
 
 static void print_demo_help(void)
 {
-    printf("usage: raftwal demo [--entries N] [--batch N] [--segment-size BYTES] DIR\n"
+    printf("usage: raftwal demo [--entries N] [--batch N] [--segment-size BYTES]\n"
+           "                    [--key-file F] [--compression lz4|zstd|none] DIR\n"
            "\n"
            "Opens or creates the log in DIR and appends N entries (default %u) in\n"
            "durable batches of --batch (default %u), each batch with a hard state\n"
@@ -62,6 +65,12 @@ static void print_demo_help(void)
            "index and purges up to it. It then closes, reopens and verifies every\n"
            "live entry byte for byte, and prints what it did and the log's stats.\n"
            "Running it again on the same DIR continues the log.\n"
+           "\n"
+           "  --key-file F       create (or continue) an encrypted log with the master\n"
+           "                     key in F: exactly 32 raw bytes, or 64 hex digits and\n"
+           "                     an optional newline; never printed\n"
+           "  --compression C    store the entries it writes compressed with C (lz4,\n"
+           "                     zstd; default none); readers need no option\n"
            "\n"
            "Exit status: 0 verified, 1 failure or verification mismatch, 2 usage.\n",
            DEMO_DEFAULT_ENTRIES, DEMO_DEFAULT_BATCH, DEMO_DEFAULT_SEGMENT_SIZE);
@@ -78,10 +87,12 @@ static int parse_demo_args(int argc, char **argv, demo_cfg *cfg)
 {
     cli_opt opts[] = {{"--entries", 1, 0, NULL},
                       {"--batch", 1, 0, NULL},
-                      {"--segment-size", 1, 0, NULL}};
+                      {"--segment-size", 1, 0, NULL},
+                      {"--key-file", 1, 0, NULL},
+                      {"--compression", 1, 0, NULL}};
     const char *pos[1];
     size_t npos;
-    int r = cli_parse(argc, argv, opts, 3, pos, 1, &npos);
+    int r = cli_parse(argc, argv, opts, 5, pos, 1, &npos);
 
     if (r == CLI_WANTS_HELP) {
         print_demo_help();
@@ -95,6 +106,8 @@ static int parse_demo_args(int argc, char **argv, demo_cfg *cfg)
     cfg->entries = DEMO_DEFAULT_ENTRIES;
     cfg->batch = DEMO_DEFAULT_BATCH;
     cfg->segment_size = DEMO_DEFAULT_SEGMENT_SIZE;
+    cfg->compression = RAFTWAL_COMPRESS_NONE;
+    memset(&cfg->key, 0, sizeof cfg->key);
     if ((opts[0].seen && cli_parse_u64("demo", "--entries", opts[0].value, &cfg->entries)) ||
         (opts[1].seen && cli_parse_u64("demo", "--batch", opts[1].value, &cfg->batch)) ||
         (opts[2].seen && cli_parse_u64("demo", "--segment-size", opts[2].value, &cfg->segment_size)))
@@ -104,6 +117,10 @@ static int parse_demo_args(int argc, char **argv, demo_cfg *cfg)
     if (cfg->segment_size < RAFTWAL_MIN_SEGMENT_SIZE ||
         cfg->segment_size > RAFTWAL_MAX_SEGMENT_SIZE)
         return cli_usage_error("demo", "--segment-size must be within 16 KiB..1 GiB");
+    if (opts[4].seen && cli_parse_compression("demo", opts[4].value, &cfg->compression) != 0)
+        return CLI_EXIT_USAGE;
+    if (opts[3].seen)
+        return cli_read_key_file("demo", "--key-file", opts[3].value, &cfg->key);
     return 0;
 }
 
@@ -117,6 +134,8 @@ static int open_log(const demo_cfg *cfg, int create, raftwal_log **log)
         opts.segment_size = cfg->segment_size;
         opts.metadata = demo_metadata;
         opts.metadata_size = sizeof demo_metadata - 1;
+        opts.compression = cfg->compression;
+        cli_key_apply(&cfg->key, &opts);
         rc = raftwal_log_open(log, cfg->dir, &opts);
     }
     return rc != 0 ? cli_fail(rc) : 0;
@@ -299,6 +318,10 @@ static void print_stats(raftwal_log *log)
            " removed by purge, %" PRIu64 " recycled; open took %.3f ms\n",
            st.segments, cli_human_bytes(st.disk_bytes, h3, sizeof h3), st.rotations,
            st.segments_deleted, st.segments_recycled, (double)st.open_ns / 1e6);
+    printf("       encrypted: %s; %" PRIu64 " entries stored compressed; entry data %s "
+           "stored in %s\n", st.encrypted ? "yes" : "no", st.compressed_entries,
+           cli_human_bytes(st.appended_bytes, h1, sizeof h1),
+           cli_human_bytes(st.stored_entry_bytes, h2, sizeof h2));
 }
 
 static void print_reopened(raftwal_log *log, uint64_t first, uint64_t last)
@@ -437,23 +460,20 @@ out:
     return fail;
 }
 
-int cmd_demo(int argc, char **argv)
+static int run_demo(const demo_cfg *cfg)
 {
-    demo_cfg cfg;
     demo_run run;
     raftwal_log *log = NULL;
-    int close_rc, rc = parse_demo_args(argc, argv, &cfg);
+    int close_rc, rc;
 
-    if (rc != 0)
-        return rc < 0 ? CLI_EXIT_OK : rc;
     memset(&run, 0, sizeof run);
-    printf("raftwal demo in %s (library %s)\n", cfg.dir, raftwal_version());
-    if (open_log(&cfg, 1, &log) != 0)
+    printf("raftwal demo in %s (library %s)\n", cfg->dir, raftwal_version());
+    if (open_log(cfg, 1, &log) != 0)
         return CLI_EXIT_FAIL;
     rc = read_start(log, &run);
     if (rc == 0) {
         print_opened(log, &run);
-        rc = append_all(log, &cfg, &run);
+        rc = append_all(log, cfg, &run);
     }
     if (rc == 0)
         print_stats(log);
@@ -463,11 +483,24 @@ int cmd_demo(int argc, char **argv)
     if (rc != 0)
         return rc;
     printf("closed\n");
-    rc = verify_reopened(&cfg, &run);
+    rc = verify_reopened(cfg, &run);
     if (rc != 0) {
         fprintf(stderr, "raftwal demo: verification FAILED\n");
         return CLI_EXIT_FAIL;
     }
-    printf("OK: log in %s verified\n", cfg.dir);
+    printf("OK: log in %s verified\n", cfg->dir);
     return CLI_EXIT_OK;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+    demo_cfg cfg;
+    int rc = parse_demo_args(argc, argv, &cfg);
+
+    if (rc == 0)
+        rc = run_demo(&cfg);
+    else if (rc < 0)
+        rc = CLI_EXIT_OK; /* --help */
+    cli_key_wipe(&cfg.key);
+    return rc;
 }

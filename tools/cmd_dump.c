@@ -20,11 +20,12 @@ typedef struct dump_cfg {
     int json;
     int has_from, has_to;
     uint64_t from, to;
+    cli_key key;
 } dump_cfg;
 
 static void print_dump_help(void)
 {
-    printf("usage: raftwal dump [--json] [--from I] [--to J] DIR\n"
+    printf("usage: raftwal dump [--json] [--from I] [--to J] [--key-file F] DIR\n"
            "\n"
            "Opens the log in DIR read-only and prints its state (bounds, hard state,\n"
            "snapshot, metadata), its segment files, and the entries with index in\n"
@@ -36,6 +37,9 @@ static void print_dump_help(void)
            "            full data in hex\n"
            "  --from I  first index to print (default: the first index)\n"
            "  --to J    last index to print (default: the last index)\n"
+           "  --key-file F  the master key of an encrypted log (entries are printed\n"
+           "            decrypted): a file holding exactly 32 raw bytes, or 64 hex\n"
+           "            digits and an optional newline; the key is never printed\n"
            "\n"
            "Exit status: 0 success, 1 failure (e.g. corrupt entry), 2 usage.\n",
            DUMP_PREVIEW_BYTES);
@@ -43,10 +47,11 @@ static void print_dump_help(void)
 
 static int parse_dump_args(int argc, char **argv, dump_cfg *cfg)
 {
-    cli_opt opts[] = {{"--json", 0, 0, NULL}, {"--from", 1, 0, NULL}, {"--to", 1, 0, NULL}};
+    cli_opt opts[] = {{"--json", 0, 0, NULL}, {"--from", 1, 0, NULL}, {"--to", 1, 0, NULL},
+                      {"--key-file", 1, 0, NULL}};
     const char *pos[1];
     size_t npos;
-    int r = cli_parse(argc, argv, opts, 3, pos, 1, &npos);
+    int r = cli_parse(argc, argv, opts, 4, pos, 1, &npos);
 
     if (r == CLI_WANTS_HELP) {
         print_dump_help();
@@ -66,6 +71,8 @@ static int parse_dump_args(int argc, char **argv, dump_cfg *cfg)
         return CLI_EXIT_USAGE;
     if (cfg->has_from && cfg->has_to && cfg->from > cfg->to)
         return cli_usage_error("dump", "--from must not be above --to");
+    if (opts[3].seen)
+        return cli_read_key_file("dump", "--key-file", opts[3].value, &cfg->key);
     return 0;
 }
 
@@ -207,7 +214,9 @@ int cmd_dump(int argc, char **argv)
 
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (cli_open_readonly(cfg.dir, &log) != 0)
+    rc = cli_open_readonly(cfg.dir, &cfg.key, &log);
+    cli_key_wipe(&cfg.key); /* the library keeps its own copy */
+    if (rc != 0)
         return CLI_EXIT_FAIL;
     if (cli_read_state(log, &st) != 0) {
         raftwal_log_close(log);

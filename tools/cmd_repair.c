@@ -10,7 +10,7 @@
 
 static void print_repair_help(void)
 {
-    printf("usage: raftwal repair DIR\n"
+    printf("usage: raftwal repair [--key-file F] DIR\n"
            "\n"
            "Salvages the log in DIR: keeps the longest valid prefix of whole batches\n"
            "and cuts everything after the first damage, after copying every file it\n"
@@ -22,6 +22,12 @@ static void print_repair_help(void)
            "damage. Repair never keeps them as the log: if a cut would keep only\n"
            "purged entries, or cannot tell the log's prefix from purge leftovers, it\n"
            "changes nothing more and says why (exit status 1).\n"
+           "\n"
+           "An encrypted log needs its master key; what is cut is backed up as it is\n"
+           "(still encrypted).\n"
+           "\n"
+           "  --key-file F  the master key of an encrypted log: a file holding exactly\n"
+           "                32 raw bytes, or 64 hex digits and an optional newline\n"
            "\n"
            "Exit status: 0 the log opens now, 1 failure or refusal, 2 usage.\n");
 }
@@ -50,10 +56,13 @@ static void print_repair_result(const char *dir, const raftwal_check *c)
 
 int cmd_repair(int argc, char **argv)
 {
+    cli_opt opts[] = {{"--key-file", 1, 0, NULL}};
     const char *pos[1];
     size_t npos;
     raftwal_check c;
-    int rc = cli_parse(argc, argv, NULL, 0, pos, 1, &npos);
+    raftwal_options o;
+    cli_key key;
+    int rc = cli_parse(argc, argv, opts, 1, pos, 1, &npos);
 
     if (rc == CLI_WANTS_HELP) {
         print_repair_help();
@@ -63,10 +72,18 @@ int cmd_repair(int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (npos != 1)
         return cli_usage_error("repair", "expected the log directory DIR");
+    memset(&key, 0, sizeof key);
+    if (opts[0].seen && cli_read_key_file("repair", "--key-file", opts[0].value, &key) != 0)
+        return CLI_EXIT_USAGE;
 
     memset(&c, 0, sizeof c);
     c.size = sizeof c;
-    rc = raftwal_repair(pos[0], &c);
+    rc = raftwal_options_init(&o, RAFTWAL_OPTIONS_VERSION);
+    if (rc == 0) {
+        cli_key_apply(&key, &o);
+        rc = raftwal_repair_opts(pos[0], &o, &c);
+    }
+    cli_key_wipe(&key);
     if (rc != 0)
         return cli_fail(rc);
     /* The library fills backup_path; make sure it is a C string anyway. */

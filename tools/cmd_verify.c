@@ -14,7 +14,7 @@
 
 static void print_verify_help(void)
 {
-    printf("usage: raftwal verify DIR\n"
+    printf("usage: raftwal verify [--key-file F] DIR\n"
            "\n"
            "Checks the log in DIR without changing it: every record's checksum in\n"
            "every segment, every footer, the segment sequence, index contiguity and\n"
@@ -25,6 +25,13 @@ static void print_verify_help(void)
            "leftovers (segment files holding only purged entries, which a crash in\n"
            "the middle of a purge can keep, present or not, in any combination):\n"
            "they are named, and the next writable open removes them.\n"
+           "\n"
+           "An encrypted log is checked with its master key, every record's\n"
+           "authentication tag too; without it (or with another key) it fails with\n"
+           "\"wrong or missing key\".\n"
+           "\n"
+           "  --key-file F  the master key of an encrypted log: a file holding exactly\n"
+           "                32 raw bytes, or 64 hex digits and an optional newline\n"
            "\n"
            "Exit status: 0 sound (possibly with a torn tail), 1 corrupt or unreadable\n"
            "(the message names the file and offset), 2 usage.\n");
@@ -72,10 +79,13 @@ static void print_leftovers(const char *dir, const raftwal_check *c)
 
 int cmd_verify(int argc, char **argv)
 {
+    cli_opt opts[] = {{"--key-file", 1, 0, NULL}};
     const char *pos[1];
     size_t npos;
     raftwal_check c;
-    int rc = cli_parse(argc, argv, NULL, 0, pos, 1, &npos);
+    raftwal_options o;
+    cli_key key;
+    int rc = cli_parse(argc, argv, opts, 1, pos, 1, &npos);
 
     if (rc == CLI_WANTS_HELP) {
         print_verify_help();
@@ -85,10 +95,18 @@ int cmd_verify(int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (npos != 1)
         return cli_usage_error("verify", "expected the log directory DIR");
+    memset(&key, 0, sizeof key);
+    if (opts[0].seen && cli_read_key_file("verify", "--key-file", opts[0].value, &key) != 0)
+        return CLI_EXIT_USAGE;
 
     memset(&c, 0, sizeof c);
     c.size = sizeof c;
-    rc = raftwal_verify(pos[0], &c);
+    rc = raftwal_options_init(&o, RAFTWAL_OPTIONS_VERSION);
+    if (rc == 0) {
+        cli_key_apply(&key, &o);
+        rc = raftwal_verify_opts(pos[0], &o, &c);
+    }
+    cli_key_wipe(&key);
     if (rc != 0) {
         cli_fail(rc);
         if (rc == RAFTWAL_ECORRUPT)

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"verify", cmd_verify, "check every record of a log; report torn tails and corruption"},
     {"stat", cmd_stat, "print a log's bounds, state, segments and size (read-only)"},
     {"repair", cmd_repair, "cut a damaged log back to its longest valid prefix, with a backup"},
+    {"rekey", cmd_rekey, "change the master key of an encrypted log"},
     {"bench", cmd_bench, "benchmark against the disk's raw limit and peers (raftwal-bench)"},
 };
 
@@ -35,14 +36,28 @@ static void print_usage(FILE *f)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\n"
-            "'raftwal COMMAND --help' describes a command.\n"
+            "'raftwal COMMAND --help' describes a command. dump, verify, stat, repair\n"
+            "and demo take --key-file F for an encrypted log (F: 32 raw bytes, or 64\n"
+            "hex digits and an optional newline).\n"
             "Exit status: 0 success, 1 failure, 2 bad usage.\n");
+}
+
+/* The library's raftwal_features() by name: "encryption lz4", or "none". */
+static void print_features(void)
+{
+    unsigned int have = raftwal_features();
+
+    printf("features:%s%s%s%s\n", have & RAFTWAL_FEATURE_ENCRYPTION ? " encryption" : "",
+           have & RAFTWAL_FEATURE_LZ4 ? " lz4" : "", have & RAFTWAL_FEATURE_ZSTD ? " zstd" : "",
+           have & (RAFTWAL_FEATURE_ENCRYPTION | RAFTWAL_FEATURE_LZ4 | RAFTWAL_FEATURE_ZSTD)
+               ? "" : " none");
 }
 
 static int print_version(void)
 {
     printf("raftwal %s (library %s)\n", RAFTWAL_VERSION_STRING,
            raftwal_version());
+    print_features();
     if (raftwal_version_number() != RAFTWAL_VERSION_NUMBER)
         printf("warning: built against %s, running with library %s\n",
                RAFTWAL_VERSION_STRING, raftwal_version());

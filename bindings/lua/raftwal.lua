@@ -42,6 +42,7 @@ local error, pcall, setmetatable, getmetatable = error, pcall, setmetatable, get
 local pairs, ipairs = pairs, ipairs
 local ffi_new, ffi_string, ffi_gc, ffi_istype, ffi_sizeof =
     ffi.new, ffi.string, ffi.gc, ffi.istype, ffi.sizeof
+local ffi_copy, ffi_fill = ffi.copy, ffi.fill
 local concat, find, gsub = table.concat, string.find, string.gsub
 local getenv = os.getenv
 -- table.new(narray, nhash) preallocates (LuaJIT 2.1); plain {} elsewhere.
@@ -68,7 +69,7 @@ local _M = {
 local CODE_NAMES = {
     "EINVAL", "ENOMEM", "EIO", "ECORRUPT", "ELOCKED", "ECOMPACTED",
     "EUNAVAILABLE", "ENOTFOUND", "EVERSION", "EREADONLY", "ENOSPC", "EGAP",
-    "ETERM", "ECOMMITTED", "ERANGE", "ECLOSED",
+    "ETERM", "ECOMMITTED", "ERANGE", "ECLOSED", "EKEY",
 }
 local code_name = {}  -- -6 -> "ECOMPACTED"
 _M.errors = {}        -- "ECOMPACTED" -> -6
@@ -556,7 +557,72 @@ local OPEN_OPTIONS = {
     create = "boolean", readonly = "boolean", nosync = "boolean", verify = "boolean",
     segment_size = "number", metadata = "string", file_mode = "number",
     thread_pool = "string", yield = "boolean",
+    key = "string", compression = "string", compress_min = "number",
 }
+
+-- ---------------------------------------------------------------------------
+-- Encryption keys and compression
+-- ---------------------------------------------------------------------------
+
+local KEY_SIZE = K.RAFTWAL_KEY_SIZE
+_M.KEY_SIZE = KEY_SIZE
+
+local COMPRESSIONS = {
+    none = K.RAFTWAL_COMPRESS_NONE,
+    lz4 = K.RAFTWAL_COMPRESS_LZ4,
+    zstd = K.RAFTWAL_COMPRESS_ZSTD,
+}
+
+-- The keys of one call (open, verify, repair: the first; rekey: both),
+-- copied from the caller's strings right before the C call and wiped right
+-- after it, so that no cdata holding key material is left for the garbage
+-- collector (which frees without wiping). The caller's Lua strings are
+-- immutable and cannot be wiped: that is up to the caller's design.
+local key_buf = ffi_new("uint8_t[?]", 2 * KEY_SIZE)
+
+-- Raises at the caller of the public function `fname` unless key is nil or
+-- a string of KEY_SIZE bytes. The message never shows the key.
+local function check_key(fname, key, what)
+    if key ~= nil and (type(key) ~= "string" or #key ~= KEY_SIZE) then
+        error("raftwal." .. fname .. ": " .. what .. " must be a string of " .. KEY_SIZE
+            .. " bytes" .. (type(key) == "string" and " (got " .. #key .. ")" or
+            " (got a " .. type(key) .. ")"), 3)
+    end
+end
+
+-- Copies key into slot 0 or 1 of key_buf; returns the pointer to it.
+local function stage_key(key, slot)
+    local p = key_buf + slot * KEY_SIZE
+    ffi_copy(p, key, KEY_SIZE)
+    return p
+end
+
+local function wipe_keys()
+    ffi_fill(key_buf, 2 * KEY_SIZE)
+end
+
+-- For tests/lua/crypto_test.lua, which checks that every call wiped it.
+function _M._key_scratch()
+    return key_buf, 2 * KEY_SIZE
+end
+
+--- raftwal.features() -> { encryption = bool, lz4 = bool, zstd = bool }
+-- What the loaded library supports (raftwal_features()). A key or a
+-- compression it lacks makes open() return nil, err, "EINVAL" (err names
+-- the feature). nil, err, "ELOAD" when the library cannot be loaded.
+function _M.features()
+    local lib, err = library()
+    if not lib then
+        return nil, err, "ELOAD"
+    end
+    local band = require("bit").band
+    local bits = tonumber(lib.raftwal_features())
+    return {
+        encryption = band(bits, K.RAFTWAL_FEATURE_ENCRYPTION) ~= 0,
+        lz4 = band(bits, K.RAFTWAL_FEATURE_LZ4) ~= 0,
+        zstd = band(bits, K.RAFTWAL_FEATURE_ZSTD) ~= 0,
+    }
+end
 
 -- The largest file_mode: permission bits only (no setuid, setgid, sticky).
 local MAX_FILE_MODE = 511 -- 0777
@@ -591,7 +657,14 @@ end
 -- opts (all optional): create (default true), readonly, nosync, verify,
 -- segment_size (bytes; 0 = the default), metadata (string, written when the
 -- log is created), file_mode (0..0777, e.g. tonumber("640", 8); 0 = the
--- log's own: 0600 for a new log, else its LOCK file's; see raftwal.h).
+-- log's own: 0600 for a new log, else its LOCK file's; see raftwal.h),
+-- key (the 32-byte master key of an encrypted log: creates one, and must
+-- be given, the same, for every later open of it; a wrong or missing key
+-- returns nil, err, "EKEY"), compression ("lz4", "zstd" or "none": how the
+-- entries this handle writes are stored; readers need no option),
+-- compress_min (entries below this many bytes are stored as they are;
+-- 0 = 64). A key or compression the library lacks (raftwal.features())
+-- returns nil, err, "EINVAL". The key is copied for the call and wiped.
 function _M.open(path, opts)
     if type(path) ~= "string" then
         error("raftwal.open: path must be a string", 2)
@@ -613,6 +686,15 @@ function _M.open(path, opts)
     local segment_size, file_mode = option(opts, "segment_size"), option(opts, "file_mode")
     local meta = option(opts, "metadata") -- stays referenced until the call returns
     local thread_pool, yield = option(opts, "thread_pool"), option(opts, "yield")
+    local key, compression = option(opts, "key"), option(opts, "compression")
+    local compress_min = option(opts, "compress_min")
+    check_key("open", key, "option key")
+    if compression ~= nil and COMPRESSIONS[compression] == nil then
+        error("raftwal.open: option compression must be \"lz4\", \"zstd\" or \"none\"", 2)
+    end
+    if compress_min ~= nil and not to_u32(compress_min) then
+        error("raftwal.open: option compress_min must be an integer in [0, 2^32)", 2)
+    end
     if segment_size ~= nil and not to_u64(segment_size) then
         error("raftwal.open: option segment_size must be an integer in [0, 2^53)"
             .. " (bytes; 0 = the default)", 2)
@@ -643,8 +725,17 @@ function _M.open(path, opts)
     o[0].file_mode = file_mode or 0
     o[0].metadata = meta
     o[0].metadata_size = meta and #meta or 0
+    o[0].compression = COMPRESSIONS[compression or "none"]
+    o[0].compress_min = compress_min or 0
+    if key then
+        o[0].key = stage_key(key, 0)
+        o[0].key_size = KEY_SIZE
+    end
     rc = lib.raftwal_log_open(log_out, path, o)
+    wipe_keys()
     o[0].metadata = nil
+    o[0].key = nil
+    o[0].key_size = 0
     if rc ~= 0 then
         return fail(rc)
     end
@@ -1197,6 +1288,7 @@ _M.STATS_FIELDS = {
     "written_bytes", "fsyncs", "fsync_ns_total", "fsync_ns_max", "dir_fsyncs",
     "reads", "footer_loads", "footer_hits", "torn_tails", "torn_bytes",
     "rotations", "segments_deleted", "open_ns", "segments_recycled",
+    "encrypted", "compressed_entries", "stored_entry_bytes",
 }
 local STATS_FIELDS = _M.STATS_FIELDS
 
@@ -1267,17 +1359,34 @@ end
 local CHECK_FIELDS = {
     "segments", "entries", "first_index", "last_index", "torn_seq",
     "torn_offset", "torn_bytes", "cut_seq", "cut_offset", "cut_bytes",
-    "leftovers", "leftover_below_seq",
+    "leftovers", "leftover_below_seq", "encrypted", "compressed_entries",
+    "entry_bytes", "stored_entry_bytes",
 }
 
-local function run_check(cname, dir)
+-- Runs raftwal_verify_opts / raftwal_repair_opts with `key` (nil: none).
+local function run_check(cname, dir, key)
     local lib, err = library()
     if not lib then
         return nil, err, "ELOAD"
     end
     local out = ffi_new("raftwal_check[1]")
     out[0].size = ffi_sizeof("raftwal_check")
-    local rc = lib[cname](dir, out)
+    local o = nil
+    if key then
+        o = opts_buf
+        local rc = lib.raftwal_options_init(o, K.RAFTWAL_OPTIONS_VERSION)
+        if rc ~= 0 then
+            return fail(rc)
+        end
+        o[0].key = stage_key(key, 0)
+        o[0].key_size = KEY_SIZE
+    end
+    local rc = lib[cname](dir, o, out)
+    if o then
+        wipe_keys()
+        o[0].key = nil
+        o[0].key_size = 0
+    end
     if rc ~= 0 then
         return fail(rc)
     end
@@ -1289,26 +1398,83 @@ local function run_check(cname, dir)
     return t
 end
 
---- raftwal.verify(dir) -> report | nil, err, code   (never changes the log)
-function _M.verify(dir)
+-- The key of verify's or repair's optional { key = s } table.
+local function check_options(fname, opts)
+    if opts == nil then
+        return nil
+    end
+    if type(opts) ~= "table" then
+        error("raftwal." .. fname .. ": opts must be a table", 3)
+    end
+    for k in pairs(opts) do
+        if k ~= "key" then
+            error("raftwal." .. fname .. ": unknown option " .. tostring(k), 3)
+        end
+    end
+    local key = opts.key
+    if key ~= nil and (type(key) ~= "string" or #key ~= KEY_SIZE) then
+        error("raftwal." .. fname .. ": option key must be a string of " .. KEY_SIZE
+            .. " bytes", 3)
+    end
+    return key
+end
+
+--- raftwal.verify(dir [, { key = s }]) -> report | nil, err, code
+-- Never changes the log. An encrypted log needs its 32-byte key (else
+-- nil, err, "EKEY"). The report has the raftwal_check fields, among them
+-- encrypted (1/0), compressed_entries, entry_bytes and stored_entry_bytes
+-- (entry_bytes / stored_entry_bytes is the compression ratio).
+function _M.verify(dir, opts)
     if type(dir) ~= "string" then
         error("raftwal.verify: dir must be a string", 2)
     end
+    local key = check_options("verify", opts)
     if find(dir, "\0", 1, true) then
         return nul_path("verify", dir)
     end
-    return run_check("raftwal_verify", dir)
+    return run_check("raftwal_verify_opts", dir, key)
 end
 
---- raftwal.repair(dir) -> report | nil, err, code   (report.backup_path)
-function _M.repair(dir)
+--- raftwal.repair(dir [, { key = s }]) -> report | nil, err, code   (report.backup_path)
+function _M.repair(dir, opts)
     if type(dir) ~= "string" then
         error("raftwal.repair: dir must be a string", 2)
     end
+    local key = check_options("repair", opts)
     if find(dir, "\0", 1, true) then
         return nul_path("repair", dir)
     end
-    return run_check("raftwal_repair", dir)
+    return run_check("raftwal_repair_opts", dir, key)
+end
+
+--- raftwal.rekey(dir, old_key, new_key) -> true | nil, err, code
+-- Changes the master key of the encrypted log in dir (32-byte strings; the
+-- log must not be open for writing: "ELOCKED"). "EKEY": old_key is not the
+-- log's key, or the log is not encrypted. "EINVAL": no encryption in this
+-- library (raftwal.features()). The keys are copied for the call and wiped.
+function _M.rekey(dir, old_key, new_key)
+    if type(dir) ~= "string" then
+        error("raftwal.rekey: dir must be a string", 2)
+    end
+    if old_key == nil or new_key == nil then
+        error("raftwal.rekey: old_key and new_key are required", 2)
+    end
+    check_key("rekey", old_key, "old_key")
+    check_key("rekey", new_key, "new_key")
+    if find(dir, "\0", 1, true) then
+        return nul_path("rekey", dir)
+    end
+    local lib, err = library()
+    if not lib then
+        return nil, err, "ELOAD"
+    end
+    local rc = lib.raftwal_rekey(dir, stage_key(old_key, 0), KEY_SIZE,
+                                 stage_key(new_key, 1), KEY_SIZE)
+    wipe_keys()
+    if rc ~= 0 then
+        return fail(rc)
+    end
+    return true
 end
 
 --- raftwal.version() -> the loaded library's version ("1.0.0") | nil, err

@@ -618,6 +618,7 @@ static int raftwal_py_guard_register(PyObject *module)
 %nothread raftwal_strerror;
 %nothread raftwal_errmsg;
 %nothread raftwal_options_init;
+%nothread raftwal_features;
 
 /* ---- integers ---------------------------------------------------------- */
 %typemap(in) uint64_t {
@@ -832,21 +833,28 @@ RAFTWAL_SIZED_OUT(raftwal_check)
 
 /* ---- open options ------------------------------------------------------ */
 /* None for the defaults, or a tuple (flags, segment_size, metadata,
- * file_mode) where metadata is None or bytes-like. The struct is filled by
- * raftwal_options_init() so that fields added later keep their defaults. */
-%typemap(in) const raftwal_options *opts (raftwal_options opts, Py_buffer view, int have_view = 0) {
+ * file_mode[, compression, key, compress_min]) where metadata and key are
+ * None or bytes-like. The struct is filled by raftwal_options_init() so
+ * that fields added later keep their defaults. The key is read in place
+ * (no copy here; the library copies it during the call). */
+%typemap(in) const raftwal_options *opts (raftwal_options opts, Py_buffer view, int have_view = 0,
+                                          Py_buffer key_view, int have_key_view = 0) {
     if ($input == Py_None) {
         $1 = NULL;
     } else {
         PyObject *flags, *segment_size, *metadata, *file_mode;
+        PyObject *compression = NULL, *key = Py_None, *compress_min = NULL;
         uint32_t u32;
         if (!PyTuple_Check($input)) {
             PyErr_SetString(PyExc_TypeError,
-                            "options must be a tuple (flags, segment_size, metadata, file_mode)");
+                            "options must be a tuple (flags, segment_size, metadata, file_mode"
+                            "[, compression, key, compress_min])");
             SWIG_fail;
         }
-        if (!PyArg_ParseTuple($input, "OOOO;options must be (flags, segment_size, metadata, file_mode)",
-                              &flags, &segment_size, &metadata, &file_mode))
+        if (!PyArg_ParseTuple($input, "OOOO|OOO;options must be (flags, segment_size, metadata, "
+                              "file_mode[, compression, key, compress_min])",
+                              &flags, &segment_size, &metadata, &file_mode,
+                              &compression, &key, &compress_min))
             SWIG_fail;
         if (raftwal_options_init(&opts, RAFTWAL_OPTIONS_VERSION) != RAFTWAL_OK) {
             raftwal_py_raise(RAFTWAL_EINVAL);
@@ -867,13 +875,36 @@ RAFTWAL_SIZED_OUT(raftwal_check)
             opts.metadata = view.buf;
             opts.metadata_size = (size_t)view.len;
         }
+        if (compression != NULL) {
+            if (!raftwal_py_to_u32(compression, &u32, "compression"))
+                SWIG_fail;
+            opts.compression = u32;
+        }
+        if (compress_min != NULL && !raftwal_py_to_u32(compress_min, &opts.compress_min, "compress_min"))
+            SWIG_fail;
+        if (key != Py_None) {
+            if (!raftwal_py_get_buffer(key, &key_view))
+                SWIG_fail;
+            have_key_view = 1;
+            opts.key = key_view.buf;
+            opts.key_size = (size_t)key_view.len;
+        }
         $1 = &opts;
     }
 }
 %typemap(freearg) const raftwal_options *opts {
     if (have_view$argnum)
         PyBuffer_Release(&view$argnum);
+    if (have_key_view$argnum)
+        PyBuffer_Release(&key_view$argnum);
+    memset(&opts$argnum, 0, sizeof opts$argnum);  /* no pointer to the key left behind */
 }
+
+/* raftwal_rekey: each key is any bytes-like object, read in place. */
+%typemap(in) (const void *old_key, size_t old_size) = (const void *data, size_t size);
+%typemap(freearg) (const void *old_key, size_t old_size) = (const void *data, size_t size);
+%typemap(in) (const void *new_key, size_t new_size) = (const void *data, size_t size);
+%typemap(freearg) (const void *new_key, size_t new_size) = (const void *data, size_t size);
 
 /* ---- what not to expose ------------------------------------------------ */
 /* Raw pointers have no safe meaning in Python: entries cross as tuples and
@@ -881,6 +912,8 @@ RAFTWAL_SIZED_OUT(raftwal_check)
 %ignore raftwal_entry;
 %ignore raftwal_options::metadata;
 %ignore raftwal_options::metadata_size;
+%ignore raftwal_options::key;
+%ignore raftwal_options::key_size;
 
 /* SWIG's preprocessor does not know UINT64_MAX, so it would drop these. */
 %constant uint64_t RAFTWAL_NO_LIMIT = RAFTWAL_NO_LIMIT;

@@ -1,5 +1,5 @@
 --[[
-raftwal.cdef -- the LuaJIT FFI declarations of include/raftwal.h (ABI v1).
+raftwal.cdef -- the LuaJIT FFI declarations of include/raftwal.h (ABI v1, options version 2).
 
 Hand-copied from the header, comments and the export macro removed.
 tests/lua/cdef_matches_header_test.lua fails when the two drift apart: it
@@ -40,7 +40,8 @@ enum raftwal_error {
     RAFTWAL_ETERM = -13,
     RAFTWAL_ECOMMITTED = -14,
     RAFTWAL_ERANGE = -15,
-    RAFTWAL_ECLOSED = -16
+    RAFTWAL_ECLOSED = -16,
+    RAFTWAL_EKEY = -17
 };
 
 const char *raftwal_strerror(int code);
@@ -70,9 +71,14 @@ typedef struct raftwal_options {
     const void *metadata;
     size_t metadata_size;
     unsigned int file_mode;
+    unsigned int compression;
+    const void *key;
+    size_t key_size;
+    uint32_t compress_min;
 } raftwal_options;
 
 int raftwal_options_init(raftwal_options *opts, unsigned int version);
+unsigned int raftwal_features(void);
 int raftwal_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts);
 int raftwal_log_close(raftwal_log *log);
 
@@ -125,6 +131,9 @@ typedef struct raftwal_stats {
     uint64_t segments_deleted;
     uint64_t open_ns;
     uint64_t segments_recycled;
+    uint64_t encrypted;
+    uint64_t compressed_entries;
+    uint64_t stored_entry_bytes;
 } raftwal_stats;
 
 int raftwal_log_stats(raftwal_log *log, raftwal_stats *out);
@@ -157,10 +166,17 @@ typedef struct raftwal_check {
     char backup_path[1024];
     uint64_t leftovers;
     uint64_t leftover_below_seq;
+    uint64_t encrypted;
+    uint64_t compressed_entries;
+    uint64_t entry_bytes;
+    uint64_t stored_entry_bytes;
 } raftwal_check;
 
 int raftwal_verify(const char *dir, raftwal_check *out);
 int raftwal_repair(const char *dir, raftwal_check *out);
+int raftwal_verify_opts(const char *dir, const raftwal_options *opts, raftwal_check *out);
+int raftwal_repair_opts(const char *dir, const raftwal_options *opts, raftwal_check *out);
+int raftwal_rekey(const char *dir, const void *old_key, size_t old_size, const void *new_key, size_t new_size);
 ]]
 
 -- The header's object-like macros, by name. 64-bit values are uint64_t cdata.
@@ -182,7 +198,14 @@ M.constants = {
     RAFTWAL_OPEN_READONLY = 0x2,
     RAFTWAL_OPEN_NOSYNC = 0x4,
     RAFTWAL_OPEN_VERIFY = 0x8,
-    RAFTWAL_OPTIONS_VERSION = 1,
+    RAFTWAL_COMPRESS_NONE = 0,
+    RAFTWAL_COMPRESS_LZ4 = 1,
+    RAFTWAL_COMPRESS_ZSTD = 2,
+    RAFTWAL_KEY_SIZE = 32,
+    RAFTWAL_OPTIONS_VERSION = 2,
+    RAFTWAL_FEATURE_ENCRYPTION = 0x1,
+    RAFTWAL_FEATURE_LZ4 = 0x2,
+    RAFTWAL_FEATURE_ZSTD = 0x4,
     RAFTWAL_NOSYNC = 0x1,
 }
 

@@ -20,12 +20,14 @@ include/raftwal.h; see :class:`Log` for the operations.
 from __future__ import annotations
 
 from . import _raftwal as _c
-from ._check import repair, verify
+from ._check import rekey, repair, verify
+from ._codec import KEY_SIZE, features
 from ._errors import (
     ClosedError,
     CommittedError,
     CompactedError,
     CorruptError,
+    EncryptionKeyError,
     Error,
     GapError,
     InvalidArgument,
@@ -45,11 +47,12 @@ from ._types import Entry, HardState, Snapshot
 
 __all__ = [
     "open", "Log", "EntryIterator", "Entry", "HardState", "Snapshot",
-    "verify", "repair", "library_version", "strerror",
+    "verify", "repair", "rekey", "features", "library_version", "strerror",
     "Error", "InvalidArgument", "OutOfMemoryError", "RaftwalIOError",
     "CorruptError", "LockedError", "CompactedError", "UnavailableError",
     "NotFoundError", "VersionError", "ReadOnlyError", "NoSpaceError",
     "GapError", "TermError", "CommittedError", "RangeError", "ClosedError",
+    "EncryptionKeyError",
 ]
 
 #: The version of this package (the header's RAFTWAL_VERSION_STRING).
@@ -72,6 +75,7 @@ ETERM: int = _c.RAFTWAL_ETERM
 ECOMMITTED: int = _c.RAFTWAL_ECOMMITTED
 ERANGE: int = _c.RAFTWAL_ERANGE
 ECLOSED: int = _c.RAFTWAL_ECLOSED
+EKEY: int = _c.RAFTWAL_EKEY
 
 # Limits (include/raftwal.h).
 MAX_INDEX: int = _c.RAFTWAL_MAX_INDEX
@@ -81,6 +85,7 @@ MAX_BATCH_ENTRIES: int = _c.RAFTWAL_MAX_BATCH_ENTRIES
 MIN_SEGMENT_SIZE: int = _c.RAFTWAL_MIN_SEGMENT_SIZE
 MAX_SEGMENT_SIZE: int = _c.RAFTWAL_MAX_SEGMENT_SIZE
 DEFAULT_SEGMENT_SIZE: int = _c.RAFTWAL_DEFAULT_SEGMENT_SIZE
+# KEY_SIZE (imported above): bytes of an encryption master key (32).
 
 
 def library_version() -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "CommittedError",
     "RangeError",
     "ClosedError",
+    "EncryptionKeyError",
     "ERROR_CLASSES",
     "error_from_code",
 ]
@@ -179,6 +180,14 @@ class ClosedError(Error):
     code, name = _c.RAFTWAL_ECLOSED, "ECLOSED"
 
 
+class EncryptionKeyError(Error):
+    """``RAFTWAL_EKEY``: wrong or missing key. The log is encrypted and no
+    key, or not its key, was given; or a key was given for a log that is not
+    encrypted. The message says which; it never contains key material."""
+
+    code, name = _c.RAFTWAL_EKEY, "EKEY"
+
+
 #: Every error class by its code, 1:1 with the ``RAFTWAL_E*`` enum.
 ERROR_CLASSES: Dict[int, Type[Error]] = {
     cls.code: cls
@@ -186,7 +195,7 @@ ERROR_CLASSES: Dict[int, Type[Error]] = {
         InvalidArgument, OutOfMemoryError, RaftwalIOError, CorruptError,
         LockedError, CompactedError, UnavailableError, NotFoundError,
         VersionError, ReadOnlyError, NoSpaceError, GapError, TermError,
-        CommittedError, RangeError, ClosedError,
+        CommittedError, RangeError, ClosedError, EncryptionKeyError,
     )
 }
 

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _raftwal as _c
 from . import _raftwal_c
+from ._codec import check_compress_min, check_key, compression_code
 from ._errors import ClosedError, InvalidArgument, RangeError, UnavailableError
 from ._structs import struct_to_dict
 from ._types import BytesLike, Entry, HardState, Snapshot
@@ -194,6 +195,9 @@ class Log:
         metadata: Optional[BytesLike] = None,
         verify: bool = False,
         file_mode: Optional[int] = None,
+        key: Optional[BytesLike] = None,
+        compression: Optional[str] = None,
+        compress_min: Optional[int] = None,
     ) -> None:
         """Opens (and with ``create``, creates) the log in directory ``path``.
 
@@ -217,8 +221,29 @@ class Log:
                 is set (0o640 -> 0o750); the umask narrows both. Files
                 that exist are not changed (see ``raftwal_options.file_mode``
                 in raftwal.h).
+            key: the 32-byte master key of an encrypted log (bytes,
+                bytearray or memoryview), or None. With ``create`` on a
+                directory holding no log, creates an encrypted log; an
+                existing log must be opened with the key it was created
+                with, and a plaintext log without one. The C library copies
+                it for the open; this object keeps no reference to it (pass
+                a bytearray to wipe your copy afterwards). Needs
+                ``"encryption"`` in :func:`raftwal.features`.
+            compression: ``"lz4"`` or ``"zstd"`` to compress the entries
+                this handle writes (each entry records how it is stored:
+                readers need no option), or None. Needs that name in
+                :func:`raftwal.features`.
+            compress_min: entries smaller than this many bytes are stored
+                as they are (default 64).
 
         Raises:
+            EncryptionKeyError: the log is encrypted and ``key`` is None or
+                not its key, or a key was given for a plaintext log.
+            InvalidArgument: a key or compression this build lacks (the
+                message names the feature).
+            TypeError, ValueError: ``key`` is not 32 bytes-like bytes, or
+                ``compression`` is not None, "lz4" or "zstd" (checked
+                before anything is opened).
             LockedError: the log is open for writing elsewhere.
             CompactedError: ``readonly`` on a live log whose writer (another
                 process) changed it under each of the open's attempts (the
@@ -234,7 +259,9 @@ class Log:
             flags |= _c.RAFTWAL_OPEN_NOSYNC
         if verify:
             flags |= _c.RAFTWAL_OPEN_VERIFY
-        options = (flags, segment_size or 0, metadata, file_mode or 0)
+        options = (flags, segment_size or 0, metadata, file_mode or 0,
+                   compression_code(compression), check_key(key),
+                   check_compress_min(compress_min))
         self._path = os.fspath(path)
         self._readonly = bool(readonly)
         self._nosync = not sync
@@ -591,7 +618,11 @@ class Log:
         """Counters and state of the log: the fields of ``raftwal_stats``
         (first_index, last_index, durable_index, entries, segments,
         disk_bytes, appends, fsyncs, fsync_ns_total, reads, torn_tails, ...;
-        see include/raftwal.h) as a dict. Counters count since the open."""
+        see include/raftwal.h) as a dict. Counters count since the open.
+        Encryption and compression: ``encrypted`` (1 or 0),
+        ``compressed_entries`` (entries this handle stored compressed) and
+        ``stored_entry_bytes`` (what the appended entries took in the files;
+        compare with ``appended_bytes``)."""
         with self._guard as handle:
             return struct_to_dict(_c.raftwal_log_stats(handle))
 
@@ -632,14 +663,21 @@ def open(  # noqa: A001 - mirrors the built-in open(): raftwal.open(path)
     metadata: Optional[BytesLike] = None,
     verify: bool = False,
     file_mode: Optional[int] = None,
+    key: Optional[BytesLike] = None,
+    compression: Optional[str] = None,
+    compress_min: Optional[int] = None,
 ) -> Log:
     """Opens the log in directory ``path`` and returns a :class:`Log`.
 
     The arguments are those of :class:`Log`: ``create`` (default True),
     ``readonly``, ``segment_size``, ``sync`` (default True: changes are
     durable on return), ``metadata`` (initial user metadata), ``verify``,
-    ``file_mode``. A torn last batch from a crash is cut off silently (and
-    counted in ``stats()["torn_tails"]``); damage elsewhere raises
+    ``file_mode``, and for encryption at rest and compression ``key`` (the
+    32-byte master key), ``compression`` ("lz4", "zstd" or None) and
+    ``compress_min``. An encrypted log opened without its key, or with
+    another key (or a plaintext one with a key), raises
+    :class:`EncryptionKeyError`. A torn last batch from a crash is cut off
+    silently (and counted in ``stats()["torn_tails"]``); damage elsewhere raises
     :class:`CorruptError` (see :func:`raftwal.repair`). A second open for
     writing of the same log, in this process or another, raises
     :class:`LockedError`.
@@ -653,4 +691,7 @@ def open(  # noqa: A001 - mirrors the built-in open(): raftwal.open(path)
         metadata=metadata,
         verify=verify,
         file_mode=file_mode,
+        key=key,
+        compression=compression,
+        compress_min=compress_min,
     )

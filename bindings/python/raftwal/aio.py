@@ -32,6 +32,7 @@ import time
 import warnings
 from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Optional, Tuple, Union
 
+from ._codec import check_compress_min, check_key, compression_code
 from ._errors import ClosedError
 from ._log import EntryIterator, EntryLike, HardStateLike, Log, PathLike
 from ._types import BytesLike, Entry, HardState, Snapshot
@@ -568,6 +569,9 @@ class _Opening:
     async def _open(self) -> AsyncLog:
         if self._log is None:
             self._log = await _open_on_thread(self._path, self._options)
+            # The key, if any, is kept no longer than the open: clearing the
+            # dict also empties the worker thread's reference to it.
+            self._options.clear()
         return self._log
 
     def __await__(self) -> Generator[Any, None, AsyncLog]:
@@ -607,6 +611,9 @@ def open(  # noqa: A001 - mirrors raftwal.open
     metadata: Optional[BytesLike] = None,
     verify: bool = False,
     file_mode: Optional[int] = None,
+    key: Optional[BytesLike] = None,
+    compression: Optional[str] = None,
+    compress_min: Optional[int] = None,
 ) -> _Opening:
     """Opens the log in directory ``path`` for asyncio; the arguments are
     those of :func:`raftwal.open`. The open (which may recover a crashed
@@ -617,8 +624,17 @@ def open(  # noqa: A001 - mirrors raftwal.open
         async with raftwal.aio.open(path) as log:  # closed on exit
             ...
 
-    Raises (when awaited): the errors of :func:`raftwal.open`.
+    ``key``, ``compression`` and ``compress_min`` are checked at once
+    (TypeError, ValueError); the ``_Opening`` holds the key only until the
+    open ran.
+
+    Raises (when awaited): the errors of :func:`raftwal.open`
+    (:class:`raftwal.EncryptionKeyError` for a wrong or missing key).
     """
+    check_key(key)
+    compression_code(compression)
+    check_compress_min(compress_min)
     options = dict(create=create, readonly=readonly, segment_size=segment_size, sync=sync,
-                   metadata=metadata, verify=verify, file_mode=file_mode)
+                   metadata=metadata, verify=verify, file_mode=file_mode, key=key,
+                   compression=compression, compress_min=compress_min)
     return _Opening(path, options)
