@@ -87,18 +87,22 @@ int rw_keys_check_value(const uint8_t master[32], uint64_t log_id, uint8_t out[R
 }
 
 /* AES-256 key wrap (RFC 3394) of a 32-byte key under kek: 40 bytes out,
- * or, unwrapping, 32 bytes out if the integrity check passes. 0, or -1
- * (unwrap: the wrapped bytes are not a wrap under this KEK). */
-static int key_wrap(int encrypt, const uint8_t kek[32], const uint8_t *in, size_t in_len,
-                    uint8_t *out, size_t out_len)
+ * or, unwrapping, 32 bytes out if the integrity check passes. The initial
+ * value (RFC 3394, 2.2.3.2) is A6A6A6A6 || key id LE: a wrap is bound to
+ * its id, so a KEYS whose ids were changed does not unwrap. 0, or -1
+ * (unwrap: the wrapped bytes are not a wrap of this id under this KEK). */
+static int key_wrap(int encrypt, const uint8_t kek[32], uint32_t id, const uint8_t *in,
+                    size_t in_len, uint8_t *out, size_t out_len)
 {
+    uint8_t iv[8] = {0xa6, 0xa6, 0xa6, 0xa6};
+    rw_put32(iv + 4, id);
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
         return -1;
     int ok = 0, n = 0, m = 0;
     EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-    if (EVP_CipherInit_ex(c, EVP_aes_256_wrap(), NULL, kek, NULL, encrypt) == 1 &&
-        EVP_CipherUpdate(c, out, &n, in, (int)in_len) == 1 && n >= 0 &&
+    if (EVP_CipherInit_ex(c, EVP_aes_256_wrap(), NULL, kek, iv, encrypt) == 1 &&
+        EVP_CipherUpdate(c, out, &n, in, (int)in_len) > 0 && n >= 0 &&
         EVP_CipherFinal_ex(c, out + n, &m) == 1 && (size_t)n + (size_t)m == out_len)
         ok = 1;
     EVP_CIPHER_CTX_free(c);
@@ -201,7 +205,7 @@ int rw_keys_encode(const rw_keyring *kr, uint8_t **buf, size_t *len)
     for (size_t i = 0; i < kr->n; i++) {
         uint8_t *e = b + RW_KEYS_HEADER + i * RW_KEYS_ENTRY;
         rw_put32(e, kr->keys[i].id);
-        if (key_wrap(1, kr->kek, kr->keys[i].key, RW_DATA_KEY, e + 8, WRAPPED) != 0) {
+        if (key_wrap(1, kr->kek, kr->keys[i].id, kr->keys[i].key, RW_DATA_KEY, e + 8, WRAPPED) != 0) {
             free(b); /* holds only wrapped keys */
             return rw_err(RAFTWAL_EIO, "AES key wrap failed (OpenSSL)");
         }
@@ -275,7 +279,7 @@ static int unwrap_all(rw_keyring *kr, const uint8_t *buf, size_t n, const char *
         const uint8_t *e = buf + RW_KEYS_HEADER + i * RW_KEYS_ENTRY;
         data_key *k = &kr->keys[i];
         k->id = rw_get32(e);
-        if (key_wrap(0, kr->kek, e + 8, WRAPPED, k->key, RW_DATA_KEY) != 0) {
+        if (key_wrap(0, kr->kek, k->id, e + 8, WRAPPED, k->key, RW_DATA_KEY) != 0) {
             OPENSSL_cleanse(k->key, sizeof k->key);
             return rw_err(RAFTWAL_ECORRUPT, "%s: offset %zu: data key %u does not unwrap under "
                           "the right master key (the file is damaged)", what,
