@@ -20,8 +20,10 @@
 #ifdef RAFTWAL_HAVE_OPENSSL
 #include <openssl/crypto.h>
 #define wipe(p, n) OPENSSL_cleanse((p), (n))
+static const int have_encryption = 1;
 #else
-#define wipe(p, n) memset((p), 0, (n))
+#define wipe(p, n) memset((p), 0, (n)) /* never holds a key: no encryption */
+static const int have_encryption = 0;
 #endif
 
 static int cmp_desc(const void *a, const void *b)
@@ -162,9 +164,9 @@ int raftwal_rekey(const char *dir, const void *old_key, size_t old_size, const v
         new_size != RAFTWAL_KEY_SIZE)
         return rw_err(RAFTWAL_EINVAL, "raftwal_rekey: NULL argument or a key that is not %u bytes",
                       RAFTWAL_KEY_SIZE);
-#ifndef RAFTWAL_HAVE_OPENSSL
-    return rw_err(RAFTWAL_EINVAL, "this build of raftwal has no encryption (raftwal_features())");
-#else
+    if (!have_encryption)
+        return rw_err(RAFTWAL_EINVAL, "this build of raftwal has no encryption "
+                      "(raftwal_features())");
     uint8_t oldk[RAFTWAL_KEY_SIZE], newk[RAFTWAL_KEY_SIZE];
     memcpy(oldk, old_key, sizeof oldk);
     memcpy(newk, new_key, sizeof newk);
@@ -172,5 +174,4 @@ int raftwal_rekey(const char *dir, const void *old_key, size_t old_size, const v
     wipe(oldk, sizeof oldk);
     wipe(newk, sizeof newk);
     return rw_api_return(rc);
-#endif
 }
