@@ -336,7 +336,8 @@ static void test_sessions_gc_and_reload(void)
     CHECK(rw_keys_data_key(reader, 4) == NULL);
     CHECK_OK(rw_keys_reload(reader, dfd, dir));
     for (uint32_t i = 1; i <= 3; i++)
-        CHECK(memcmp(rw_keys_data_key(reader, i), keys[i - 1], 32) == 0);
+        CHECK_MSG(rw_keys_data_key(reader, i) && memcmp(rw_keys_data_key(reader, i), keys[i - 1],
+                                                        32) == 0, "reader lost data key %u", i);
     CHECK(memcmp(rw_keys_data_key(reader, 4), k4, 32) == 0);
     CHECK_EQ_U64(rw_keys_max_id(reader), 4);
     /* After a rekey the reader's reload is a key error, and changes nothing. */
