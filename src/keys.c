@@ -205,7 +205,8 @@ int rw_keys_encode(const rw_keyring *kr, uint8_t **buf, size_t *len)
     for (size_t i = 0; i < kr->n; i++) {
         uint8_t *e = b + RW_KEYS_HEADER + i * RW_KEYS_ENTRY;
         rw_put32(e, kr->keys[i].id);
-        if (key_wrap(1, kr->kek, kr->keys[i].id, kr->keys[i].key, RW_DATA_KEY, e + 8, WRAPPED) != 0) {
+        const data_key *k = &kr->keys[i];
+        if (key_wrap(1, kr->kek, k->id, k->key, RW_DATA_KEY, e + 8, WRAPPED) != 0) {
             free(b); /* holds only wrapped keys */
             return rw_err(RAFTWAL_EIO, "AES key wrap failed (OpenSSL)");
         }

@@ -90,7 +90,8 @@ static void check_no_key_in(const char *msg, const uint8_t *key, size_t n)
 }
 
 /* The reference derivation of docs/format.md 7.4, written independently. */
-static void ref_derive(const uint8_t master[32], const char *label, uint64_t log_id, uint8_t out[32])
+static void ref_derive(const uint8_t master[32], const char *label, uint64_t log_id,
+                       uint8_t out[32])
 {
     uint8_t msg[64];
     size_t n = strlen(label);
