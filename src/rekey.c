@@ -73,7 +73,8 @@ static int list_segments(int dirfd, const char *dir, uint64_t **seqs, size_t *n)
 }
 
 /* The log id, from the header of the newest segment whose header decodes.
- * RAFTWAL_ENOTFOUND if the directory holds no segment. */
+ * RAFTWAL_ENOTFOUND if the directory holds no segment, RAFTWAL_ECORRUPT if
+ * no header decodes; an I/O error is returned as such. */
 static int read_log_id(int dirfd, const char *dir, uint64_t *log_id)
 {
     uint64_t *seqs;
@@ -90,14 +91,21 @@ static int read_log_id(int dirfd, const char *dir, uint64_t *log_id)
         char name[24];
         snprintf(name, sizeof name, "%016llx.wal", (unsigned long long)seqs[i]);
         int fd = rw_io->openat(dirfd, name, O_RDONLY, 0);
-        if (fd < 0)
-            continue;
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue; /* purged meanwhile */
+            rc = rw_err_sys(errno, 0, "%s/%s: open", dir, name);
+            break;
+        }
         uint8_t hdr[RW_HEADER_SIZE];
         rw_seg_header h;
-        int ok = rw_pread_all(fd, hdr, sizeof hdr, 0) == 0 &&
-                 rw_header_decode(hdr, sizeof hdr, &h) == RW_HDR_OK;
+        int r = rw_pread_all(fd, hdr, sizeof hdr, 0);
         rw_io->close(fd);
-        if (ok) {
+        if (r < 0 && r != -ENODATA) { /* an I/O error, not a short file */
+            rc = rw_err_sys(-r, 0, "%s/%s: read", dir, name);
+            break;
+        }
+        if (r == 0 && rw_header_decode(hdr, sizeof hdr, &h) == RW_HDR_OK) {
             *log_id = h.log_id;
             rc = 0;
             break;

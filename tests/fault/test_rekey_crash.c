@@ -11,7 +11,8 @@
  * distinct state must load with one key and be refused with the other
  * (RAFTWAL_EKEY), give the original data keys, and take a second rekey
  * (which removes a KEYS.tmp the crash left). Also a crash inside that
- * second rekey: a rekey must be repeatable from any state.
+ * second rekey: a rekey must be repeatable from any state. Then every I/O
+ * call of a rekey fails in turn (sweep_failures).
  *
  * RAFTWAL_REKEY_SAMPLES (default 512): random states per crash point and
  * mode. */
@@ -225,6 +226,48 @@ static void explore(cfs *m, const ff_rec *recs, size_t n, const uint8_t *a, cons
     cfs_image_free(&img);
 }
 
+/* Every single I/O call of a rekey failing in turn (EIO, ENOSPC, a short
+ * write then ENOSPC): a clean error, and the log still opens with exactly
+ * one of the keys (the new one if the rekey succeeded) and takes a rekey
+ * once the disk works again. */
+static void sweep_failures(const cfs_image *orig, const char *work)
+{
+    static const int ops[] = {FF_OPENAT, FF_CLOSE,   FF_PREAD, FF_PWRITE, FF_FDATASYNC,
+                              FF_FSYNC,  FF_RENAMEAT, FF_UNLINKAT, FF_FSTAT};
+    size_t runs = 0, failed = 0;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        for (unsigned long nth = 1; nth <= 3; nth++)
+            for (int kind = 0; kind < 3; kind++) {
+                if (kind == 2 && ops[o] != FF_PWRITE)
+                    continue;
+                fu_empty_dir(work);
+                FU_CHECK(cfs_image_write(orig, work) == 0, "writing the log");
+                if (kind == 2) {
+                    ff_add_rule(FF_PWRITE, nth, 0, FF_SHORT, NULL, 100);
+                    ff_add_rule(FF_PWRITE, nth + 1, ENOSPC, 0, NULL, 0);
+                } else {
+                    ff_add_rule(ops[o], nth, kind ? ENOSPC : EIO, 0, NULL, 0);
+                }
+                unsigned long before = ff_injected();
+                int rc = raftwal_rekey(work, old_master, 32, new_master, 32);
+                int hit = ff_injected() != before;
+                ff_clear_rules();
+                runs++;
+                FU_CHECK(rc == 0 || rc == RAFTWAL_EIO || rc == RAFTWAL_ENOSPC,
+                         "%s #%lu failing: rekey returned %d (%s)", ff_op_name(ops[o]), nth, rc,
+                         raftwal_errmsg());
+                FU_CHECK(hit || rc == 0, "an error without a fault");
+                failed += rc != 0;
+                const uint8_t *k = which_key(work, old_master, new_master, "after a failed rekey");
+                FU_CHECK(rc != 0 || k == new_master, "rekey succeeded, the old key still works");
+                const uint8_t *other = k == old_master ? third_master : old_master;
+                FU_RC(raftwal_rekey(work, k, 32, other, 32), 0);
+                FU_CHECK(load_with(work, other) == 0, "after a rekey on a working disk");
+            }
+    printf("fault_rekey_crash: %zu rekeys with an I/O call failing, %zu returned the error\n",
+           runs, failed);
+}
+
 int main(void)
 {
     unsigned samples = (unsigned)fu_env_u64("RAFTWAL_REKEY_SAMPLES", 512);
@@ -245,6 +288,8 @@ int main(void)
     ff_install();
     ff_set_skip_sync(1); /* the model decides what was durable */
     cfs *m = model_of(dir);
+    cfs_image orig;
+    cfs_build(m, CFS_DROP_ALL, &rng, &orig);
     ff_record_start();
     FU_RC(raftwal_rekey(dir, old_master, 32, new_master, 32), 0);
     ff_record_stop();
@@ -254,6 +299,11 @@ int main(void)
     explore(m, recs, n, old_master, new_master, state_dir, samples, &rng, 1);
     ff_records_free(recs, n);
     cfs_free(m);
+    char work[4200];
+    snprintf(work, sizeof work, "%s/sweep", base);
+    FU_CHECK(mkdir(work, 0700) == 0, "mkdir");
+    sweep_failures(&orig, work);
+    cfs_image_free(&orig);
     ff_uninstall();
 
     /* Both outcomes and the leftovers of a crash must have come up. */
