@@ -179,41 +179,58 @@ def main() -> None:
     parser.add_argument("--dir", help="where the logs go (default: a temp dir under /var/tmp)")
     parser.add_argument("--seconds", type=float, default=3.0, help="per run (default 3)")
     parser.add_argument("--entry-size", type=int, default=1024, help="bytes per entry in the rate runs (default 1024)")
+    parser.add_argument("--only", choices=("lag", "rate", "batch"), help="run one of the three measurements")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the batch runs (default 5)")
     args = parser.parse_args()
     root = args.dir or tempfile.mkdtemp(prefix="raftwal-aio-bench-", dir="/var/tmp")
     try:
         print(f"# raftwal.aio bench, logs in {root}, {args.seconds:g} s per run")
-        print("\n## 1 ms ticker lag while 1 MiB durable appends run")
-        print(f"{'appender':<28} {'appends/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-        for name, use_aio, idle in (("idle (no appends)", True, True), ("raftwal.aio", True, False),
-                                    ("raftwal.Log (blocking)", False, False)):
-            r = asyncio.run(lag_run(fresh(root, "lag"), args.seconds, use_aio, idle))
-            print(f"{name:<28} {r['appends_per_s']:>10.1f} {r['lag_p50_ms']:>8.2f} "
-                  f"{r['lag_p99_ms']:>8.2f} {r['lag_max_ms']:>8.2f}")
-        print(f"\n## durable {args.entry_size}-byte single-entry appends")
-        print(f"{'appender':<28} {'coroutines':>10} {'appends/s':>10} {'fsyncs/append':>14}")
-        rates = {}
-        for name, use_aio in (("raftwal.aio", True), ("raftwal.Log (blocking)", False)):
-            for writers in (1, 32):
-                r = asyncio.run(rate_run(fresh(root, "rate"), args.seconds, writers, args.entry_size, use_aio))
-                rates[(use_aio, writers)] = r["appends_per_s"]
-                print(f"{name:<28} {writers:>10} {r['appends_per_s']:>10.0f} {r['fsyncs_per_append']:>14.3f}")
-        print(f"\nraftwal.aio 32 vs 1 coroutine: {rates[(True, 32)] / rates[(True, 1)]:.1f}x "
-              f"(blocking Log: {rates[(False, 32)] / rates[(False, 1)]:.1f}x)")
-        print("\n## durable 16 x 1 KiB batches, one coroutine (median of 5 interleaved rounds)")
-        hows = (("os.pwrite + os.fdatasync", "pwrite"), ("raftwal.Log (blocking)", "log"), ("raftwal.aio", "aio"))
-        rounds: Dict[str, List[float]] = {how: [] for _, how in hows}
-        for _ in range(5):  # interleaved: the shared disk's mood changes by the second
-            for _, how in hows:
-                rounds[how].append(asyncio.run(batch_run(fresh(root, how), args.seconds / 3, how)))
-        for name, how in hows:
-            ratios = [r / f for r, f in zip(rounds[how], rounds["pwrite"])]
-            print(f"{name:<28} {statistics.median(rounds[how]):>10.0f}/s  "
-                  f"{statistics.median(ratios):.2f}x of pwrite (per-round ratios {min(ratios):.2f}-{max(ratios):.2f})")
+        if args.only in (None, "lag"):
+            lag_table(root, args.seconds)
+        if args.only in (None, "rate"):
+            rate_table(root, args.seconds, args.entry_size)
+        if args.only in (None, "batch"):
+            batch_table(root, args.seconds, args.rounds)
     finally:
         if not args.dir:
             shutil.rmtree(root, ignore_errors=True)
 
+
+def lag_table(root: str, seconds: float) -> None:
+    print("\n## 1 ms ticker lag while 1 MiB durable appends run")
+    print(f"{'appender':<28} {'appends/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, use_aio, idle in (("idle (no appends)", True, True), ("raftwal.aio", True, False),
+                                ("raftwal.Log (blocking)", False, False)):
+        r = asyncio.run(lag_run(fresh(root, "lag"), seconds, use_aio, idle))
+        print(f"{name:<28} {r['appends_per_s']:>10.1f} {r['lag_p50_ms']:>8.2f} "
+              f"{r['lag_p99_ms']:>8.2f} {r['lag_max_ms']:>8.2f}")
+
+
+def rate_table(root: str, seconds: float, entry_size: int) -> None:
+    print(f"\n## durable {entry_size}-byte single-entry appends")
+    print(f"{'appender':<28} {'coroutines':>10} {'appends/s':>10} {'fsyncs/append':>14}")
+    rates = {}
+    for name, use_aio in (("raftwal.aio", True), ("raftwal.Log (blocking)", False)):
+        for writers in (1, 32):
+            r = asyncio.run(rate_run(fresh(root, "rate"), seconds, writers, entry_size, use_aio))
+            rates[(use_aio, writers)] = r["appends_per_s"]
+            print(f"{name:<28} {writers:>10} {r['appends_per_s']:>10.0f} {r['fsyncs_per_append']:>14.3f}")
+    print(f"\nraftwal.aio 32 vs 1 coroutine: {rates[(True, 32)] / rates[(True, 1)]:.1f}x "
+          f"(blocking Log: {rates[(False, 32)] / rates[(False, 1)]:.1f}x)")
+
+
+def batch_table(root: str, seconds: float, rounds_wanted: int) -> None:
+    print(f"\n## durable 16 x 1 KiB batches, one coroutine (median of {rounds_wanted} interleaved rounds)")
+    hows = (("os.pwrite + os.fdatasync", "pwrite"), ("raftwal.Log (blocking)", "log"), ("raftwal.aio", "aio"))
+    rounds: Dict[str, List[float]] = {how: [] for _, how in hows}
+    for r in range(rounds_wanted):  # interleaved: the shared disk's mood changes by the second
+        for k in range(len(hows)):
+            how = hows[(k + r) % len(hows)][1]  # rotate who goes first, as raftwal-bench does
+            rounds[how].append(asyncio.run(batch_run(fresh(root, how), seconds / 3, how)))
+    for name, how in hows:
+        ratios = [r / f for r, f in zip(rounds[how], rounds["pwrite"])]
+        print(f"{name:<28} {statistics.median(rounds[how]):>10.0f}/s  "
+              f"{statistics.median(ratios):.2f}x of pwrite (per-round ratios {min(ratios):.2f}-{max(ratios):.2f})")
 
 if __name__ == "__main__":
     main()
