@@ -785,6 +785,10 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
         rc = rw_apply_entry(log, seg, b->entries[i].index, off);
         off += rw_rec_size(b->entries[i].size);
     }
+    if (b->n && rc == 0) {
+        log->tail_term_index = b->entries[b->n - 1].index;
+        log->tail_term = b->entries[b->n - 1].term;
+    }
     seg->used += size;
     if (seg->used > seg->file_size)
         seg->file_size = seg->used; /* an oversized batch grew the file */

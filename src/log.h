@@ -116,6 +116,15 @@ struct raftwal_log {
 
     /* Logical state (rw). first = purge + 1; last >= purge. */
     uint64_t first, last, purge;
+    /* The term of entry tail_term_index, as the last batch that ended with
+     * entries wrote it (publish_batch; rw). While tail_term_index == last,
+     * it is the last entry's term, and rw_log_term_locked answers from it:
+     * the next append's term check then reads no mapped page (the page the
+     * kernel just wrote faults on its first touch, once per batch). Every
+     * other way to change entry `last` moves `last` off tail_term_index
+     * (truncate) or below `first` (purge past the end); a handle opened
+     * (recovery) or read-only never sets it: 0, no entry. */
+    uint64_t tail_term_index, tail_term;
     raftwal_hardstate hs;
     uint64_t snap_index, snap_term;
     uint8_t *snap_meta;

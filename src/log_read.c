@@ -95,6 +95,10 @@ corrupt:
 
 int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term)
 {
+    if (index == log->last && index == log->tail_term_index && index >= log->first) {
+        *term = log->tail_term; /* the last entry, as its batch wrote it */
+        return 0;
+    }
     rw_seg *s;
     rw_rec rec;
     int rc = locate(log, index, 0, &s, &rec);

@@ -164,11 +164,16 @@ done:
 /* A batch of entries borrowed from Python for one raftwal_log_append():
  * the entry array plus one buffer view per entry, so the data is read in
  * place (no copy) and stays pinned (a bytearray cannot be resized while
- * viewed) while the GIL is released. */
+ * viewed) while the GIL is released. Batches of up to
+ * RAFTWAL_PY_SMALL_BATCH entries (the common case) use the arrays inside
+ * the struct, which lives on the wrapper's stack: no allocation per call. */
+#define RAFTWAL_PY_SMALL_BATCH 32
 typedef struct raftwal_py_batch {
     raftwal_entry *entries;
     Py_buffer *views;
     size_t count;  /* entries parsed so far = views to release */
+    raftwal_entry small_entries[RAFTWAL_PY_SMALL_BATCH];
+    Py_buffer small_views[RAFTWAL_PY_SMALL_BATCH];
 } raftwal_py_batch;
 
 static void raftwal_py_batch_release(raftwal_py_batch *batch)
@@ -177,9 +182,13 @@ static void raftwal_py_batch_release(raftwal_py_batch *batch)
 
     for (i = 0; i < batch->count; i++)
         PyBuffer_Release(&batch->views[i]);
-    free(batch->entries);
-    free(batch->views);
-    memset(batch, 0, sizeof *batch);
+    if (batch->entries != batch->small_entries)
+        free(batch->entries);
+    if (batch->views != batch->small_views)
+        free(batch->views);
+    batch->entries = NULL;
+    batch->views = NULL;
+    batch->count = 0;
 }
 
 /* Parses one entry: any sequence (index, term, data) or (index, term, data,
@@ -221,7 +230,9 @@ static int raftwal_py_batch_parse(PyObject *obj, raftwal_py_batch *batch)
     Py_ssize_t n, i;
     int ok = 0;
 
-    memset(batch, 0, sizeof *batch);
+    batch->entries = NULL;
+    batch->views = NULL;
+    batch->count = 0;
     if (seq == NULL)
         return 0;
     n = PyTuple_GET_SIZE(seq);
@@ -230,12 +241,16 @@ static int raftwal_py_batch_parse(PyObject *obj, raftwal_py_batch *batch)
                                  "too many entries in one batch (RAFTWAL_MAX_BATCH_ENTRIES)");
         goto done;
     }
-    /* One slot even for an empty batch, so entries is never NULL. */
-    batch->entries = calloc((size_t)n + 1, sizeof *batch->entries);
-    batch->views = calloc((size_t)n + 1, sizeof *batch->views);
-    if (batch->entries == NULL || batch->views == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    if (n <= RAFTWAL_PY_SMALL_BATCH) {  /* entries is never NULL, even if empty */
+        batch->entries = batch->small_entries;
+        batch->views = batch->small_views;
+    } else {
+        batch->entries = calloc((size_t)n, sizeof *batch->entries);
+        batch->views = calloc((size_t)n, sizeof *batch->views);
+        if (batch->entries == NULL || batch->views == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
     for (i = 0; i < n; i++) {
         if (!raftwal_py_parse_entry(PyTuple_GET_ITEM(seq, i),

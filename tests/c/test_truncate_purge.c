@@ -3,7 +3,8 @@
  * purge, inside a segment and across segment boundaries (segments of
  * RAFTWAL_MIN_SEGMENT_SIZE), their refusals, purge past the last index,
  * and the deletion of segment files that hold nothing live any more. Every
- * step is checked before and after a reopen.
+ * step is checked before and after a reopen; the last entry's term, which
+ * the engine remembers, after each kind of change of the tail.
  */
 #include "model.h"
 #include "test_util.h"
@@ -262,6 +263,88 @@ static void test_index_limits(void)
     model_free(&m);
 }
 
+/* The engine remembers the last entry's term from the batch that wrote it
+ * (the next append's term check then reads no mapped page). Every change
+ * of the tail must leave raftwal_log_term() and that check answering for
+ * the entries the log holds now: truncation, a conflicting append, a purge
+ * past the end; and a reopen, where nothing is remembered. */
+static void test_tail_term(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE, SEG);
+    raftwal_hardstate hs = {5, 1, 0};
+    uint64_t term = 0;
+    model m;
+    model_init(&m);
+
+    append(log, &m, 1, 11, 1);
+    CHECK_OK(raftwal_log_term(log, 11, &term));
+    CHECK_EQ_U64(term, 1);
+
+    /* Truncated: the remembered entry is gone. */
+    CHECK_OK(raftwal_log_truncate(log, 9));
+    model_truncate(&m, 9);
+    CHECK_RC(raftwal_log_term(log, 11, &term), RAFTWAL_EUNAVAILABLE);
+    CHECK_OK(raftwal_log_term(log, 8, &term));
+    CHECK_EQ_U64(term, 1);
+    append(log, &m, 9, 2, 3); /* 9..10, term 3 */
+    CHECK_OK(raftwal_log_term(log, 10, &term));
+    CHECK_EQ_U64(term, 3);
+    {
+        batch b;
+        batch_make(&b, 11, 1, 2, MAXP);
+        CHECK_RC(raftwal_log_append(log, b.e, b.n, NULL, 0), RAFTWAL_ETERM);
+        batch_free(&b);
+    }
+
+    /* A conflicting append that replaces just the last entry: the last
+     * index stays, its term changes. */
+    append(log, &m, 10, 1, 4);
+    CHECK_OK(raftwal_log_term(log, 10, &term));
+    CHECK_EQ_U64(term, 4);
+    {
+        batch b;
+        batch_make(&b, 11, 1, 3, MAXP);
+        CHECK_RC(raftwal_log_append(log, b.e, b.n, NULL, 0), RAFTWAL_ETERM);
+        batch_free(&b);
+    }
+
+    /* A conflicting append replaces the tail: 8..9 with term 4. */
+    append(log, &m, 8, 2, 4);
+    CHECK_OK(raftwal_log_term(log, 9, &term));
+    CHECK_EQ_U64(term, 4);
+    CHECK_RC(raftwal_log_term(log, 10, &term), RAFTWAL_EUNAVAILABLE);
+    {
+        batch b;
+        batch_make(&b, 10, 1, 3, MAXP);
+        CHECK_RC(raftwal_log_append(log, b.e, b.n, NULL, 0), RAFTWAL_ETERM);
+        batch_free(&b);
+    }
+
+    /* A hard state alone changes no entry. */
+    CHECK_OK(raftwal_log_set_hardstate(log, &hs, 0));
+    model_append(&m, NULL, 0, &hs);
+    CHECK_OK(raftwal_log_term(log, 9, &term));
+    CHECK_EQ_U64(term, 4);
+    model_check(log, &m);
+
+    /* Purged past the end: the entry is compacted, and the next append
+     * starts a new log above it. */
+    CHECK_OK(raftwal_log_purge(log, 9));
+    model_purge(&m, 9);
+    CHECK_RC(raftwal_log_term(log, 9, &term), RAFTWAL_ECOMPACTED);
+    append(log, &m, 10, 1, 1);
+    CHECK_OK(raftwal_log_term(log, 10, &term));
+    CHECK_EQ_U64(term, 1);
+    check_and_reopen(&log, dir, &m);
+    CHECK_OK(raftwal_log_term(log, 10, &term));
+    CHECK_EQ_U64(term, 1);
+    append(log, &m, 11, 1, 1);
+    check_and_reopen(&log, dir, &m);
+    CHECK_OK(raftwal_log_close(log));
+    model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     TU_RUN(argc, argv, test_truncate);
@@ -269,5 +352,6 @@ int main(int argc, char **argv)
     TU_RUN(argc, argv, test_purge);
     TU_RUN(argc, argv, test_purge_past_last);
     TU_RUN(argc, argv, test_index_limits);
+    TU_RUN(argc, argv, test_tail_term);
     return 0;
 }

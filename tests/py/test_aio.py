@@ -1,8 +1,9 @@
 """raftwal.aio: the asyncio log.
 
 What is checked: both ways of opening (and that the open runs off the
-loop); the whole API; that a batch is written before the coroutine first
-suspends; that concurrent durable appends share fdatasyncs; that a cancelled
+loop); the whole API; that a batch is written when append() is called,
+before its coroutine first suspends; that calls apply in the order they are
+made, whatever order they are awaited in; that concurrent durable appends share fdatasyncs; that a cancelled
 wait leaves the batch written and the accounting right; that close() fails
 pending waits with ClosedError and leaves no thread behind; sync errors
 reaching every waiter without a retry loop; and a hypothesis test of
@@ -240,6 +241,37 @@ def test_write_happens_before_the_first_suspension(log_dir):
     run(main())
 
 
+def test_calls_apply_in_the_order_they_are_made(log_dir):
+    """Append, then truncate / purge / save_snapshot called without an await
+    in between: applied in call order, whichever is awaited first, also when
+    the append runs in a task that has not started yet."""
+
+    async def main():
+        async with raftwal.aio.open(log_dir) as log:
+            await log.append([Entry(i, 1, b"x") for i in range(1, 6)])
+            # The task's coroutine has not run when the truncate is awaited.
+            appended = asyncio.ensure_future(log.append([Entry(6, 2, b"six")]))
+            await log.truncate(6)
+            await appended
+            assert log.last_index == 5, "the truncate ran before the append made before it"
+            # Awaited in the reverse order of the calls.
+            append = log.append([Entry(6, 3, b"six")])
+            truncate = log.truncate(4)
+            await truncate
+            await append
+            assert log.last_index == 3 and log.durable_index == 3
+            append = log.append([Entry(4, 3, b"four")], HardState(3, 1, 4))
+            snapshot = log.save_snapshot(4, 3, b"snap")
+            purge = log.purge(4)
+            await purge
+            await snapshot
+            await append
+            assert log.snapshot == raftwal.Snapshot(4, 3, b"snap")
+            assert (log.first_index, log.last_index) == (5, 4)
+
+    run(main())
+
+
 def test_siblings_take_indexes_without_a_lock(log_dir):
     """32 coroutines each append at last_index + 1 with no await in between:
     no batch replaces a sibling's (a write after the first suspension would)."""
@@ -396,9 +428,10 @@ def test_forked_child_refuses_the_parents_log(log_dir):
             if pid == 0:  # the child: every write refuses before touching anything
                 code = 0
                 try:
-                    for coro in (log.append([Entry(2, 1, b"child")]), log.sync(), log.truncate(1)):
+                    for call in (lambda: log.append([Entry(2, 1, b"child")]), log.sync,
+                                 lambda: log.truncate(1)):
                         try:
-                            coro.send(None)
+                            call()
                             code = 1
                         except raftwal.ClosedError:
                             pass
@@ -518,7 +551,13 @@ class Interleaving:
         batch, hs = self.batch_for(kind, a, b)
         expected = self.model.append_errors(batch, hs)
         sync = kind not in ("append_nosync",) and not (kind == "hardstate" and b == 0)
-        coro = self.log.append(batch, hs, sync=sync)
+        if expected:
+            with pytest.raises(raftwal.Error) as raised:
+                self.log.append(batch, hs, sync=sync)  # the call raises: no coroutine
+            assert type(raised.value) in expected, (raised.value, expected)
+            self.check_bounds()
+            return
+        coro = self.log.append(batch, hs, sync=sync)  # written now
         if kind == "cancel_wait":
             # What task.cancel() does to a task suspended in the append:
             # cancel the future it awaits, then resume it.
@@ -529,12 +568,6 @@ class Interleaving:
             with pytest.raises(asyncio.CancelledError):
                 coro.send(None)
             self.cancelled += 1
-            return
-        if expected:
-            with pytest.raises(raftwal.Error) as raised:
-                await coro  # raises before it suspends
-            assert type(raised.value) in expected, (raised.value, expected)
-            self.check_bounds()
             return
         if batch and batch[0].index <= self.model.last:
             self.rewrites += 1

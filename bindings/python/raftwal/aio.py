@@ -10,11 +10,21 @@
 
 A durable append from the loop thread would stop every coroutine for an
 fdatasync. Here the loop thread only *writes* (``RAFTWAL_NOSYNC``: a copy
-into the OS, which survives a crash of the process), synchronously, before
-the coroutine first suspends; the wait for the disk happens on the log's
-worker thread, and all the coroutines waiting at the same time share one
+into the OS, which survives a crash of the process), synchronously, when
+``append()`` is called; the wait for the disk happens on the log's worker
+thread, and all the coroutines waiting at the same time share one
 fdatasync (group commit). Reads stay plain (synchronous) calls: they never
 wait for an fdatasync.
+
+Every writing method takes effect when it is *called*, not when the
+coroutine it returns is first awaited: appends and hard states are written
+at once, and truncate, purge, save_snapshot and set_metadata are queued for
+the worker thread at once. So the calls of one coroutine apply in the order
+it made them, even when it awaits them later or in another order (``a =
+log.append(...); t = log.truncate(i); await t; await a``), and a call
+always comes after every append made (by any coroutine) before it. An
+append made *while* a truncate or purge is queued or running is written
+at once, so it may land before it: do not append while truncating.
 
 An :class:`AsyncLog` belongs to the event loop that opened it: call its
 methods from that loop's thread. The underlying :class:`raftwal.Log`
@@ -30,7 +40,7 @@ import os
 import threading
 import time
 import warnings
-from typing import Any, Callable, Deque, Dict, Generator, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Coroutine, Deque, Dict, Generator, Iterable, List, Optional, Tuple, Union
 
 from ._codec import check_compress_min, check_key, compression_code
 from ._errors import ClosedError
@@ -129,12 +139,18 @@ class _Worker:
         is at or below it) and returns a future settled once it is durable
         (or its sync failed)."""
         future = self.loop.create_future()
+        future.add_done_callback(_retrieved)  # its coroutine may never run
         with self._cond:
             self._written += 1
             point = self._written
             self._waiters.append((point, future))
             self._requested = point
-            self._cond.notify()
+            # While the loop has not yet resumed the waiters of the last
+            # sync, the worker waits for _gather, which is on its way (the
+            # loop runs it after them): waking it now would only put it back
+            # to sleep, and cost a thread switch per commit.
+            if self._gathered >= self._settled:
+                self._cond.notify()
         return future
 
     def _settle(self, target: int, error: Optional[BaseException]) -> None:
@@ -158,16 +174,23 @@ class _Worker:
         else:
             self._gather(target)
 
-    async def run(self, call: Callable[[], Any]) -> Any:
-        """Runs ``call`` on the thread and returns its result. Cancelled
-        before the thread takes it, it never runs; cancelled after, it runs
-        to the end unobserved."""
+    def submit(self, call: Callable[[], Any]) -> "Coroutine[Any, Any, Any]":
+        """Queues ``call`` for the thread now (behind every call queued
+        before, and after every write the loop made before) and returns a
+        coroutine that waits for its result. If that coroutine is cancelled
+        while the call is still queued, the call never runs; cancelled
+        after, the call runs to the end unobserved. A coroutine that is
+        never awaited leaves the call to run, unobserved."""
         job = _Job(call, self.loop.create_future())
+        job.future.add_done_callback(_retrieved)
         with self._cond:
             if self._stopping:
                 raise ClosedError("raftwal.aio: the log is closed")
             self._jobs.append(job)
             self._cond.notify()
+        return self._outcome(job)
+
+    async def _outcome(self, job: _Job) -> Any:
         try:
             return await job.future
         except asyncio.CancelledError:
@@ -289,6 +312,22 @@ class _Worker:
         self._post(self._settle, target, error)
 
 
+def _retrieved(future: "asyncio.Future[Any]") -> None:
+    """A done callback that marks the outcome seen: a future whose awaiting
+    coroutine was never run (dropped, or its task cancelled before its
+    first step) would otherwise log "exception was never retrieved"."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _wait(future: "asyncio.Future[None]") -> None:
+    await future
+
+
+async def _done() -> None:
+    return None
+
+
 def _resolve(future: "asyncio.Future[Any]", result: Any, error: Optional[BaseException]) -> None:
     """On the loop: hands a thread's outcome to ``future`` unless it is done
     (cancelled) already."""
@@ -394,22 +433,24 @@ class AsyncLog:
 
     # ---- writing ----------------------------------------------------------
 
-    async def append(
+    def append(
         self,
         entries: Union[Entry, Iterable[EntryLike]],
         hardstate: Optional[HardStateLike] = None,
         *,
         sync: Optional[bool] = None,
-    ) -> None:
-        """Appends one atomic batch, as :meth:`raftwal.Log.append`, and
-        returns once it is durable (``sync`` None: unless the log was opened
-        with ``sync=False``; ``sync=False``: once written).
+    ) -> "Coroutine[Any, Any, None]":
+        """Appends one atomic batch, as :meth:`raftwal.Log.append`; await
+        the result to return once it is durable (``sync`` None: unless the
+        log was opened with ``sync=False``; ``sync=False``: at once).
 
-        The batch is written on the loop thread before this coroutine first
-        suspends: ``log.append([Entry(log.last_index + 1, ...)])`` with no
-        ``await`` in between is safe against sibling coroutines, and the
-        entries are readable at once. Only the wait for the disk suspends,
-        and concurrent waits share fdatasyncs.
+        The batch is written on the loop thread when ``append`` is called,
+        before the returned coroutine is awaited:
+        ``await log.append([Entry(log.last_index + 1, ...)])`` is safe
+        against sibling coroutines, the entries are readable at once, and
+        calls apply in the order they are made (see the module's
+        docstring). Only the wait for the disk suspends, and concurrent
+        waits share fdatasyncs.
 
         Cancelling the wait never un-writes the batch: it stays in the log
         (as if appended with ``sync=False``: it survives a crash of the
@@ -418,74 +459,79 @@ class AsyncLog:
         ``await log.sync()`` tell).
 
         Raises:
-            The errors of :meth:`raftwal.Log.append`, from the write (before
-            any suspension); RaftwalIOError from the sync; ClosedError if
-            the log is closed, also while this waits.
+            The errors of :meth:`raftwal.Log.append`, from the write (raised
+            by the call itself); RaftwalIOError from the sync; ClosedError
+            if the log is closed (by the call), also while this waits.
         """
         self._check_open()
         self._log.append(entries, hardstate, sync=False)
         if self._wants_sync(sync):
-            await self._worker.wait_point()
+            return _wait(self._worker.wait_point())
+        return _done()
 
-    async def set_hardstate(self, hardstate: HardStateLike, *, sync: Optional[bool] = None) -> None:
+    def set_hardstate(self, hardstate: HardStateLike, *, sync: Optional[bool] = None
+                      ) -> "Coroutine[Any, Any, None]":
         """Sets the hard state alone, as :meth:`raftwal.Log.set_hardstate`:
-        written before the first suspension, then durable as :meth:`append`
-        (and cancelled the same way)."""
+        written when called, then durable as :meth:`append` (and cancelled
+        the same way)."""
         self._check_open()
         self._log.set_hardstate(hardstate, sync=False)
         if self._wants_sync(sync):
-            await self._worker.wait_point()
+            return _wait(self._worker.wait_point())
+        return _done()
 
-    async def sync(self) -> None:
-        """Makes every change made so far (by any thread) durable, sharing
-        the fdatasync with concurrent waiters. Cancelling the wait does not
-        stop the sync.
+    def sync(self) -> "Coroutine[Any, Any, None]":
+        """Makes every change made before the call (by any thread) durable,
+        sharing the fdatasync with concurrent waiters. Cancelling the wait
+        does not stop the sync.
 
         Raises:
             RaftwalIOError, ReadOnlyError, ClosedError.
         """
         self._check_open()
-        await self._worker.wait_point()
+        return _wait(self._worker.wait_point())
 
-    async def wait_durable(self, index: int) -> None:
+    def wait_durable(self, index: int) -> "Coroutine[Any, Any, None]":
         """Returns once entry ``index`` is durable (or, if ``index`` is past
-        the last index, everything is), sharing fdatasyncs. Returns at once,
-        without suspending, when it already is.
+        the last index, everything written before the call is), sharing
+        fdatasyncs. Returns at once, without suspending, when it already is.
 
         Raises:
             RaftwalIOError, ReadOnlyError (when a sync is needed), ClosedError.
         """
         self._check_open()
         if self._log.durable_index >= index:
-            return
-        await self._worker.wait_point()
+            return _done()
+        return _wait(self._worker.wait_point())
 
-    async def truncate(self, from_index: int) -> None:
-        """:meth:`raftwal.Log.truncate`, run on the log's worker thread
-        (it always waits for the disk). Appends that other coroutines make
-        while it runs may land before or after it: do not append while
-        truncating. Cancelled before it starts, it does not run; once it
+    def truncate(self, from_index: int) -> "Coroutine[Any, Any, None]":
+        """:meth:`raftwal.Log.truncate`, run on the log's worker thread (it
+        always waits for the disk), queued when called: after every append
+        made before the call, in call order with the other queued calls.
+        Appends made while it is queued or running may land before or after
+        it: do not append while truncating. If the awaiting coroutine is
+        cancelled while the call is still queued, it does not run; once it
         started, it completes."""
         self._check_open()
-        await self._worker.run(lambda: self._log.truncate(from_index))
+        return self._worker.submit(lambda: self._log.truncate(from_index))
 
-    async def purge(self, upto_index: int) -> None:
+    def purge(self, upto_index: int) -> "Coroutine[Any, Any, None]":
         """:meth:`raftwal.Log.purge`, run on the log's worker thread
-        (cancellation as :meth:`truncate`)."""
+        (ordering and cancellation as :meth:`truncate`)."""
         self._check_open()
-        await self._worker.run(lambda: self._log.purge(upto_index))
+        return self._worker.submit(lambda: self._log.purge(upto_index))
 
-    async def save_snapshot(self, index: int, term: int, meta: BytesLike = b"") -> None:
+    def save_snapshot(self, index: int, term: int, meta: BytesLike = b"") -> "Coroutine[Any, Any, None]":
         """:meth:`raftwal.Log.save_snapshot`, run on the log's worker
-        thread (cancellation as :meth:`truncate`)."""
+        thread (ordering and cancellation as :meth:`truncate`)."""
         self._check_open()
-        await self._worker.run(lambda: self._log.save_snapshot(index, term, meta))
+        return self._worker.submit(lambda: self._log.save_snapshot(index, term, meta))
 
-    async def set_metadata(self, data: BytesLike) -> None:
+    def set_metadata(self, data: BytesLike) -> "Coroutine[Any, Any, None]":
         """:meth:`raftwal.Log.set_metadata`, run on the log's worker thread
-        (cancellation as :meth:`truncate`)."""
+        (ordering and cancellation as :meth:`truncate`)."""
         self._check_open()
-        await self._worker.run(lambda: self._log.set_metadata(data))
+        return self._worker.submit(lambda: self._log.set_metadata(data))
 
     # ---- reading: plain calls on the underlying Log ------------------------
 
