@@ -785,7 +785,11 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
         rc = rw_apply_entry(log, seg, b->entries[i].index, off);
         off += rw_rec_size(b->entries[i].size);
     }
-    if (b->n && rc == 0) {
+    if (rc) {
+        /* Published in part: a truncation may have put `last` back on
+         * tail_term_index, now another entry. */
+        log->tail_term_index = 0;
+    } else if (b->n) {
         log->tail_term_index = b->entries[b->n - 1].index;
         log->tail_term = b->entries[b->n - 1].term;
     }

@@ -122,8 +122,9 @@ struct raftwal_log {
      * the next append's term check then reads no mapped page (the page the
      * kernel just wrote faults on its first touch, once per batch). Every
      * other way to change entry `last` moves `last` off tail_term_index
-     * (truncate) or below `first` (purge past the end); a handle opened
-     * (recovery) or read-only never sets it: 0, no entry. */
+     * (truncate) or below `first` (purge past the end); a batch published
+     * in part (ENOMEM: its truncation may bring `last` back onto it) and
+     * a handle opened (recovery) or read-only set it to 0, no entry. */
     uint64_t tail_term_index, tail_term;
     raftwal_hardstate hs;
     uint64_t snap_index, snap_term;
