@@ -364,6 +364,32 @@ def test_cancelled_job_before_it_runs_does_not_run(log_dir):
     run(main())
 
 
+def test_job_cancelled_before_its_task_started_does_not_run(log_dir):
+    """A task cancelled before its first step (a TaskGroup whose sibling
+    failed, wait_for timing out at once) never runs its coroutine's body:
+    the queued call must not run either."""
+
+    async def main():
+        async with raftwal.aio.open(log_dir) as log:
+            await log.append([Entry(i, 1, b"x") for i in range(1, 6)])
+            held = HeldSync(log.sync_log)
+            waiting = asyncio.ensure_future(log.sync())
+            await held.wait_entered()  # the worker is busy: the calls queue
+            truncate = asyncio.ensure_future(log.truncate(3))
+            purge = asyncio.ensure_future(log.purge(4))
+            truncate.cancel()  # no step of it ran
+            purge.cancel()
+            for task in (truncate, purge):
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            held.release()
+            await waiting
+            await log.sync()
+            assert (log.first_index, log.last_index) == (1, 5), "a cancelled call ran"
+
+    run(main())
+
+
 # ---- close -----------------------------------------------------------------
 
 
