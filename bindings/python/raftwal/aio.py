@@ -66,11 +66,19 @@ def _fresh_error(error: BaseException) -> BaseException:
 class _Job:
     """A call that always blocks (truncate, purge, ...), queued for the worker."""
 
-    __slots__ = ("call", "future")
+    __slots__ = ("call", "future", "waiter")
 
     def __init__(self, call: Callable[[], Any], future: "asyncio.Future[Any]") -> None:
         self.call = call
         self.future = future
+        self.waiter: Optional["Coroutine[Any, Any, Any]"] = None  # submit's coroutine
+
+    def abandoned(self) -> bool:
+        """Its coroutine was closed before it ran: a task cancelled before
+        its first step throws CancelledError into a coroutine that never
+        started, so _outcome's except clause, which unqueues the job, never
+        runs."""
+        return self.waiter is not None and self.waiter.cr_frame is None
 
 
 class _Worker:
@@ -186,9 +194,10 @@ class _Worker:
         with self._cond:
             if self._stopping:
                 raise ClosedError("raftwal.aio: the log is closed")
+            job.waiter = self._outcome(job)
             self._jobs.append(job)
             self._cond.notify()
-        return self._outcome(job)
+        return job.waiter
 
     async def _outcome(self, job: _Job) -> Any:
         try:
@@ -257,6 +266,8 @@ class _Worker:
                     return
                 job = self._jobs.popleft() if self._jobs else None
                 target = self._written
+            if job is not None and job.abandoned():
+                continue
             if job is not None:
                 self._run_job(job)
             else:
