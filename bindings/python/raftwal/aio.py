@@ -19,12 +19,16 @@ wait for an fdatasync.
 Every writing method takes effect when it is *called*, not when the
 coroutine it returns is first awaited: appends and hard states are written
 at once, and truncate, purge, save_snapshot and set_metadata are queued for
-the worker thread at once. So the calls of one coroutine apply in the order
-it made them, even when it awaits them later or in another order (``a =
+the worker thread at once. So a call applies after the calls made before
+it, even when they are awaited later or in another order (``a =
 log.append(...); t = log.truncate(i); await t; await a``), and a call
-always comes after every append made (by any coroutine) before it. An
-append made *while* a truncate or purge is queued or running is written
-at once, so it may land before it: do not append while truncating.
+always comes after every append made (by any coroutine) before it. The
+exception: an append or hard state made *while* a truncate, purge,
+save_snapshot or set_metadata is queued or running is written at once, so
+it may land before it (``s = log.save_snapshot(i, t); log.set_hardstate(
+HardState(t, v, i))`` may raise InvalidArgument, the commit index beyond
+both the log and the snapshot not yet saved): await the queued call
+first.
 
 An :class:`AsyncLog` belongs to the event loop that opened it: call its
 methods from that loop's thread. The underlying :class:`raftwal.Log`
