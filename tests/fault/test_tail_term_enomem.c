@@ -87,6 +87,7 @@ int main(void)
     FU_CHECK(last == 256, "last index %" PRIu64 " after the failed publish, want 256", last);
     check_term(log, 256, 2);
     check_term(log, 249, 1);
+    append_range(log, 257, 1, 2, RAFTWAL_EIO); /* the batch was written: the handle is failed */
     FU_RC(raftwal_log_close(log), RAFTWAL_OK);
 
     /* The disk has the whole batch. */
