@@ -1,13 +1,19 @@
 /* codec.h -- what sits between a record's framing and its stored bytes:
- * compression and authenticated encryption (docs/format.md, section 7).
- * Private to the library.
+ * compression (and, next, authenticated encryption) of record payloads
+ * (docs/format.md, section 7). Private to the library.
  *
- * This build stage has the entry points the API layer needs; the codec
- * itself (compress then encrypt on the write path, decrypt then decompress
- * on the read path) lands in codec.c next to them. */
+ * The record framing (format.c: CRC, padding, batches, epochs) sees only
+ * stored bytes. The codec turns a record's data into its stored payload
+ * on the write path (rw_codec_encode_entry, called by log.c's batch
+ * encoder) and back on the read path (rw_codec_decode, called by
+ * log_read.c for every reader of entry data). */
 #ifndef RW_CODEC_H
 #define RW_CODEC_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
 #include "raftwal.h"
 
 /* RAFTWAL_FEATURE_* bits of this build. */
@@ -18,5 +24,50 @@ unsigned int rw_codec_features(void);
  * RAFTWAL_EINVAL and a message; 0 when they are fine. opts is a
  * version 2 struct. */
 int rw_codec_check_options(const raftwal_options *opts);
+
+/* A writer's codec: what the handle's options ask for. */
+typedef struct rw_codec {
+    unsigned int compression; /* RAFTWAL_COMPRESS_* */
+    uint32_t compress_min;    /* smaller entries are stored as they are */
+} rw_codec;
+
+#define RW_COMPRESS_MIN_DEFAULT 64u
+
+/* Fills *c from checked options (rw_codec_check_options). */
+void rw_codec_init(rw_codec *c, const raftwal_options *opts);
+
+/* Whether segments this writer activates are version 2
+ * (RW_FORMAT_VERSION_CODEC) rather than 1. */
+int rw_codec_wants_v2(const rw_codec *c);
+
+/* Encodes one ENTRY record at out, which has room for
+ * rw_rec_size(e->size) bytes (the plain record: an encoded one is never
+ * larger). `version` is the segment's: only a version 2 segment gets a
+ * compressed record. Returns the bytes written; *compressed says whether
+ * the stored form is compressed. */
+size_t rw_codec_encode_entry(const rw_codec *c, uint32_t version, uint8_t *out, uint64_t salt,
+                             const raftwal_entry *e, int *compressed);
+
+/* Read path. May a segment of `version` hold record r as it is encoded,
+ * and is its encoding well formed (raw_len present and within the type's
+ * limit)? Returns 0; RAFTWAL_ECORRUPT with *why set; or RAFTWAL_EVERSION
+ * (*why names the feature) for an encoding this build cannot decode (LZ4
+ * without liblz4). Checked before anything reads the payload as data. */
+int rw_codec_check(uint32_t version, const rw_rec *r, const char **why);
+
+/* The size of r's data once decoded (raw_len, known without decoding).
+ * r passed rw_codec_check. */
+uint32_t rw_codec_data_size(const rw_rec *r);
+
+/* Whether r's stored payload is its data as it is (zero-copy readable). */
+static inline int rw_codec_is_plain(const rw_rec *r)
+{
+    return r->codec == 0;
+}
+
+/* Decodes r's data into dst (cap >= rw_codec_data_size(r)). 0, or -1 with
+ * *why set when the stored bytes do not decode to exactly raw_len bytes
+ * (corruption: the CRC was valid). r passed rw_codec_check. */
+int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "error.h"
 #include "io.h"
 #include "rules.h"
@@ -315,6 +316,8 @@ static int make_next(raftwal_log *log, next_seg *n)
         return rc == RAFTWAL_ENOSPC || rc == RAFTWAL_ENOMEM || atomic_load(&log->failed)
                    ? rc : rw_log_fail(log, rc);
     n->salt = rw_seg_choose_salt(n->s);
+    /* A writer with a codec writes version 2 segments (docs/format.md §7). */
+    n->s->version = rw_codec_wants_v2(&log->codec) ? RW_FORMAT_VERSION_CODEC : RW_FORMAT_VERSION;
     /* The table lists the segments as they are now; sealing the active
      * one (rotate) changes none of what it records. */
     rc = encode_checkpoint(log, n->salt, &n->ckpt, &n->ckpt_len);
@@ -741,9 +744,15 @@ static void write_piece(piece_writer *w, const uint8_t *end, int last)
 
 /* Encodes the batch at seg->used into log->buf, writing it through w as it
  * goes (its last piece is left to the caller). Returns the salt of the new
- * epoch (or 0 if none) through *epoch_salt. */
+ * epoch (or 0 if none) through *epoch_salt; the entries' stored payload
+ * bytes (what the codec made of their data) through *stored, and how
+ * many were stored compressed through *ncompressed. Entries go through the
+ * codec (codec.h): the one place on the write path where data becomes
+ * stored bytes, so their records may be shorter than batch_size counted
+ * (never longer). */
 static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
-                           uint64_t trunc_from, uint64_t *epoch_salt, piece_writer *w)
+                           uint64_t trunc_from, uint64_t *epoch_salt, piece_writer *w,
+                           uint64_t *stored, uint64_t *ncompressed)
 {
     uint8_t *p = log->buf;
     uint64_t upto = synced_upto(log, seg);
@@ -784,8 +793,12 @@ static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
         nrec++;
     }
     for (size_t i = 0; i < b->n; i++) {
-        const raftwal_entry *e = &b->entries[i];
-        p += rw_rec_encode(p, salt, RW_REC_ENTRY, e->type, e->index, e->term, e->data, (uint32_t)e->size);
+        int compressed;
+        size_t n = rw_codec_encode_entry(&log->codec, seg->version, p, salt, &b->entries[i],
+                                         &compressed);
+        *stored += rw_get32(p + 8); /* the stored payload, padding not counted */
+        p += n;
+        *ncompressed += (uint64_t)compressed;
         if (i + 1 < b->n) /* the last entry goes with the COMMIT */
             write_piece(w, p, 0);
     }
@@ -829,7 +842,8 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
     }
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         rc = rw_apply_entry(log, seg, b->entries[i].index, off);
-        off += rw_rec_size(b->entries[i].size);
+        /* The stored length: the codec may have shrunk the record. */
+        off += rw_rec_size(rw_get32(log->buf + (off - seg->used) + 8));
     }
     seg->used += size;
     if (seg->used > seg->file_size)
@@ -919,7 +933,8 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     uint64_t epoch_salt;
     piece_writer w = {.fd = seg->fd, .off = seg->used, .buf = log->buf,
                       .piece = rw_write_piece, .hint = !nosync};
-    size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt, &w);
+    uint64_t stored = 0, ncompressed = 0;
+    size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt, &w, &stored, &ncompressed);
     write_piece(&w, log->buf + n, 1);
     if (w.err == -ENOSPC && w.done == 0 && w.landed == 0)
         /* Not a byte of the batch reached the file (a full disk refused
@@ -942,6 +957,8 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
         payload += b->entries[i].size;
     atomic_fetch_add(&log->stats.appended_bytes, payload);
     atomic_fetch_add(&log->stats.written_bytes, n);
+    atomic_fetch_add(&log->stats.stored_entry_bytes, stored);
+    atomic_fetch_add(&log->stats.compressed_entries, ncompressed);
     rw_log_maybe_prepare(log, seg);
     *seg_out = seg;
     *end_out = seg->used;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "codec.h"
 #include "raftwal.h"
 #include "segment.h"
 
@@ -30,6 +31,7 @@ typedef struct rw_counters {
     atomic_uint_fast64_t fsyncs, fsync_ns_total, fsync_ns_max, dir_fsyncs;
     atomic_uint_fast64_t reads, footer_loads, footer_hits;
     atomic_uint_fast64_t rotations, segments_deleted, segments_recycled;
+    atomic_uint_fast64_t compressed_entries, stored_entry_bytes;
     uint64_t torn_tails, torn_bytes, open_ns;
 } rw_counters;
 
@@ -96,6 +98,7 @@ struct raftwal_log {
     size_t meta_len;
 
     /* Writer state (wmu). */
+    rw_codec codec;  /* how entries are stored (set at open) */
     uint64_t wsalt;  /* salt of the current epoch of the active segment */
     int need_epoch;  /* write an EPOCH before the next batch */
     uint8_t *buf;    /* encode buffer, reused */
@@ -241,9 +244,22 @@ void rw_log_reader_fds_init(raftwal_log *log);
 /* After a read on a read-only handle (rw not held): lets go of idle
  * segments if the handle holds more than its bound. */
 void rw_log_reader_fds_check(raftwal_log *log);
-/* Finds entry `index`: the segment (referenced: unref it), the mapping and
- * the decoded, checksum-verified record. Takes rw itself. */
-int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec);
+/* Where rw_log_read_entry puts an entry stored encoded (codec.h). */
+typedef struct rw_entry_buf {
+    uint8_t *buf;
+    size_t cap;
+    int grow;            /* realloc buf (the caller frees it) when too small;
+                            else a too small buf leaves rec->payload NULL
+                            and rec->len the size needed */
+    uint32_t stored_len; /* out: the record's stored payload length */
+    uint8_t codec;       /* out: its codec byte */
+} rw_entry_buf;
+/* Finds entry `index`: the segment (referenced: unref it) and the
+ * checksum-verified record, whose payload and len are the entry's data:
+ * a view into the mapped file if stored plain, else decoded into db.
+ * Takes rw itself (and decodes without it). */
+int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec,
+                      rw_entry_buf *db);
 int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term);
 
 /* ---- opening and closing (log_open.c) ---- */

@@ -993,6 +993,7 @@ static int open_once(raftwal_log **out, const char *dir, const raftwal_options *
     rw_log_reader_fds_init(log);
     log->segment_size = opts && opts->segment_size ? opts->segment_size : RAFTWAL_DEFAULT_SEGMENT_SIZE;
     log->mode = opts && opts->file_mode ? (mode_t)opts->file_mode : 0644;
+    rw_codec_init(&log->codec, opts);
     log->first = 1;
     log->path = strdup(dir);
     int rc = log->path ? 0 : rw_err(RAFTWAL_ENOMEM, "out of memory");

@@ -378,6 +378,8 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     s.segments_deleted = c->segments_deleted;
     s.segments_recycled = c->segments_recycled;
     s.open_ns = c->open_ns;
+    s.compressed_entries = c->compressed_entries;
+    s.stored_entry_bytes = c->stored_entry_bytes;
     uint32_t want = out->size;
     s.size = want < sizeof s ? want : (uint32_t)sizeof s;
     memcpy(out, &s, s.size);
