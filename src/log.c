@@ -107,22 +107,6 @@ int rw_log_push_seg(raftwal_log *log, rw_seg *s)
 /* Failure state                                                          */
 /* ---------------------------------------------------------------------- */
 
-int rw_log_fail(raftwal_log *log, int code)
-{
-    /* First: the preparer checks prep_stop before each write, sync and
-     * rename (prepare.c), so none starts after it sees this; one already
-     * past its check may complete. */
-    atomic_store(&log->prep_stop, 1);
-    /* smu makes the first failer the only writer of fail_msg. */
-    pthread_mutex_lock(&log->smu);
-    if (!atomic_load(&log->failed))
-        snprintf(log->fail_msg, sizeof log->fail_msg, "%s", raftwal_errmsg());
-    atomic_store(&log->failed, 1);
-    pthread_mutex_unlock(&log->smu);
-    rw_sync_failed(log);
-    return code;
-}
-
 int rw_log_check_writable(raftwal_log *log)
 {
     if (atomic_load(&log->closed)) /* close sets it before it takes wmu */
@@ -441,36 +425,6 @@ void rw_log_free_pending(raftwal_log *log)
     free(log->pending);
     log->pending = NULL;
     log->npending = log->pending_cap = 0;
-}
-
-int rw_sync_pending(raftwal_log *log, rw_seg *seg)
-{
-    pthread_mutex_lock(&log->smu);
-    rw_seg **p = log->pending;
-    size_t n = log->npending;
-    log->pending = NULL;
-    log->npending = log->pending_cap = 0;
-    pthread_mutex_unlock(&log->smu);
-    int rc = 0;
-    /* Oldest first. Every segment before seg is durable or listed here (it
-     * was listed before the next segment became the written one), so after
-     * this loop seg's predecessors are durable and its lazy flag can go.
-     * Segments listed after seg was taken are synced too: harmless. */
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = rw_log_fdatasync(log, p[i]->fd, p[i]->name);
-    if (rc == 0 && seg->lazy && (rc = rw_seg_clear_lazy(seg)) != 0)
-        rc = rw_log_fail(log, rc);
-    for (size_t i = 0; i < n; i++) {
-        /* Sealed and durable: nothing will write or sync it again (seg's
-         * fd is the caller's to fdatasync next). */
-        if (rc == 0 && p[i] != seg) {
-            rw_io->close(p[i]->fd);
-            p[i]->fd = -1;
-        }
-        rw_seg_unref(p[i]);
-    }
-    free(p);
-    return rc;
 }
 
 /* How many bytes the writer puts into a segment before it rotates (batches

@@ -1,5 +1,31 @@
 /* log.h -- the log: its segments, the in-memory index, the Raft state and
  * the operations on them. Private to the library. */
+
+/* Layers. The library's files, bottom to top: each calls only files listed
+ * above it, so the calls between them form no cycle (c_layers checks this
+ * list against the built objects: tests/c/check_layers.py; a new file
+ * goes into it). One job each:
+ *
+ *   crc32c.c         CRC32C
+ *   error.c          error strings and the per-thread last-error message
+ *   io.c             the file I/O table (POSIX; tests inject faults)
+ *   log_ref.c        the handle's reference count, and freeing it
+ *   format.c         encoders and decoders of the segment format
+ *   codec.c          compression and encryption of record payloads (format.md 7)
+ *   rules.c          which histories are legal
+ *   lock.c           one writer per directory; which process owns a handle
+ *   segment.c        a segment file's life
+ *   segment_scan.c   walking a segment's records
+ *   check_segment.c  full checks of one segment (open and check.c share them)
+ *   log_read.c       finding entries, reading them, iterators
+ *   sync.c           group commit, the durable watermark, the failed state
+ *   prepare.c        the background worker that prepares the next segment
+ *   log.c            the write path, and the model updates recovery shares
+ *   log_open.c       opening (creating, recovering) and closing a log
+ *   check.c          raftwal_verify() and raftwal_repair()
+ *   raftwal.c        the public API
+ */
+
 #ifndef RW_LOG_H
 #define RW_LOG_H
 
@@ -200,13 +226,13 @@ void rw_log_free_pending(raftwal_log *log);
 void rw_log_maybe_prepare(raftwal_log *log, rw_seg *active);
 /* Refuses changes on a failed or read-only handle (wmu held). */
 int rw_log_check_writable(raftwal_log *log);
+
+/* ---- sync and the failed state (sync.c) ---- */
 /* Puts the handle in the failed state and returns code: the calling
  * thread's message is kept for the changes refused from then on, and the
  * background preparer stops at once (no write, sync or rename of it
  * follows). */
 int rw_log_fail(raftwal_log *log, int code);
-
-/* ---- sync (sync.c) ---- */
 /* Records that bytes up to (seg, off) are written, the log's last index
  * being `last` there. */
 void rw_sync_written(raftwal_log *log, rw_seg *seg, uint64_t off, uint64_t last);
@@ -216,8 +242,7 @@ int rw_sync_to(raftwal_log *log, uint64_t seq, uint64_t off);
  * took): fdatasyncs the pending segments, oldest first, then rewrites
  * seg's header without RW_HDR_F_LAZY if it has it, so that the leader's
  * fdatasync of seg leaves a durable chain whose last header no longer says
- * lazy. Implemented in log.c; puts the handle in the failed state on
- * error. */
+ * lazy. Puts the handle in the failed state on error. */
 int rw_sync_pending(raftwal_log *log, rw_seg *seg);
 /* Syncs everything written so far. */
 int rw_sync_all(raftwal_log *log);
@@ -265,6 +290,9 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term);
 /* ---- opening and closing (log_open.c) ---- */
 int rw_log_open(raftwal_log **out, const char *dir, const raftwal_options *opts);
 int rw_log_close(raftwal_log *log);
+
+/* ---- the handle's reference count (log_ref.c) ---- */
+/* Drops a reference (log->refs); the last one frees the handle's memory. */
 void rw_log_unref(raftwal_log *log);
 
 /* ---- background segment preparation (prepare.c) ---- */
@@ -323,7 +351,7 @@ int rw_spare_room(raftwal_log *log);
 void rw_spare_add(raftwal_log *log, uint64_t old_seq);
 int rw_spare_take(raftwal_log *log, char name[24]);
 
-/* ---- checks (check.c) ---- */
+/* ---- segment checks open and check.c share (check_segment.c) ---- */
 /* Scans every sealed segment in full and checks it against its footer. */
 int rw_check_sealed_all(raftwal_log *log);
 /* Recovery: checks a segment that may be incomplete because the segment
@@ -335,6 +363,9 @@ int rw_check_sealed_all(raftwal_log *log);
  * end: a bad record that a later COMMIT proves was durable, or a complete
  * segment whose SEAL or FOOTER disagrees with its records. */
 int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt);
+/* A read-only handle lets go of a segment the check has read (its file
+ * stays locked while mapped: segment.c, "Readers and recycling"). */
+void rw_check_unmap(raftwal_log *log, rw_seg *s);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);

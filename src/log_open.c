@@ -888,22 +888,6 @@ static void free_log(raftwal_log *log)
     log->dirfd = -1;
 }
 
-void rw_log_unref(raftwal_log *log)
-{
-    if (atomic_fetch_sub(&log->refs, 1) != 1)
-        return;
-    free(log->snap_meta);
-    free(log->meta);
-    free(log->buf);
-    free(log->path);
-    pthread_mutex_destroy(&log->wmu);
-    pthread_rwlock_destroy(&log->rw);
-    pthread_mutex_destroy(&log->smu);
-    pthread_mutex_destroy(&log->pmu);
-    pthread_cond_destroy(&log->pcond);
-    free(log);
-}
-
 static int make_dir(const char *dir)
 {
     if (mkdir(dir, 0755) == 0) {

@@ -5,10 +5,11 @@
  * recovery, verify and repair all call." The writer (validate_batch in
  * log.c) asks rw_rule_pred() about the log it holds; recovery's scan of the
  * tail (tail_batch in log_open.c) and the full check of a segment
- * (sc_batch in check.c, used by raftwal_verify, RAFTWAL_OPEN_VERIFY, the
- * check of unsynced segments at open, and so by repair) replay a segment's
- * records through an rw_terms tracker, which asks rw_rule_pred() too. So a
- * history the writer accepted is one every reader accepts.
+ * (sc_batch in check_segment.c, used by raftwal_verify,
+ * RAFTWAL_OPEN_VERIFY, the check of unsynced segments at open, and so by
+ * repair) replay a segment's records through an rw_terms tracker, which
+ * asks rw_rule_pred() too. So a history the writer accepted is one every
+ * reader accepts.
  *
  * The rule: an entry's term is not lower than its predecessor's, where the
  * predecessor of the entry at `index` is

@@ -1,4 +1,5 @@
-/* sync.c -- group commit and the durable watermark.
+/* sync.c -- group commit, the durable watermark, and the handle's failed
+ * state (a failed write or fsync ends every wait here).
  *
  * Appenders write their batch under wmu, record the written end here, drop
  * wmu and call rw_sync_to(). The first one finds nobody syncing and becomes
@@ -32,6 +33,8 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "error.h"
 #include "io.h"
@@ -162,6 +165,22 @@ void rw_sync_truncated(raftwal_log *log, uint64_t from)
     pthread_mutex_unlock(&log->smu);
 }
 
+int rw_log_fail(raftwal_log *log, int code)
+{
+    /* First: the preparer checks prep_stop before each write, sync and
+     * rename (prepare.c), so none starts after it sees this; one already
+     * past its check may complete. */
+    atomic_store(&log->prep_stop, 1);
+    /* smu makes the first failer the only writer of fail_msg. */
+    pthread_mutex_lock(&log->smu);
+    if (!atomic_load(&log->failed))
+        snprintf(log->fail_msg, sizeof log->fail_msg, "%s", raftwal_errmsg());
+    atomic_store(&log->failed, 1);
+    pthread_mutex_unlock(&log->smu);
+    rw_sync_failed(log);
+    return code;
+}
+
 void rw_sync_failed(raftwal_log *log)
 {
     pthread_mutex_lock(&log->smu);
@@ -232,6 +251,36 @@ static void gather(raftwal_log *log)
     log->gather_missed = !complete;
 }
 
+int rw_sync_pending(raftwal_log *log, rw_seg *seg)
+{
+    pthread_mutex_lock(&log->smu);
+    rw_seg **p = log->pending;
+    size_t n = log->npending;
+    log->pending = NULL;
+    log->npending = log->pending_cap = 0;
+    pthread_mutex_unlock(&log->smu);
+    int rc = 0;
+    /* Oldest first. Every segment before seg is durable or listed here (it
+     * was listed before the next segment became the written one), so after
+     * this loop seg's predecessors are durable and its lazy flag can go.
+     * Segments listed after seg was taken are synced too: harmless. */
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = rw_log_fdatasync(log, p[i]->fd, p[i]->name);
+    if (rc == 0 && seg->lazy && (rc = rw_seg_clear_lazy(seg)) != 0)
+        rc = rw_log_fail(log, rc);
+    for (size_t i = 0; i < n; i++) {
+        /* Sealed and durable: nothing will write or sync it again (seg's
+         * fd is the caller's to fdatasync next). */
+        if (rc == 0 && p[i] != seg) {
+            rw_io->close(p[i]->fd);
+            p[i]->fd = -1;
+        }
+        rw_seg_unref(p[i]);
+    }
+    free(p);
+    return rc;
+}
+
 /* Runs one fdatasync of everything written so far, as the leader (smu held,
  * dropped during the fdatasync). */
 static int lead_sync(raftwal_log *log)
@@ -243,7 +292,7 @@ static int lead_sync(raftwal_log *log)
     log->sync_floor = UINT64_MAX;
     rw_seg_ref(seg);
     pthread_mutex_unlock(&log->smu);
-    /* The segments no-sync rotations left behind first (log.c). */
+    /* The segments no-sync rotations left behind first (rw_sync_pending). */
     int rc = rw_sync_pending(log, seg);
     uint64_t t0 = rw_now_ns();
     if (rc == 0)
