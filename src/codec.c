@@ -8,6 +8,11 @@
 #ifdef RAFTWAL_HAVE_LZ4
 #include <lz4.h>
 #endif
+#ifdef RAFTWAL_HAVE_OPENSSL
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#endif
+#include <stdlib.h>
 
 #include "error.h"
 
@@ -93,18 +98,8 @@ static uint32_t compress_lz4(uint8_t *payload, const raftwal_entry *e)
 size_t rw_codec_encode_entry(const rw_codec *c, uint32_t version, uint8_t *out, uint64_t salt,
                              const raftwal_entry *e, int *compressed)
 {
-    *compressed = 0;
-    if (version >= RW_FORMAT_VERSION_CODEC && c->compression == RAFTWAL_COMPRESS_LZ4 &&
-        e->size >= c->compress_min) {
-        uint32_t len = compress_lz4(out + RW_REC_HEADER, e);
-        if (len) {
-            *compressed = 1;
-            return rw_rec_frame(out, salt, RW_REC_ENTRY, RW_CODEC_LZ4, e->type, e->index, e->term,
-                                len);
-        }
-    }
-    return rw_rec_encode(out, salt, RW_REC_ENTRY, e->type, e->index, e->term, e->data,
-                         (uint32_t)e->size);
+    return rw_codec_encode_record(c, version, NULL, out, salt, RW_REC_ENTRY, e->type, e->index,
+                                  e->term, e->data, (uint32_t)e->size, compressed);
 }
 
 /* ---- read path ------------------------------------------------------- */
@@ -141,7 +136,9 @@ int rw_codec_check(uint32_t version, const rw_rec *r, const char **why)
 
 uint32_t rw_codec_data_size(const rw_rec *r)
 {
-    return (r->codec & RW_CODEC_COMPRESSED) ? rw_get32(r->payload) : r->len;
+    if (r->codec & RW_CODEC_COMPRESSED)
+        return rw_get32(r->payload);
+    return (r->codec & RW_CODEC_SEALED) ? r->len - RW_TAG_SIZE : r->len;
 }
 
 int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why)
@@ -168,6 +165,166 @@ int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why)
     return 0;
 #else
     *why = "LZ4-compressed entry, and this build has no LZ4";
+    return -1;
+#endif
+}
+
+/* ---- encryption ------------------------------------------------------ */
+
+void (*rw_codec_nonce_hook)(uint32_t key_id, const uint8_t nonce[RW_NONCE_SIZE]);
+
+#ifdef RAFTWAL_HAVE_OPENSSL
+static void make_nonce(const rw_seal_ctx *sc, uint8_t nonce[RW_NONCE_SIZE])
+{
+    rw_put64(nonce, sc->salt);
+    rw_put32(nonce + 8, (uint32_t)sc->off);
+}
+
+/* AAD: salt || record header bytes 4..31 || raw_len when compressed. */
+static size_t make_aad(const rw_seal_ctx *sc, const uint8_t *hdr, uint8_t codec,
+                       const uint8_t *payload, uint8_t aad[8 + 28 + 4])
+{
+    rw_put64(aad, sc->salt);
+    memcpy(aad + 8, hdr + 4, RW_REC_HEADER - 4);
+    if (!(codec & RW_CODEC_COMPRESSED))
+        return 8 + RW_REC_HEADER - 4;
+    memcpy(aad + 8 + RW_REC_HEADER - 4, payload, 4);
+    return 8 + RW_REC_HEADER;
+}
+
+/* One AES-256-GCM pass: encrypt (in -> out, tag written) or decrypt (in ->
+ * out, tag checked). A context per call: readers seal and open from any
+ * thread. 0 or -1. */
+static int gcm(int encrypt, const rw_seal_ctx *sc, const uint8_t *aad, size_t aad_len,
+               const uint8_t *in, uint8_t *out, size_t n, uint8_t tag[RW_TAG_SIZE])
+{
+    uint8_t nonce[RW_NONCE_SIZE];
+    make_nonce(sc, nonce);
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int len = 0, ok = x != NULL;
+    ok = ok && EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) == 1;
+    ok = ok && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, RW_NONCE_SIZE, NULL) == 1;
+    ok = ok && EVP_CipherInit_ex(x, NULL, NULL, sc->key, nonce, encrypt) == 1;
+    ok = ok && EVP_CipherUpdate(x, NULL, &len, aad, (int)aad_len) == 1;
+    ok = ok && (n == 0 || EVP_CipherUpdate(x, out, &len, in, (int)n) == 1);
+    if (ok && !encrypt)
+        ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, RW_TAG_SIZE, tag) == 1;
+    ok = ok && EVP_CipherFinal_ex(x, out + (n ? len : 0), &len) == 1;
+    if (ok && encrypt)
+        ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, RW_TAG_SIZE, tag) == 1;
+    EVP_CIPHER_CTX_free(x);
+    if (ok && encrypt && rw_codec_nonce_hook)
+        rw_codec_nonce_hook((uint32_t)(sc->salt >> 32), nonce);
+    return ok ? 0 : -1;
+}
+#endif
+
+size_t rw_codec_encode_record(const rw_codec *c, uint32_t version, const rw_seal_ctx *sc,
+                              uint8_t *out, uint64_t crc_salt, uint8_t type, uint32_t aux,
+                              uint64_t a, uint64_t b, const void *data, uint32_t len,
+                              int *compressed)
+{
+    int dummy;
+    if (!compressed)
+        compressed = &dummy;
+    *compressed = 0;
+    uint8_t *payload = out + RW_REC_HEADER;
+    uint8_t codec = 0;
+    const uint8_t *body = data;
+    uint32_t body_len = len, prefix = 0;
+    if (c && type == RW_REC_ENTRY && version >= RW_FORMAT_VERSION_CODEC &&
+        c->compression == RAFTWAL_COMPRESS_LZ4 && len >= c->compress_min) {
+        raftwal_entry e = {.data = data, .size = len};
+        uint32_t n = compress_lz4(payload, &e);
+        if (n) {
+            codec |= RW_CODEC_LZ4;
+            body = payload + 4;
+            body_len = n - 4;
+            prefix = 4;
+            *compressed = 1;
+        }
+    }
+    if (!sc) {
+        if (codec)
+            return rw_rec_frame(out, crc_salt, type, codec, aux, a, b, prefix + body_len);
+        return rw_rec_encode(out, crc_salt, type, aux, a, b, data, len);
+    }
+#ifdef RAFTWAL_HAVE_OPENSSL
+    codec |= RW_CODEC_SEALED;
+    uint32_t stored = prefix + body_len + RW_TAG_SIZE;
+    /* The header first: the AAD is made of it. rw_rec_frame rewrites it. */
+    memset(out, 0, RW_REC_HEADER);
+    out[4] = type;
+    out[5] = codec;
+    rw_put32(out + 8, stored);
+    rw_put32(out + 12, aux);
+    rw_put64(out + 16, a);
+    rw_put64(out + 24, b);
+    uint8_t aad[8 + 28 + 4];
+    size_t aad_len = make_aad(sc, out, codec, payload, aad);
+    /* In place for a compressed body (GCM allows it), else from the
+     * caller's data straight into the record. */
+    if (gcm(1, sc, aad, aad_len, body, payload + prefix, body_len, payload + prefix + body_len) != 0)
+        return 0;
+    return rw_rec_frame(out, crc_salt, type, codec, aux, a, b, stored);
+#else
+    return 0;
+#endif
+}
+
+int rw_codec_open_record(const rw_seal_ctx *sc, const uint8_t *hdr, const rw_rec *r, void *dst,
+                         size_t cap, const char **why)
+{
+#ifdef RAFTWAL_HAVE_OPENSSL
+    uint32_t prefix = (r->codec & RW_CODEC_COMPRESSED) ? 4 : 0;
+    if (!(r->codec & RW_CODEC_SEALED) || r->len < prefix + RW_TAG_SIZE) {
+        *why = "sealed record shorter than its tag";
+        return -1;
+    }
+    uint32_t body_len = r->len - prefix - RW_TAG_SIZE;
+    uint32_t raw = rw_codec_data_size(r);
+    if (cap < raw) {
+        *why = "decode buffer too small";
+        return -1;
+    }
+    uint8_t aad[8 + 28 + 4];
+    size_t aad_len = make_aad(sc, hdr, r->codec, r->payload, aad);
+    uint8_t tag[RW_TAG_SIZE];
+    memcpy(tag, r->payload + prefix + body_len, RW_TAG_SIZE);
+    uint8_t *plain = prefix ? malloc(body_len ? body_len : 1) : dst;
+    if (!plain) {
+        *why = "out of memory";
+        return -1;
+    }
+    int rc = gcm(0, sc, aad, aad_len, r->payload + prefix, plain, body_len, tag);
+    if (rc != 0) {
+        *why = "authentication tag does not verify (wrong data key, or changed bytes)";
+        OPENSSL_cleanse(plain, body_len);
+    } else if (prefix) {
+        /* raw_len (the prefix, authenticated as AAD) bounds the output. */
+#ifdef RAFTWAL_HAVE_LZ4
+        int n = LZ4_decompress_safe((const char *)plain, (char *)dst, (int)body_len, (int)raw);
+        if (n < 0 || (uint32_t)n != raw) {
+            *why = "compressed entry does not decompress to its raw length";
+            rc = -1;
+        }
+#else
+        *why = "LZ4-compressed entry, and this build has no LZ4";
+        rc = -1;
+#endif
+    }
+    if (prefix) {
+        OPENSSL_cleanse(plain, body_len);
+        free(plain);
+    }
+    return rc;
+#else
+    (void)sc;
+    (void)hdr;
+    (void)r;
+    (void)dst;
+    (void)cap;
+    *why = "sealed record, and this build has no encryption";
     return -1;
 #endif
 }

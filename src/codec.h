@@ -70,4 +70,42 @@ static inline int rw_codec_is_plain(const rw_rec *r)
  * (corruption: the CRC was valid). r passed rw_codec_check. */
 int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why);
 
+/* ---- encryption: AES-256-GCM (docs/format.md §7.3) -------------------
+ * The building blocks; the engine does not call them yet (raftwal_features()
+ * reports no encryption until it does). */
+
+#define RW_TAG_SIZE 16u
+#define RW_NONCE_SIZE 12u
+
+/* Where a record is sealed: its data key, the salt that names the key and
+ * makes the nonce (the record's epoch salt; for an EPOCH record the salt
+ * it starts, §7.3), and its file offset. */
+typedef struct rw_seal_ctx {
+    const uint8_t *key; /* 32 bytes */
+    uint64_t salt;
+    uint64_t off;
+} rw_seal_ctx;
+
+/* Tests only: called with (key id = salt >> 32, nonce) for every record
+ * the library seals, from the sealing thread. NULL in production. */
+extern void (*rw_codec_nonce_hook)(uint32_t key_id, const uint8_t nonce[RW_NONCE_SIZE]);
+
+/* Encodes one record at out, which has room for rw_rec_size(len +
+ * RW_TAG_SIZE) bytes: with sc (not NULL) sealed (codec bit 7), else plain;
+ * an ENTRY is compressed first when c asks and `version` allows (c may be
+ * NULL: no compression). crc_salt is the salt of the record's CRC (§3).
+ * Returns the bytes written (0: the cipher failed, which no valid input
+ * does); *compressed as for rw_codec_encode_entry (may be NULL). */
+size_t rw_codec_encode_record(const rw_codec *c, uint32_t version, const rw_seal_ctx *sc,
+                              uint8_t *out, uint64_t crc_salt, uint8_t type, uint32_t aux,
+                              uint64_t a, uint64_t b, const void *data, uint32_t len,
+                              int *compressed);
+
+/* Opens a sealed record r (codec bit 7) whose 32-byte header is at hdr:
+ * checks its tag under sc and writes its data (decompressed if so) to dst
+ * (cap >= rw_codec_data_size(r)). 0, or -1 with *why: a tag that does not
+ * verify is corruption, never data (dst is wiped then). */
+int rw_codec_open_record(const rw_seal_ctx *sc, const uint8_t *hdr, const rw_rec *r, void *dst,
+                         size_t cap, const char **why);
+
 #endif
