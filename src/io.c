@@ -42,6 +42,11 @@ static int posix_renameat(int dirfd, const char *from, const char *to)
     return renameat(dirfd, from, dirfd, to);
 }
 
+static int posix_rename_replace(int dirfd, const char *from, const char *to)
+{
+    return renameat(dirfd, from, dirfd, to);
+}
+
 static int posix_advise_sequential(const void *addr, size_t len, int on)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -69,6 +74,7 @@ const struct rw_io rw_io_posix = {
     .munmap = munmap,
     .advise_sequential = posix_advise_sequential,
     .writeback = posix_writeback,
+    .rename_replace = posix_rename_replace,
 };
 
 const struct rw_io *rw_io = &rw_io_posix;

@@ -32,6 +32,11 @@ struct rw_io {
      * fdatasync that follows. Errors are ignored: that fdatasync reports
      * them. */
     void (*writeback)(int fd, uint64_t off, size_t len);
+    /* The one rename that replaces an existing target (renameat above
+     * never does): a new version of a small file written under a
+     * temporary name atomically taking the place of the old one (KEYS,
+     * src/keys.c). */
+    int (*rename_replace)(int dirfd, const char *from, const char *to);
 };
 
 /* The table in use (POSIX by default). */

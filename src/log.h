@@ -12,6 +12,7 @@
  *   log_ref.c        the handle's reference count, and freeing it
  *   format.c         encoders and decoders of the segment format
  *   codec.c          compression and encryption of record payloads (format.md 7)
+ *   keys.c           the key registry of an encrypted log: the KEYS file (format.md 7.4)
  *   rules.c          which histories are legal
  *   lock.c           one writer per directory; which process owns a handle
  *   segment.c        a segment file's life
@@ -23,6 +24,7 @@
  *   log.c            the write path, and the model updates recovery shares
  *   log_open.c       opening (creating, recovering) and closing a log
  *   check.c          raftwal_verify() and raftwal_repair()
+ *   rekey.c          raftwal_rekey(): a new master key for an encrypted log
  *   raftwal.c        the public API
  */
 

@@ -456,14 +456,4 @@ int raftwal_repair_opts(const char *dir, const raftwal_options *opts, raftwal_ch
     return raftwal_repair(dir, out);
 }
 
-int raftwal_rekey(const char *dir, const void *old_key, size_t old_size, const void *new_key,
-                  size_t new_size)
-{
-    if (!dir || !old_key || !new_key || old_size != RAFTWAL_KEY_SIZE ||
-        new_size != RAFTWAL_KEY_SIZE)
-        return rw_err(RAFTWAL_EINVAL, "raftwal_rekey: NULL argument or a key that is not %u bytes",
-                      RAFTWAL_KEY_SIZE);
-    if (!(rw_codec_features() & RAFTWAL_FEATURE_ENCRYPTION))
-        return rw_err(RAFTWAL_EINVAL, "this build of raftwal has no encryption (raftwal_features())");
-    return rw_err(RAFTWAL_EKEY, "raftwal_rekey: %s: the log is not encrypted", dir);
-}
+/* raftwal_rekey(): src/rekey.c. */

@@ -377,11 +377,14 @@ static int ff_ftruncate(int fd, off_t len)
     return rc;
 }
 
-static int ff_renameat(int dirfd, const char *from, const char *to)
+/* Both renames are FF_RENAMEAT: the crash model's rename replaces its
+ * target anyway (crash_fs.c). */
+static int renameat_with(int (*real)(int, const char *, const char *), int dirfd,
+                         const char *from, const char *to)
 {
     if (check(FF_RENAMEAT, from, NULL))
         return -1;
-    int rc = rw_io_posix.renameat(dirfd, from, to);
+    int rc = real(dirfd, from, to);
     if (rc == 0) {
         pthread_mutex_lock(&mu);
         for (int fd = 0; fd < MAX_FDS; fd++) /* open descriptors follow the file */
@@ -398,6 +401,16 @@ static int ff_renameat(int dirfd, const char *from, const char *to)
         pthread_mutex_unlock(&mu);
     }
     return rc;
+}
+
+static int ff_renameat(int dirfd, const char *from, const char *to)
+{
+    return renameat_with(rw_io_posix.renameat, dirfd, from, to);
+}
+
+static int ff_rename_replace(int dirfd, const char *from, const char *to)
+{
+    return renameat_with(rw_io_posix.rename_replace, dirfd, from, to);
 }
 
 static int ff_unlinkat(int dirfd, const char *name, int flags)
@@ -451,6 +464,7 @@ static const struct rw_io faultfs_table = {
     .fstat = ff_fstat,
     .mmap = ff_mmap,
     .munmap = ff_munmap,
+    .rename_replace = ff_rename_replace,
 };
 
 void ff_install(void)

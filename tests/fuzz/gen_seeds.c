@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "fuzz_keys.h"
+#include "keys.h"
 #include "log.h" /* rw_prepare_in_background */
 #include "raftwal.h"
 
@@ -245,6 +247,39 @@ static void seeds_from(const char *dir)
     (void)flag1;
 }
 
+/* KEYS files under FZ_KEYS_MASTER (fuzz_keys.c): with no data key, one,
+ * and three with a gap (an id dropped), each as it is and with the flags
+ * that fix the CRC and the check value. */
+static void make_keys_seeds(const char *dir)
+{
+#ifdef RAFTWAL_HAVE_OPENSSL
+    mkdir(dir, 0700);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rw_keyring *kr;
+    if (dfd < 0 || rw_keys_create(dfd, dir, FZ_KEYS_LOG_ID, FZ_KEYS_MASTER, 0600, &kr) != 0)
+        die("KEYS");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/KEYS", dir);
+    for (int round = 0; round < 3; round++) {
+        if (round == 1 && rw_keys_new_session(kr, dfd, dir, 0600, 0, NULL) != 0)
+            die("KEYS session");
+        for (int i = 0; round == 2 && i < 3; i++)
+            if (rw_keys_new_session(kr, dfd, dir, 0600, i == 2 ? 2 : 0, NULL) != 0)
+                die("KEYS session");
+        size_t len;
+        uint8_t *b = slurp(path, &len);
+        static const uint8_t flag0 = 0, flag7 = 7;
+        emit("keys", &flag0, 1, b, len);
+        emit("keys", &flag7, 1, b, len);
+        free(b);
+    }
+    rw_keys_free(kr);
+    close(dfd);
+#else
+    (void)dir;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -276,6 +311,13 @@ int main(int argc, char **argv)
         if (system(cmd) != 0)
             die("rm");
     }
+    char kdir[4096];
+    snprintf(kdir, sizeof kdir, "%s/keys", base);
+    make_keys_seeds(kdir);
+    char rm[4200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", kdir);
+    if (system(rm) != 0)
+        die("rm");
     rmdir(base);
     printf("gen_seeds: %u seeds in %s\n", nseeds, out);
     return 0;
