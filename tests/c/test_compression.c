@@ -214,6 +214,8 @@ static void test_random_costs_nothing(void)
     CHECK_EQ_U64(d0, d1);
     CHECK_MSG(lz4 * 100 <= plain * 102, "LZ4 wrote %" PRIu64 ", plain %" PRIu64, lz4, plain);
     CHECK_MSG(s1 * 100 <= d1 * 102, "stored %" PRIu64 " of %" PRIu64, s1, d1);
+    /* Compression is kept only when it saves space: never on random data. */
+    CHECK_EQ_U64(c1, 0);
 }
 
 /* Plain, then compressed (in new segments), then plain again; reopens
