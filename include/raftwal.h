@@ -437,9 +437,11 @@ RAFTWAL_API int raftwal_options_init(raftwal_options *opts,
 #define RAFTWAL_FEATURE_LZ4 0x2u        /* RAFTWAL_COMPRESS_LZ4 */
 #define RAFTWAL_FEATURE_ZSTD 0x4u       /* RAFTWAL_COMPRESS_ZSTD */
 
-/* What this build of the library supports: RAFTWAL_FEATURE_* bits. A log
- * that uses a feature the build lacks cannot be opened or read
- * (RAFTWAL_EVERSION, the message naming the feature). Thread-safe. */
+/* What this build of the library supports: RAFTWAL_FEATURE_* bits. What
+ * a log uses that the build lacks is RAFTWAL_EVERSION, the message naming
+ * the feature: an encrypted log cannot be opened; an entry stored
+ * compressed cannot be read (get, iterators, raftwal_verify()), though the
+ * log opens and its other entries read. Thread-safe. */
 RAFTWAL_API unsigned int raftwal_features(void);
 
 /* Opens (and, with RAFTWAL_OPEN_CREATE, creates) the log in directory

@@ -21,7 +21,12 @@
 /* verify                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static void fill_check(raftwal_log *log, raftwal_check *out)
+/* What check_entries saw of the entries' encoding (raftwal_check). */
+typedef struct entry_tally {
+    uint64_t compressed, data_bytes, stored_bytes;
+} entry_tally;
+
+static void fill_check(raftwal_log *log, raftwal_check *out, const entry_tally *t)
 {
     raftwal_check c;
     memset(&c, 0, sizeof c);
@@ -35,6 +40,10 @@ static void fill_check(raftwal_log *log, raftwal_check *out)
     c.torn_offset = log->torn_off;
     c.leftovers = log->leftovers;
     c.leftover_below_seq = log->leftover_below_seq;
+    c.encrypted = (uint64_t)log->codec.encrypted;
+    c.compressed_entries = t->compressed;
+    c.entry_bytes = t->data_bytes;
+    c.stored_entry_bytes = t->stored_bytes;
     size_t n = out->size < sizeof c ? out->size : sizeof c;
     memcpy(out, &c, n);
 }
@@ -45,34 +54,55 @@ static void fill_check(raftwal_log *log, raftwal_check *out)
  * The first live entry is bound by nothing here (a snapshot at first-1 may
  * be younger than it); the replay of each segment's records checked it
  * against what the writer knew. */
-static int check_entries(raftwal_log *log)
+static int check_entries(raftwal_log *log, entry_tally *t)
 {
     uint64_t prev_term = 0;
     rw_seg *done = NULL; /* the segment read last: let go when the next starts */
+    /* Encoded entries are decoded too: a stored form that does not decode
+     * to its raw length is corruption a checksum cannot see. */
+    rw_entry_buf db = {.grow = 1};
+    memset(t, 0, sizeof *t);
     for (uint64_t i = log->first; i <= log->last && i != 0; i++) {
         rw_seg *s;
         rw_rec rec;
-        int rc = rw_log_read_entry(log, i, &s, &rec);
-        if (rc)
+        int rc = rw_log_read_entry(log, i, &s, &rec, &db);
+        if (rc) {
+            free(db.buf);
             return rc;
+        }
+        /* Decoded data (if any) is in db.buf; only the term is used below. */
+        uint64_t term = rec.b;
+        t->compressed += (db.codec & RW_CODEC_COMPRESSED) != 0;
+        t->data_bytes += rec.len;
+        t->stored_bytes += db.stored_len;
         rw_seg_unref(s);
         if (done && done != s)
             rw_check_unmap(log, done);
         done = s;
-        if (rw_rule_pred_live(i, log->first) == RW_PRED_ENTRY && rec.b < prev_term)
+        if (rw_rule_pred_live(i, log->first) == RW_PRED_ENTRY && term < prev_term) {
+            free(db.buf);
             return rw_err(RAFTWAL_ECORRUPT, "%s: entry %" PRIu64 ": term %" PRIu64
-                          " is lower than the previous entry's %" PRIu64, log->path, i, rec.b, prev_term);
-        prev_term = rec.b;
+                          " is lower than the previous entry's %" PRIu64, log->path, i, term, prev_term);
+        }
+        prev_term = term;
     }
+    free(db.buf);
     return 0;
 }
 
 int raftwal_verify(const char *dir, raftwal_check *out)
 {
+    return rw_verify_keyed(dir, NULL, out);
+}
+
+int rw_verify_keyed(const char *dir, const void *key, raftwal_check *out)
+{
     if (!dir || (out && out->size < 8))
         return rw_err(RAFTWAL_EINVAL, "NULL directory or raftwal_check.size not set");
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
+    o.key = key;
+    o.key_size = key ? RAFTWAL_KEY_SIZE : 0;
     /* A writer in another process may purge segments the check has yet to
      * read (RAFTWAL_ECOMPACTED: nothing else gives that code here): the
      * check starts again, on the log as it is then, a few times. */
@@ -82,9 +112,10 @@ int raftwal_verify(const char *dir, raftwal_check *out)
         raftwal_log *log;
         rc = rw_log_open(&log, dir, &o);
         if (rc == 0) {
-            rc = check_entries(log);
+            entry_tally t;
+            rc = check_entries(log, &t);
             if (rc == 0 && out)
-                fill_check(log, out);
+                fill_check(log, out, &t);
             rw_log_close(log);
         }
         if (rc != RAFTWAL_ECOMPACTED)
@@ -213,7 +244,7 @@ static int salvage_point(repair_state *st, const char *name, uint64_t off, uint6
     rw_seg_header h;
     if (off <= RW_HEADER_SIZE || rw_header_decode(buf, size, &h) != RW_HDR_OK)
         goto out;
-    static const rw_scan_ops no_ops = {NULL, NULL};
+    static const rw_scan_ops no_ops = {NULL, NULL, NULL};
     rw_scan_result res;
     uint64_t lim = off < size ? off : size;
     if (rw_scan_records(name, buf, (size_t)lim, h.salt, 0,
@@ -324,7 +355,7 @@ static int decode_opening_checkpoint(uint64_t seq, const uint8_t *buf, size_t le
         return -1;
     /* Damage later in the segment stops the scan: the batches before it
      * were reported. */
-    static const rw_scan_ops ops = {purge_batch, NULL};
+    static const rw_scan_ops ops = {purge_batch, NULL, NULL};
     rw_scan_result res;
     uint64_t purge = ck->purge;
     rw_scan_records("", buf, len, h.salt, 0, (h.flags & RW_HDR_F_RECYCLED) != 0, &ops, &purge, &res);
@@ -467,10 +498,11 @@ int raftwal_repair(const char *dir, raftwal_check *out)
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
     uint64_t last_seq = UINT64_MAX, last_off = UINT64_MAX;
+    entry_tally t;
     for (int round = 0; round < 4096; round++) {
         raftwal_log *log;
         rc = rw_log_open(&log, dir, &o);
-        if (rc == 0 && (rc = check_entries(log)) != 0)
+        if (rc == 0 && (rc = check_entries(log, &t)) != 0)
             rw_log_close(log); /* read-only: sets no error, keeps the message */
         if (rc == 0) {
             if (log->stats.torn_bytes && !st.cut) {
@@ -480,7 +512,7 @@ int raftwal_repair(const char *dir, raftwal_check *out)
                 continue;
             }
             if (out) {
-                fill_check(log, out);
+                fill_check(log, out, &t);
                 out->cut_seq = st.cut_seq;
                 out->cut_offset = st.cut_off;
                 out->cut_bytes = st.cut_bytes;

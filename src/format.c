@@ -30,7 +30,7 @@ int rw_header_decode(const uint8_t *buf, size_t len, rw_seg_header *h)
     if (rw_crc32c(0, buf, 60) != rw_get32(buf + 60))
         return RW_HDR_CRC;
     h->version = rw_get32(buf + 8);
-    if (h->version != RW_FORMAT_VERSION)
+    if (h->version != RW_FORMAT_VERSION && h->version != RW_FORMAT_VERSION_CODEC)
         return RW_HDR_VERSION;
     h->log_id = rw_get64(buf + 16);
     h->seq = rw_get64(buf + 24);
@@ -38,7 +38,8 @@ int rw_header_decode(const uint8_t *buf, size_t len, rw_seg_header *h)
     h->first_index = rw_get64(buf + 40);
     h->file_size = rw_get64(buf + 48);
     h->flags = rw_get32(buf + 56);
-    if (rw_get32(buf + 12) != RW_HEADER_SIZE || (h->flags & ~RW_HDR_F_KNOWN) || h->salt == 0)
+    uint32_t known = h->version == RW_FORMAT_VERSION ? RW_HDR_F_KNOWN : RW_HDR_F_KNOWN_V2;
+    if (rw_get32(buf + 12) != RW_HEADER_SIZE || (h->flags & ~known) || h->salt == 0)
         return RW_HDR_FIELDS;
     return RW_HDR_OK;
 }
@@ -86,31 +87,57 @@ static uint32_t record_crc(uint64_t salt, const uint8_t *hdr, const void *payloa
  * whole 8-byte words (little-endian host): reading back the header just
  * stored at `out` would load 8 bytes across several narrower stores, which
  * store forwarding cannot serve, and stall every record for a few ns. */
-static uint32_t record_crc_head(uint64_t salt, uint8_t type, uint32_t len, uint32_t aux,
-                                uint64_t a, uint64_t b)
+static uint32_t record_crc_head(uint64_t salt, uint8_t type, uint8_t codec, uint32_t len,
+                                uint32_t aux, uint64_t a, uint64_t b)
 {
     uint64_t w[5];
     w[0] = salt;
-    w[1] = type | (uint64_t)len << 32; /* type, 3 zero bytes, len */
+    w[1] = type | (uint64_t)codec << 8 | (uint64_t)len << 32; /* type, codec, 2 zero bytes, len */
     w[2] = aux | a << 32;
     w[3] = a >> 32 | b << 32;
     w[4] = b >> 32; /* 4 of its bytes are hashed */
     return rw_crc32c(0, w, 8 + RW_REC_HEADER - 4);
 }
 
-size_t rw_rec_encode(uint8_t *out, uint64_t salt, uint8_t type, uint32_t aux,
-                     uint64_t a, uint64_t b, const void *payload, uint32_t len)
+static void put_rec_header(uint8_t *out, uint8_t type, uint8_t codec, uint32_t len, uint32_t aux,
+                           uint64_t a, uint64_t b)
 {
     memset(out, 0, RW_REC_HEADER);
     out[4] = type;
+    out[5] = codec;
     rw_put32(out + 8, len);
     rw_put32(out + 12, aux);
     rw_put64(out + 16, a);
     rw_put64(out + 24, b);
+}
+
+size_t rw_rec_encode_codec(uint8_t *out, uint64_t salt, uint8_t type, uint8_t codec,
+                           uint32_t aux, uint64_t a, uint64_t b, const void *payload,
+                           uint32_t len)
+{
+    put_rec_header(out, type, codec, len, aux, a, b);
     /* One pass over the payload: copied into place and checksummed together
      * (the same CRC as record_crc(), which the decoder uses). */
-    uint32_t c = record_crc_head(salt, type, len, aux, a, b);
+    uint32_t c = record_crc_head(salt, type, codec, len, aux, a, b);
     c = rw_crc32c_copy(c, out + RW_REC_HEADER, payload, len);
+    size_t total = rw_rec_size(len);
+    memset(out + RW_REC_HEADER + len, 0, total - RW_REC_HEADER - len);
+    rw_put32(out, c);
+    return total;
+}
+
+size_t rw_rec_encode(uint8_t *out, uint64_t salt, uint8_t type, uint32_t aux,
+                     uint64_t a, uint64_t b, const void *payload, uint32_t len)
+{
+    return rw_rec_encode_codec(out, salt, type, 0, aux, a, b, payload, len);
+}
+
+size_t rw_rec_frame(uint8_t *out, uint64_t salt, uint8_t type, uint8_t codec, uint32_t aux,
+                    uint64_t a, uint64_t b, uint32_t len)
+{
+    put_rec_header(out, type, codec, len, aux, a, b);
+    uint32_t c = record_crc_head(salt, type, codec, len, aux, a, b);
+    c = len ? rw_crc32c(c, out + RW_REC_HEADER, len) : c;
     size_t total = rw_rec_size(len);
     memset(out + RW_REC_HEADER + len, 0, total - RW_REC_HEADER - len);
     rw_put32(out, c);
@@ -148,12 +175,19 @@ int rw_rec_decode(const uint8_t *buf, size_t avail, uint64_t salt, rw_rec *out,
         *why = "unknown record type";
         return RW_REC_BAD;
     }
-    if (buf[5] || buf[6] || buf[7]) {
+    if (buf[6] || buf[7]) {
         *why = "reserved record bytes not zero";
         return RW_REC_BAD;
     }
+    uint8_t codec = buf[5];
+    if ((codec & ~RW_CODEC_KNOWN) || (codec & RW_CODEC_COMPRESSED) == RW_CODEC_COMPRESSED ||
+        ((codec & RW_CODEC_COMPRESSED) && type != RW_REC_ENTRY) ||
+        ((codec & RW_CODEC_SEALED) && (type == RW_REC_FOOTER || type == RW_REC_SEAL))) {
+        *why = "invalid record codec byte";
+        return RW_REC_BAD;
+    }
     uint32_t len = rw_get32(buf + 8);
-    if (len > rw_rec_max_len(type)) {
+    if (len > rw_rec_max_len(type) + (codec ? RW_CODEC_MAX_EXTRA : 0)) {
         *why = "record length too large for its type";
         return RW_REC_BAD;
     }
@@ -167,6 +201,7 @@ int rw_rec_decode(const uint8_t *buf, size_t avail, uint64_t salt, rw_rec *out,
         return RW_REC_BAD;
     }
     out->type = type;
+    out->codec = codec;
     out->len = len;
     out->aux = rw_get32(buf + 12);
     out->a = rw_get64(buf + 16);

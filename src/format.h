@@ -13,6 +13,10 @@
 #include "raftwal.h"
 
 #define RW_FORMAT_VERSION 1u
+/* Segments written by a handle with a codec (compression or a key):
+ * records may carry a codec byte (docs/format.md, section 7). A reader of
+ * this code accepts both versions. */
+#define RW_FORMAT_VERSION_CODEC 2u
 #define RW_HEADER_SIZE 64u
 #define RW_REC_HEADER 32u
 #define RW_SEAL_SIZE 64u /* SEAL record: 32 header + 24 payload + 8 pad */
@@ -53,7 +57,10 @@ typedef struct rw_seg_header {
                                   before it was not known durable then (it
                                   may be incomplete after a power loss; a
                                   sync clears the flag). docs/format.md §4-5 */
+#define RW_HDR_F_ENCRYPTED 0x4u /* version 2 only: the records are sealed
+                                    (docs/format.md §7.1) */
 #define RW_HDR_F_KNOWN (RW_HDR_F_RECYCLED | RW_HDR_F_LAZY)
+#define RW_HDR_F_KNOWN_V2 (RW_HDR_F_KNOWN | RW_HDR_F_ENCRYPTED)
 
 enum rw_header_status {
     RW_HDR_OK = 0,
@@ -71,6 +78,7 @@ const char *rw_header_status_str(int status);
 /* A decoded record header; payload points into the decoded buffer. */
 typedef struct rw_rec {
     uint8_t type;
+    uint8_t codec; /* RW_CODEC_* bits (header byte 5; 0 in version 1) */
     uint32_t len;
     uint32_t aux;
     uint64_t a;
@@ -95,6 +103,23 @@ static inline size_t rw_rec_size(size_t payload_len)
     return RW_REC_HEADER + (size_t)rw_pad8(payload_len);
 }
 
+/* Record codec byte (header byte 5, docs/format.md §7.2): how the stored
+ * payload encodes the record's data. rw_rec_decode checks the byte's
+ * structure (known bits, compression only on an ENTRY, not two
+ * compressions); whether the segment may hold it (version 2, encrypted or
+ * not) is checked by the codec layer where the payload is used
+ * (codec.h, rw_codec_check). */
+#define RW_CODEC_LZ4 0x01u
+#define RW_CODEC_ZSTD 0x02u
+#define RW_CODEC_SEALED 0x80u
+#define RW_CODEC_COMPRESSED (RW_CODEC_LZ4 | RW_CODEC_ZSTD)
+/* Bits this code decodes: LZ4 and sealing (zstd is reserved). */
+#define RW_CODEC_KNOWN (RW_CODEC_LZ4 | RW_CODEC_SEALED)
+/* A stored payload exceeds its data's limit by at most this much: the
+ * raw_len prefix, the tag, and what a kept compressed form may add over
+ * the data (it is kept only if its padded record is smaller). */
+#define RW_CODEC_MAX_EXTRA (4u + 16u + 8u)
+
 /* Largest payload a record of `type` may carry (0 for fixed-size types). */
 uint64_t rw_rec_max_len(uint8_t type);
 
@@ -103,6 +128,15 @@ uint64_t rw_rec_max_len(uint8_t type);
  * bytes written. */
 size_t rw_rec_encode(uint8_t *out, uint64_t salt, uint8_t type, uint32_t aux,
                      uint64_t a, uint64_t b, const void *payload, uint32_t len);
+/* The same with a codec byte (version 2 segments only). */
+size_t rw_rec_encode_codec(uint8_t *out, uint64_t salt, uint8_t type, uint8_t codec,
+                           uint32_t aux, uint64_t a, uint64_t b, const void *payload,
+                           uint32_t len);
+/* Frames a payload already stored at out + RW_REC_HEADER (the codec
+ * writes it there): header, CRC and zero padding. Returns the bytes the
+ * record takes. */
+size_t rw_rec_frame(uint8_t *out, uint64_t salt, uint8_t type, uint8_t codec, uint32_t aux,
+                    uint64_t a, uint64_t b, uint32_t len);
 
 /* Decodes the record at buf, of which `avail` bytes are readable (the rest
  * of the file). Returns RW_REC_OK, RW_REC_END or RW_REC_BAD (*why says

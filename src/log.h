@@ -9,10 +9,10 @@
  *   crc32c.c         CRC32C
  *   error.c          error strings and the per-thread last-error message
  *   io.c             the file I/O table (POSIX; tests inject faults)
- *   log_ref.c        the handle's reference count, and freeing it
  *   format.c         encoders and decoders of the segment format
- *   codec.c          compression and encryption of record payloads (format.md 7)
  *   keys.c           the key registry of an encrypted log: the KEYS file (format.md 7.4)
+ *   codec.c          compression and encryption of record payloads (format.md 7)
+ *   log_ref.c        the handle's reference count, and freeing it (keys wiped)
  *   rules.c          which histories are legal
  *   lock.c           one writer per directory; which process owns a handle
  *   segment.c        a segment file's life
@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "codec.h"
 #include "raftwal.h"
 #include "segment.h"
 
@@ -58,6 +59,7 @@ typedef struct rw_counters {
     atomic_uint_fast64_t fsyncs, fsync_ns_total, fsync_ns_max, dir_fsyncs;
     atomic_uint_fast64_t reads, footer_loads, footer_hits;
     atomic_uint_fast64_t rotations, segments_deleted, segments_recycled;
+    atomic_uint_fast64_t compressed_entries, stored_entry_bytes;
     uint64_t torn_tails, torn_bytes, open_ns;
 } rw_counters;
 
@@ -134,6 +136,7 @@ struct raftwal_log {
     size_t meta_len;
 
     /* Writer state (wmu). */
+    rw_codec codec;  /* how entries are stored (set at open) */
     uint64_t wsalt;  /* salt of the current epoch of the active segment */
     int need_epoch;  /* write an EPOCH before the next batch */
     uint8_t *buf;    /* encode buffer, reused */
@@ -278,9 +281,22 @@ void rw_log_reader_fds_init(raftwal_log *log);
 /* After a read on a read-only handle (rw not held): lets go of idle
  * segments if the handle holds more than its bound. */
 void rw_log_reader_fds_check(raftwal_log *log);
-/* Finds entry `index`: the segment (referenced: unref it), the mapping and
- * the decoded, checksum-verified record. Takes rw itself. */
-int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec);
+/* Where rw_log_read_entry puts an entry stored encoded (codec.h). */
+typedef struct rw_entry_buf {
+    uint8_t *buf;
+    size_t cap;
+    int grow;            /* realloc buf (the caller frees it) when too small;
+                            else a too small buf leaves rec->payload NULL
+                            and rec->len the size needed */
+    uint32_t stored_len; /* out: the record's stored payload length */
+    uint8_t codec;       /* out: its codec byte */
+} rw_entry_buf;
+/* Finds entry `index`: the segment (referenced: unref it) and the
+ * checksum-verified record, whose payload and len are the entry's data:
+ * a view into the mapped file if stored plain, else decoded into db.
+ * Takes rw itself (and decodes without it). */
+int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec,
+                      rw_entry_buf *db);
 int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term);
 
 /* ---- opening and closing (log_open.c) ---- */
@@ -362,6 +378,9 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
 /* A read-only handle lets go of a segment the check has read (its file
  * stays locked while mapped: segment.c, "Readers and recycling"). */
 void rw_check_unmap(raftwal_log *log, rw_seg *s);
+
+/* ---- raftwal_verify() with an encrypted log's key (check.c) ---- */
+int rw_verify_keyed(const char *dir, const void *key, raftwal_check *out);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);

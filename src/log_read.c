@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "codec.h"
 #include "error.h"
 #include "log.h"
 
@@ -39,7 +40,8 @@ static int bounds_error(raftwal_log *log, uint64_t index)
 
 /* Locates and decodes entry `index` (rw held). With verify, the record's
  * checksum is checked too. */
-static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out, rw_rec *rec)
+static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out, rw_rec *rec,
+                  uint64_t *off_out, uint64_t *salt_out)
 {
     if (index < log->first || index > log->last)
         return bounds_error(log, index);
@@ -64,7 +66,7 @@ static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out
     if (rc)
         return rc;
     uint64_t len = rw_get32(m->addr + off + 8);
-    if (len <= RAFTWAL_MAX_ENTRY_SIZE && off + RW_REC_HEADER + len > m->len) {
+    if (len <= RAFTWAL_MAX_ENTRY_SIZE + RW_CODEC_MAX_EXTRA && off + RW_REC_HEADER + len > m->len) {
         rc = rw_seg_map(s, off + RW_REC_HEADER + len, &m);
         if (rc)
             return rc;
@@ -76,6 +78,7 @@ static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out
             goto corrupt;
     } else {
         rec->type = p[4];
+        rec->codec = p[5];
         rec->len = (uint32_t)len;
         rec->aux = rw_get32(p + 12);
         rec->a = rw_get64(p + 16);
@@ -86,7 +89,11 @@ static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out
         why = "record is not the expected entry";
         goto corrupt;
     }
+    if (verify && (rc = rw_codec_check_log(&log->codec, s->version, rec, &why)) != 0)
+        return rw_err(rc, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name, off, index, why);
     *seg_out = s;
+    *off_out = off;
+    *salt_out = rw_seg_salt_at(s, off); /* under rw: the writer adds epochs */
     return 0;
 corrupt:
     return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name, off,
@@ -101,7 +108,8 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term)
     }
     rw_seg *s;
     rw_rec rec;
-    int rc = locate(log, index, 0, &s, &rec);
+    uint64_t off, salt;
+    int rc = locate(log, index, 0, &s, &rec, &off, &salt);
     if (rc == 0)
         *term = rec.b;
     return rc;
@@ -182,27 +190,65 @@ static int released_after_emfile(raftwal_log *log, int rc)
     return 1;
 }
 
-static int read_entry_once(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
+static int read_entry_once(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec,
+                           uint64_t *off, uint64_t *salt)
 {
     pthread_rwlock_rdlock(&log->rw);
     /* Under rw: close empties the segment table under it, after setting
      * `closed`; an index in bounds would then be in no segment. */
     int rc = rw_log_check_usable(log);
     if (rc == 0)
-        rc = locate(log, index, 1, seg, rec);
+        rc = locate(log, index, 1, seg, rec, off, salt);
     if (rc == 0)
         rw_seg_ref(*seg);
     pthread_rwlock_unlock(&log->rw);
     return rc;
 }
 
-int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec)
+/* The one place on the read path where stored bytes become an entry's
+ * data (codec.h): outside rw, on the referenced segment, whose mappings
+ * stay valid while it is referenced. */
+static int decode_entry(const raftwal_log *log, rw_seg *s, uint64_t off, uint64_t salt,
+                        rw_rec *rec, rw_entry_buf *db)
 {
-    int rc = read_entry_once(log, index, seg, rec);
+    db->stored_len = rec->len;
+    db->codec = rec->codec;
+    if (rw_codec_is_plain(rec))
+        return 0;
+    uint32_t size = rw_codec_data_size(rec);
+    if (size > db->cap) {
+        if (!db->grow) { /* the caller reports the size it needs */
+            rec->payload = NULL;
+            rec->len = size;
+            return 0;
+        }
+        uint8_t *p = realloc(db->buf, size);
+        if (!p)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory for a %" PRIu32 "-byte entry", size);
+        db->buf = p;
+        db->cap = size;
+    }
+    const char *why;
+    if (rw_codec_open_data(&log->codec, salt, off, rec, db->buf, db->cap, &why) != 0)
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name,
+                      off, rec->a, why);
+    rec->payload = db->buf;
+    rec->len = size;
+    rec->codec = 0;
+    return 0;
+}
+
+int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec,
+                      rw_entry_buf *db)
+{
+    uint64_t off = 0, salt = 0;
+    int rc = read_entry_once(log, index, seg, rec, &off, &salt);
     if (released_after_emfile(log, rc))
-        rc = read_entry_once(log, index, seg, rec);
+        rc = read_entry_once(log, index, seg, rec, &off, &salt);
     rw_log_reader_fds_check(log);
     atomic_fetch_add(&log->stats.reads, 1);
+    if (rc == 0 && (rc = decode_entry(log, *seg, off, salt, rec, db)) != 0)
+        rw_seg_unref(*seg);
     return rc;
 }
 
@@ -249,7 +295,9 @@ int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *
         return rc;
     rw_seg *s;
     rw_rec rec;
-    rc = rw_log_read_entry(log, index, &s, &rec);
+    /* An encoded entry is decoded straight into buf when it fits. */
+    rw_entry_buf db = {.buf = buf, .cap = buf_size};
+    rc = rw_log_read_entry(log, index, &s, &rec, &db);
     if (rc)
         return rc;
     out->index = rec.a;
@@ -262,7 +310,7 @@ int raftwal_log_get(raftwal_log *log, uint64_t index, raftwal_entry *out, void *
         rc = rw_err(RAFTWAL_ERANGE, "entry %" PRIu64 " is %" PRIu32 " bytes; the buffer holds %zu",
                     index, rec.len, buf_size);
     } else {
-        if (rec.len)
+        if (rec.len && rec.payload != buf)
             memcpy(buf, rec.payload, rec.len);
         out->data = buf;
     }
@@ -276,6 +324,7 @@ struct raftwal_iter {
     uint64_t max_bytes, bytes;
     uint64_t returned;
     rw_seg *pinned; /* keeps the last returned view mapped */
+    rw_entry_buf decoded; /* holds the last returned entry if it was encoded */
 };
 
 int raftwal_iter_open(raftwal_iter **out, raftwal_log *log, uint64_t lo, uint64_t hi, uint64_t max_bytes)
@@ -331,7 +380,8 @@ int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
         return rw_api_return(0);
     rw_seg *s;
     rw_rec rec;
-    rc = rw_log_read_entry(it->log, it->next, &s, &rec);
+    it->decoded.grow = 1;
+    rc = rw_log_read_entry(it->log, it->next, &s, &rec, &it->decoded);
     if (rc)
         return rc;
     if (it->returned && (rec.len > it->max_bytes - it->bytes || it->bytes > it->max_bytes)) {
@@ -363,5 +413,6 @@ void raftwal_iter_close(raftwal_iter *it)
         rw_seg_unref(it->pinned);
         rw_log_unref(it->log);
     }
+    free(it->decoded.buf);
     free(it);
 }

@@ -21,6 +21,7 @@ rw_seg *rw_seg_new(int dirfd, uint64_t seq)
     if (!s)
         return NULL;
     s->seq = seq;
+    s->version = RW_FORMAT_VERSION;
     s->fd = -1;
     s->rfd = -1;
     s->dirfd = dirfd;
@@ -340,8 +341,9 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     uint8_t *buf = malloc(len);
     if (!buf)
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
-    rw_seg_header h = {RW_FORMAT_VERSION, log_id, s->seq, salt, first_index, s->file_size,
-                       s->recycled ? RW_HDR_F_RECYCLED : 0};
+    rw_seg_header h = {s->version, log_id, s->seq, salt, first_index, s->file_size,
+                       (s->recycled ? RW_HDR_F_RECYCLED : 0) |
+                           (s->encrypted ? RW_HDR_F_ENCRYPTED : 0)};
     rw_header_encode(s->unlazy_hdr, &h);
     if (lazy)
         h.flags |= RW_HDR_F_LAZY;
@@ -718,6 +720,8 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
     }
     s->salt = h.salt;
     s->base = h.first_index;
+    s->version = h.version;
+    s->encrypted = (h.flags & RW_HDR_F_ENCRYPTED) != 0;
     s->recycled = (h.flags & RW_HDR_F_RECYCLED) != 0;
     s->lazy = (h.flags & RW_HDR_F_LAZY) != 0;
     if (s->lazy) {
@@ -789,6 +793,7 @@ int rw_seg_ensure_probed(rw_seg *s, uint64_t log_id)
     if (rc == 0) {
         s->salt = p->salt;
         s->base = p->base;
+        s->version = p->version;
         s->file_size = p->file_size;
         s->seal = p->seal;
         s->used = p->seal.footer_off;

@@ -40,6 +40,11 @@ typedef struct rw_seg {
     uint64_t file_size; /* bytes in the file */
     uint64_t used;      /* end of the records (next append offset / footer) */
     uint64_t ckpt_end;  /* end of the checkpoint batch */
+    /* Header version: RW_FORMAT_VERSION, or RW_FORMAT_VERSION_CODEC when
+     * records may carry a codec byte (codec.h). Read by the probe; set by
+     * the writer before rw_seg_activate, which writes it. */
+    uint32_t version;
+    int encrypted;      /* header flag RW_HDR_F_ENCRYPTED (set before activation) */
     int sealed;
     int recycled;       /* header flag RW_HDR_F_RECYCLED: stale bytes follow
                            the records (not zeros) */

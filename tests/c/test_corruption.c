@@ -7,7 +7,7 @@
  *   - a flipped bit in a batch of the tail segment followed by later
  *     durable batches: open reports ECORRUPT (file and offset);
  *   - a garbage segment, an empty segment file, a wrong magic, a header
- *     with version 2 (CRC recomputed: EVERSION), a bad header CRC: in the
+ *     with version 3 (CRC recomputed: EVERSION), a bad header CRC: in the
  *     tail, open refuses; in a sealed segment (which open does not read),
  *     the first read from it and verify do;
  *   - random damage anywhere: open and reads return codes, never crash
@@ -204,9 +204,9 @@ static const char *log_with_header_edit(void (*edit)(unsigned char *), int tail_
     return dir;
 }
 
-static void edit_version2(unsigned char *h)
+static void edit_version3(unsigned char *h)
 {
-    tu_put_le32(h + 8, 2);
+    tu_put_le32(h + 8, 3); /* 2 is known (docs/format.md §7) */
     wal_reseal_header(h);
 }
 
@@ -223,11 +223,11 @@ static void edit_crc_only(unsigned char *h)
 
 static void test_bad_headers(void)
 {
-    expect_clean_error(log_with_header_edit(edit_version2, 1), RAFTWAL_EVERSION,
-                       "version 2 (tail)");
-    expect_lazy_error(log_with_header_edit(edit_version2, 0), RAFTWAL_EVERSION,
-                      "version 2 (first)");
-    CHECK_RC(raftwal_repair(log_with_header_edit(edit_version2, 0), NULL),
+    expect_clean_error(log_with_header_edit(edit_version3, 1), RAFTWAL_EVERSION,
+                       "version 3 (tail)");
+    expect_lazy_error(log_with_header_edit(edit_version3, 0), RAFTWAL_EVERSION,
+                      "version 3 (first)");
+    CHECK_RC(raftwal_repair(log_with_header_edit(edit_version3, 0), NULL),
              RAFTWAL_EVERSION);
     expect_clean_error(log_with_header_edit(edit_magic, 1), RAFTWAL_ECORRUPT,
                        "wrong magic (tail)");

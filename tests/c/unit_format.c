@@ -41,11 +41,16 @@ static void test_header_round_trip(void)
         tmp[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         CHECK_MSG(rw_header_decode(tmp, sizeof tmp, &d) != RW_HDR_OK, "bit %d", bit);
     }
-    /* Version 2 with a good CRC: a version error, not a checksum error. */
+    /* Version 3 with a good CRC: a version error, not a checksum error;
+     * version 2 (records with a codec byte, docs/format.md §7) decodes. */
     memcpy(tmp, buf, sizeof tmp);
-    tu_put_le32(tmp + 8, 2);
+    tu_put_le32(tmp + 8, 3);
     tu_put_le32(tmp + 60, tu_crc32c(0, tmp, 60));
     CHECK_EQ_U64(rw_header_decode(tmp, sizeof tmp, &d), RW_HDR_VERSION);
+    tu_put_le32(tmp + 8, 2);
+    tu_put_le32(tmp + 60, tu_crc32c(0, tmp, 60));
+    CHECK_EQ_U64(rw_header_decode(tmp, sizeof tmp, &d), RW_HDR_OK);
+    CHECK_EQ_U64(d.version, 2);
     memcpy(tmp, buf, sizeof tmp);
     tmp[0] = 'X';
     CHECK_EQ_U64(rw_header_decode(tmp, sizeof tmp, &d), RW_HDR_MAGIC);
@@ -72,6 +77,16 @@ static void test_header_round_trip(void)
         rw_header_encode(tmp, &h);
         CHECK_MSG(rw_header_decode(tmp, sizeof tmp, &d) == RW_HDR_FIELDS, "flag bit %d", bit);
     }
+    /* ENCRYPTED (bit 2) only in a version 2 header. */
+    h.version = RW_FORMAT_VERSION_CODEC;
+    for (bit = 2; bit < 32; bit++) {
+        h.flags = 1u << bit;
+        rw_header_encode(tmp, &h);
+        CHECK_MSG(rw_header_decode(tmp, sizeof tmp, &d) == (bit == 2 ? RW_HDR_OK : RW_HDR_FIELDS),
+                  "v2 flag bit %d", bit);
+    }
+    h.version = RW_FORMAT_VERSION;
+    h.flags = 0;
 }
 
 /* Encodes one record into an exact-size heap buffer. */
@@ -205,6 +220,38 @@ static void test_record_refusals(void)
     /* Non-zero reserved bytes, CRC recomputed. */
     p = encode(5, RW_REC_COMMIT, 1, 2, 3, NULL, 0, &size);
     p[6] = 1;
+    {
+        uint8_t s8[8];
+        tu_put_le64(s8, 5);
+        tu_put_le32(p, tu_crc32c(tu_crc32c(0, s8, 8), p + 4, 28));
+    }
+    CHECK_EQ_U64(rw_rec_decode(p, size, 5, &r, NULL), RW_REC_BAD);
+    free(p);
+    /* The codec byte (byte 5): LZ4 on an ENTRY decodes (with its codec);
+     * on another type, and any unknown bit, is invalid; so is sealing a
+     * FOOTER or a SEAL. */
+    {
+        static const uint8_t data[16] = "0123456789abcdef";
+        uint8_t rec[64];
+        size = rw_rec_encode_codec(rec, 5, RW_REC_ENTRY, RW_CODEC_LZ4, 0, 1, 1, data, 16);
+        CHECK_EQ_U64(rw_rec_decode(rec, size, 5, &r, NULL), RW_REC_OK);
+        CHECK_EQ_U64(r.codec, RW_CODEC_LZ4);
+        size = rw_rec_encode_codec(rec, 5, RW_REC_HARDSTATE, RW_CODEC_LZ4, 0, 0, 0, data, 16);
+        CHECK_EQ_U64(rw_rec_decode(rec, size, 5, &r, NULL), RW_REC_BAD);
+        int bit;
+        for (bit = 1; bit < 8; bit++) {
+            size = rw_rec_encode_codec(rec, 5, RW_REC_ENTRY, (uint8_t)(1u << bit), 0, 1, 1, data, 16);
+            CHECK_MSG(rw_rec_decode(rec, size, 5, &r, NULL) == (bit == 7 ? RW_REC_OK : RW_REC_BAD),
+                      "codec bit %d", bit);
+        }
+        /* Sealed: any type but FOOTER and SEAL. */
+        size = rw_rec_encode_codec(rec, 5, RW_REC_FOOTER, RW_CODEC_SEALED, 0, 0, 0, data, 16);
+        CHECK_EQ_U64(rw_rec_decode(rec, size, 5, &r, NULL), RW_REC_BAD);
+        size = rw_rec_encode_codec(rec, 5, RW_REC_COMMIT, RW_CODEC_SEALED, 0, 0, 0, data, 16);
+        CHECK_EQ_U64(rw_rec_decode(rec, size, 5, &r, NULL), RW_REC_OK);
+    }
+    p = encode(5, RW_REC_COMMIT, 1, 2, 3, NULL, 0, &size);
+    p[5] = 1;
     {
         uint8_t s8[8];
         tu_put_le64(s8, 5);

@@ -251,7 +251,7 @@ static void row_wrong_version(const char *dir)
     seg_path(dir, 0, p);
     size_t n;
     uint8_t *b = fu_read_file(p, &n);
-    b[8] = 2; /* format version 2, checksum made valid */
+    b[8] = 3; /* format version 3 (2 is known: docs/format.md §7), checksum made valid */
     fix_header_crc(b);
     fu_write_file(p, b, n);
     free(b);

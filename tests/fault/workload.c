@@ -37,11 +37,22 @@ static uint64_t rnd_in(workload *w, uint64_t lo, uint64_t hi)
     return lo + rnd(w) % (hi - lo + 1);
 }
 
+/* RAFTWAL_CRASH_CODEC=lz4 (or both): the workload's logs are written with
+ * LZ4 compression and its payloads compress (a new random word every 64
+ * bytes instead of every 8), so that the crash explorer and the fault
+ * sweep run on compressed records. */
+static int codec_lz4(void)
+{
+    const char *c = getenv("RAFTWAL_CRASH_CODEC");
+    return c && (strcmp(c, "lz4") == 0 || strcmp(c, "both") == 0);
+}
+
 void wl_payload(uint64_t seed, uint64_t index, uint64_t term, uint8_t *out, size_t len)
 {
     uint64_t x = mix(seed ^ mix(index * 1000003u + term));
+    size_t period = codec_lz4() ? 63 : 7;
     for (size_t i = 0; i < len; i++) {
-        if ((i & 7) == 0)
+        if ((i & period) == 0)
             x = mix(x);
         out[i] = (uint8_t)(x >> ((i & 7) * 8));
     }
@@ -78,6 +89,8 @@ void wl_init(workload *w, const char *dir, uint64_t seed, uint64_t seg_size)
     raftwal_options_init(&w->opts, RAFTWAL_OPTIONS_VERSION);
     w->opts.flags = RAFTWAL_OPEN_CREATE;
     w->opts.segment_size = seg_size;
+    if (codec_lz4())
+        w->opts.compression = RAFTWAL_COMPRESS_LZ4;
     static const char meta[] = "cluster=7 node=3";
     w->opts.metadata = meta;
     w->opts.metadata_size = sizeof meta - 1;

@@ -24,12 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(why != NULL);
     } else {
         FZ_ASSERT(r.type >= RW_REC_ENTRY && r.type <= RW_REC_SEAL);
-        FZ_ASSERT(r.len <= rw_rec_max_len(r.type));
+        FZ_ASSERT(r.len <= rw_rec_max_len(r.type) + (r.codec ? RW_CODEC_MAX_EXTRA : 0));
+        FZ_ASSERT(!(r.codec & ~RW_CODEC_KNOWN));
         FZ_ASSERT(r.payload == buf + RW_REC_HEADER);
         FZ_ASSERT(RW_REC_HEADER + (size_t)r.len <= len && r.size <= len);
         FZ_ASSERT(r.size >= RW_REC_HEADER + r.len);
         uint8_t *again = malloc(rw_rec_size(r.len));
-        size_t n = rw_rec_encode(again, salt, r.type, r.aux, r.a, r.b, r.payload, r.len);
+        size_t n = rw_rec_encode_codec(again, salt, r.type, r.codec, r.aux, r.a, r.b, r.payload,
+                                       r.len);
         /* Padding is not covered by the CRC: compare header and payload. */
         FZ_ASSERT(n == rw_rec_size(r.len));
         FZ_ASSERT(memcmp(again, buf, RW_REC_HEADER + r.len) == 0);
