@@ -42,7 +42,12 @@ typedef struct rw_codec {
     uint32_t session;
     uint32_t counter, counter0;
     int counter_wrapped;
+    void *wctx; /* the writer's cipher context, keyed with the session's key
+                   once (the writer seals under wmu); NULL: one per call */
 } rw_codec;
+
+/* Wipes and frees what c holds (keys, cipher context). */
+void rw_codec_free(rw_codec *c);
 
 #define RW_COMPRESS_MIN_DEFAULT 64u
 
@@ -143,6 +148,7 @@ struct rw_seal_ctx {
     const uint8_t *key; /* 32 bytes */
     uint64_t salt;
     uint64_t off;
+    void *evp;          /* a cipher context already keyed with key, or NULL */
 };
 
 /* Tests only: called with (key id = salt >> 32, nonce) for every record
