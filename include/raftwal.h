@@ -882,9 +882,9 @@ RAFTWAL_API int raftwal_repair_opts(const char *dir,
  * crash at any point the log opens with exactly one of the two keys, and
  * the call can be repeated (with the key the log then opens with as
  * old_key). Takes the log's lock (RAFTWAL_ELOCKED while it is open for
- * writing); read-only handles open with the old key keep working until
- * they meet data a writer opened after the rekey wrote (RAFTWAL_EKEY:
- * reopen them with the new key). The keys are copied during the call and
+ * writing); read-only handles open with the old key keep working (they
+ * read the log as of their open, whose data keys they hold; a new open
+ * needs the new key). The keys are copied during the call and
  * the copies wiped. Thread-safe.
  * Errors: RAFTWAL_EKEY (old_key is not the log's key, or the log is not
  * encrypted), RAFTWAL_EINVAL (NULL, a size other than RAFTWAL_KEY_SIZE, a
