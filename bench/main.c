@@ -61,7 +61,7 @@ static void usage(FILE *f)
             "              directory); the harness works in D/raftwal-bench.XXXXXX and removes it\n"
             "  --only      phases to run; --who: contenders of the grid (raw, raftwal,\n"
             "              raftwal-steady, raw-grow, sqlite, lmdb, rocksdb; c, python, luajit);\n"
-            "              --cell: one cell, e.g. 1024x16.\n"
+            "              --cell: one cell, e.g. 1024x16 (the codec phase's reads: 1024x1).\n"
             "              With these, one workload can be profiled:\n"
             "              perf record -g raftwal-bench --only nosync --who raftwal --cell 128x256\n"
             "  --segment-mib N  segment size of the C raftwal logs (default: the engine's)\n"
