@@ -40,6 +40,7 @@ static void fill_check(raftwal_log *log, raftwal_check *out, const entry_tally *
     c.torn_offset = log->torn_off;
     c.leftovers = log->leftovers;
     c.leftover_below_seq = log->leftover_below_seq;
+    c.encrypted = (uint64_t)log->codec.encrypted;
     c.compressed_entries = t->compressed;
     c.entry_bytes = t->data_bytes;
     c.stored_entry_bytes = t->stored_bytes;
@@ -91,10 +92,17 @@ static int check_entries(raftwal_log *log, entry_tally *t)
 
 int raftwal_verify(const char *dir, raftwal_check *out)
 {
+    return rw_verify_keyed(dir, NULL, out);
+}
+
+int rw_verify_keyed(const char *dir, const void *key, raftwal_check *out)
+{
     if (!dir || (out && out->size < 8))
         return rw_err(RAFTWAL_EINVAL, "NULL directory or raftwal_check.size not set");
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
+    o.key = key;
+    o.key_size = key ? RAFTWAL_KEY_SIZE : 0;
     /* A writer in another process may purge segments the check has yet to
      * read (RAFTWAL_ECOMPACTED: nothing else gives that code here): the
      * check starts again, on the log as it is then, a few times. */
@@ -230,7 +238,7 @@ static int salvage_point(repair_state *st, const char *name, uint64_t off, uint6
     rw_seg_header h;
     if (off <= RW_HEADER_SIZE || rw_header_decode(buf, size, &h) != RW_HDR_OK)
         goto out;
-    static const rw_scan_ops no_ops = {NULL, NULL};
+    static const rw_scan_ops no_ops = {NULL, NULL, NULL};
     rw_scan_result res;
     uint64_t lim = off < size ? off : size;
     if (rw_scan_records(name, buf, (size_t)lim, h.salt, 0,
@@ -341,7 +349,7 @@ static int decode_opening_checkpoint(uint64_t seq, const uint8_t *buf, size_t le
         return -1;
     /* Damage later in the segment stops the scan: the batches before it
      * were reported. */
-    static const rw_scan_ops ops = {purge_batch, NULL};
+    static const rw_scan_ops ops = {purge_batch, NULL, NULL};
     rw_scan_result res;
     uint64_t purge = ck->purge;
     rw_scan_records("", buf, len, h.salt, 0, (h.flags & RW_HDR_F_RECYCLED) != 0, &ops, &purge, &res);

@@ -16,7 +16,9 @@
 /* ---------------------------------------------------------------------- */
 
 typedef struct sealed_ctx {
+    raftwal_log *log;
     rw_seg *s;
+    rw_codec_buf scratch, data; /* decoded records (docs/format.md §7) */
     int seen_checkpoint;
     uint64_t first, n;
     uint32_t *offs;
@@ -48,6 +50,13 @@ static int sc_push(sealed_ctx *c, uint64_t index, uint64_t off)
     return 0;
 }
 
+/* Every record's codec byte and tag (docs/format.md §7.3). */
+static int sc_record(void *ctx, const rw_rec *r, uint64_t off, uint64_t salt)
+{
+    sealed_ctx *c = ctx;
+    return rw_codec_verify(&c->log->codec, c->s->version, salt, off, c->s->name, r, &c->scratch);
+}
+
 static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t n, uint64_t start,
                     uint64_t end)
 {
@@ -55,12 +64,18 @@ static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t 
     (void)end;
     if (!c->seen_checkpoint) {
         rw_state st;
-        if (n != 1 || recs[0].type != RW_REC_CHECKPOINT ||
-            rw_checkpoint_decode(recs[0].payload, recs[0].len, &st) != 0)
+        rw_rec ck = n ? recs[0] : (rw_rec){0};
+        int rc = n == 1 && ck.type == RW_REC_CHECKPOINT
+                     ? rw_codec_view(&c->log->codec, c->s->version, c->s->salt, offs[0], c->s->name,
+                                     &ck, &c->data)
+                     : 0;
+        if (rc)
+            return rc;
+        if (n != 1 || ck.type != RW_REC_CHECKPOINT || rw_checkpoint_decode(ck.payload, ck.len, &st) != 0)
             return sc_corrupt(c, start, "segment does not start with a valid checkpoint");
         c->seen_checkpoint = 1;
         c->purge = st.purge;
-        rw_terms_start(&c->terms, st.purge, recs[0].a, st.last_term, st.snap_index, st.snap_term);
+        rw_terms_start(&c->terms, st.purge, ck.a, st.last_term, st.snap_index, st.snap_term);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -98,7 +113,7 @@ static int sc_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t 
             rw_terms_purge(&c->terms, r->a);
             break;
         case RW_REC_HARDSTATE:
-            if (r->len != RW_HARDSTATE_PAYLOAD)
+            if (rw_codec_data_size(r) != RW_HARDSTATE_PAYLOAD)
                 return sc_corrupt(c, offs[i], "malformed hard state");
             break;
         case RW_REC_SNAPSHOT:
@@ -134,7 +149,7 @@ static int sc_epoch(void *ctx, uint64_t off, uint64_t salt)
  * rw_scan_records). */
 static int scan_all(rw_seg *s, sealed_ctx *c, uint64_t window, rw_scan_result *res)
 {
-    static const rw_scan_ops ops = {sc_batch, sc_epoch};
+    static const rw_scan_ops ops = {sc_batch, sc_epoch, sc_record};
     const rw_mapping *m;
     int rc = rw_seg_map(s, s->file_size, &m);
     if (rc == 0)
@@ -166,7 +181,7 @@ static int match_seal(raftwal_log *log, rw_seg *s, sealed_ctx *c)
 
 static int check_sealed(raftwal_log *log, rw_seg *s)
 {
-    sealed_ctx c = {.s = s, .trunc = UINT64_MAX};
+    sealed_ctx c = {.log = log, .s = s, .trunc = UINT64_MAX};
     rw_scan_result res;
     int rc = scan_all(s, &c, 0, &res);
     if (rc == 0 && (res.status != RW_SCAN_FOOTER || res.end != s->seal.footer_off))
@@ -176,6 +191,8 @@ static int check_sealed(raftwal_log *log, rw_seg *s)
         rc = match_seal(log, s, &c);
     free(c.offs);
     free(c.ep);
+    free(c.scratch.p);
+    free(c.data.p);
     rw_terms_free(&c.terms);
     return rc;
 }
@@ -186,7 +203,7 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
     *has_ckpt = 0;
     if (!s->base)
         return 0; /* its activation never reached the disk */
-    sealed_ctx c = {.s = s, .trunc = UINT64_MAX};
+    sealed_ctx c = {.log = log, .s = s, .trunc = UINT64_MAX};
     rw_scan_result res;
     /* The whole file is searched for proof at a clean end too: a zeroed
      * range followed by a COMMIT that says it was synced is damage. */
@@ -202,6 +219,8 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
     }
     free(c.offs);
     free(c.ep);
+    free(c.scratch.p);
+    free(c.data.p);
     rw_terms_free(&c.terms);
     return rc;
 }

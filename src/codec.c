@@ -3,6 +3,7 @@
  * bytes and back (docs/format.md, section 7). */
 #include "codec.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #ifdef RAFTWAL_HAVE_LZ4
@@ -15,12 +16,17 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "io.h"
+#include "keys.h"
 
 unsigned int rw_codec_features(void)
 {
     unsigned int f = 0;
 #ifdef RAFTWAL_HAVE_LZ4
     f |= RAFTWAL_FEATURE_LZ4;
+#endif
+#ifdef RAFTWAL_HAVE_OPENSSL
+    f |= RAFTWAL_FEATURE_ENCRYPTION;
 #endif
     return f;
 }
@@ -65,7 +71,62 @@ void rw_codec_init(rw_codec *c, const raftwal_options *opts)
 
 int rw_codec_wants_v2(const rw_codec *c)
 {
-    return c->compression != RAFTWAL_COMPRESS_NONE;
+    return c->compression != RAFTWAL_COMPRESS_NONE || c->encrypted;
+}
+
+void rw_codec_start_session(rw_codec *c, uint32_t id)
+{
+    c->session = id;
+    do
+        c->counter0 = (uint32_t)rw_random64();
+    while (c->counter0 == 0);
+    c->counter = c->counter0;
+    c->counter_wrapped = 0;
+}
+
+int rw_codec_next_salt(rw_codec *c, uint64_t not_salt, uint64_t *salt)
+{
+    if (!c->encrypted) {
+        do
+            *salt = rw_random64();
+        while (*salt == 0 || *salt == not_salt);
+        return 0;
+    }
+    /* Each salt once per session: counter0, counter0 + 1, ..., skipping 0,
+     * never back to counter0. */
+    if (c->counter_wrapped)
+        return rw_err(RAFTWAL_EIO, "the session has used all its 2^32 - 1 salts: reopen the log");
+    *salt = (uint64_t)c->session << 32 | c->counter;
+    do
+        c->counter++;
+    while (c->counter == 0);
+    if (c->counter == c->counter0)
+        c->counter_wrapped = 1;
+    return 0;
+}
+
+const rw_seal_ctx *rw_codec_writer_seal(const rw_codec *c, uint64_t salt, uint64_t off,
+                                        rw_seal_ctx *buf)
+{
+    if (!c->encrypted)
+        return NULL;
+    buf->key = rw_keys_data_key(c->keys, (uint32_t)(salt >> 32));
+    buf->salt = salt;
+    buf->off = off;
+    return buf;
+}
+
+int rw_codec_verify(const rw_codec *c, uint32_t version, uint64_t salt, uint64_t off,
+                    const char *name, const rw_rec *r, rw_codec_buf *b)
+{
+    const char *why = NULL;
+    int rc = rw_codec_check_log(c, version, r, &why);
+    if (rc)
+        return rw_err(rc, "%s: offset %" PRIu64 ": %s", name, off, why);
+    if (!(r->codec & RW_CODEC_SEALED))
+        return 0; /* a compressed entry is decoded when it is read */
+    rw_rec copy = *r;
+    return rw_codec_view(c, version, salt, off, name, &copy, b);
 }
 
 /* ---- write path ------------------------------------------------------ */
@@ -127,10 +188,79 @@ int rw_codec_check(uint32_t version, const rw_rec *r, const char **why)
         *why = "LZ4-compressed entries, and this build of raftwal has no LZ4 (raftwal_features())";
         return RAFTWAL_EVERSION;
     }
-    if (r->codec & ~(uint8_t)RW_CODEC_LZ4) { /* rw_rec_decode lets no other bit through */
-        *why = "unsupported record codec";
+    if ((r->codec & RW_CODEC_SEALED) && !(rw_codec_features() & RAFTWAL_FEATURE_ENCRYPTION)) {
+        *why = "encrypted records, and this build of raftwal has no encryption (raftwal_features())";
         return RAFTWAL_EVERSION;
     }
+    if ((r->codec & RW_CODEC_SEALED) &&
+        r->len < ((r->codec & RW_CODEC_COMPRESSED) ? 4u : 0u) + RW_TAG_SIZE) {
+        *why = "sealed record shorter than its tag";
+        return RAFTWAL_ECORRUPT;
+    }
+    if (r->codec & ~(uint8_t)(RW_CODEC_LZ4 | RW_CODEC_SEALED)) {
+        *why = "unsupported record codec"; /* rw_rec_decode lets no other bit through */
+        return RAFTWAL_EVERSION;
+    }
+    return 0;
+}
+
+int rw_codec_check_log(const rw_codec *c, uint32_t version, const rw_rec *r, const char **why)
+{
+    int rc = rw_codec_check(version, r, why);
+    if (rc)
+        return rc;
+    int must_seal = c->encrypted && r->type != RW_REC_FOOTER && r->type != RW_REC_SEAL;
+    if (must_seal != ((r->codec & RW_CODEC_SEALED) != 0)) {
+        *why = must_seal ? "record not sealed in an encrypted log"
+                         : "sealed record in a log that is not encrypted";
+        return RAFTWAL_ECORRUPT;
+    }
+    return 0;
+}
+
+/* The salt naming a sealed record's key and nonce: its epoch's, but the
+ * one it starts for an EPOCH (docs/format.md §7.3). */
+static uint64_t seal_salt(const rw_rec *r, uint64_t salt)
+{
+    return r->type == RW_REC_EPOCH ? r->b : salt;
+}
+
+int rw_codec_open_data(const rw_codec *c, uint64_t salt, uint64_t off, const rw_rec *r,
+                       void *dst, size_t cap, const char **why)
+{
+    if (!(r->codec & RW_CODEC_SEALED))
+        return rw_codec_decode(r, dst, cap, why);
+    rw_seal_ctx sc = {NULL, seal_salt(r, salt), off};
+    sc.key = c->keys ? rw_keys_data_key(c->keys, (uint32_t)(sc.salt >> 32)) : NULL;
+    if (!sc.key) {
+        *why = "sealed under a data key the log's KEYS file does not hold";
+        return -1;
+    }
+    return rw_codec_open_record(&sc, r->payload - RW_REC_HEADER, r, dst, cap, why);
+}
+
+int rw_codec_view(const rw_codec *c, uint32_t version, uint64_t salt, uint64_t off,
+                  const char *name, rw_rec *r, rw_codec_buf *b)
+{
+    const char *why = NULL;
+    int rc = rw_codec_check_log(c, version, r, &why);
+    if (rc)
+        return rw_err(rc, "%s: offset %" PRIu64 ": %s", name, off, why);
+    if (r->codec == 0)
+        return 0;
+    uint32_t size = rw_codec_data_size(r);
+    if (size > b->cap) {
+        uint8_t *p = realloc(b->p, size);
+        if (!p)
+            return rw_err(RAFTWAL_ENOMEM, "out of memory for a %" PRIu32 "-byte record", size);
+        b->p = p;
+        b->cap = size;
+    }
+    if (rw_codec_open_data(c, salt, off, r, b->p, b->cap, &why) != 0)
+        return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": %s", name, off, why);
+    r->payload = b->p;
+    r->len = size;
+    r->codec = 0;
     return 0;
 }
 
@@ -144,6 +274,10 @@ uint32_t rw_codec_data_size(const rw_rec *r)
 int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why)
 {
     uint32_t raw = rw_codec_data_size(r);
+    if (r->codec & RW_CODEC_SEALED) {
+        *why = "sealed record: only its key opens it"; /* rw_codec_open_data's job */
+        return -1;
+    }
     if (cap < raw) {
         *why = "decode buffer too small"; /* a caller's bug, never the data's */
         return -1;
@@ -268,6 +402,7 @@ size_t rw_codec_encode_record(const rw_codec *c, uint32_t version, const rw_seal
         return 0;
     return rw_rec_frame(out, crc_salt, type, codec, aux, a, b, stored);
 #else
+    (void)body; /* no sealing without libcrypto (sc is never set then) */
     return 0;
 #endif
 }
@@ -299,7 +434,8 @@ int rw_codec_open_record(const rw_seal_ctx *sc, const uint8_t *hdr, const rw_rec
     int rc = gcm(0, sc, aad, aad_len, r->payload + prefix, plain, body_len, tag);
     if (rc != 0) {
         *why = "authentication tag does not verify (wrong data key, or changed bytes)";
-        OPENSSL_cleanse(plain, body_len);
+        if (body_len)
+            OPENSSL_cleanse(plain, body_len);
     } else if (prefix) {
         /* raw_len (the prefix, authenticated as AAD) bounds the output. */
 #ifdef RAFTWAL_HAVE_LZ4

@@ -25,16 +25,76 @@ unsigned int rw_codec_features(void);
  * version 2 struct. */
 int rw_codec_check_options(const raftwal_options *opts);
 
-/* A writer's codec: what the handle's options ask for. */
+struct rw_keyring; /* keys.h */
+typedef struct rw_seal_ctx rw_seal_ctx;
+
+/* A handle's codec: what its options ask for, and for an encrypted log
+ * its keys (docs/format.md §7.4). */
 typedef struct rw_codec {
     unsigned int compression; /* RAFTWAL_COMPRESS_* */
     uint32_t compress_min;    /* smaller entries are stored as they are */
+    /* The log has a KEYS file: every record but FOOTER and SEAL is sealed,
+     * and a record that is not is corruption. */
+    int encrypted;
+    struct rw_keyring *keys;  /* owned; wiped and freed with the handle */
+    /* A writable handle's session: its data key id, key, and the salt
+     * counter (c starts at a random non-zero value, §7.4). */
+    uint32_t session;
+    uint32_t counter, counter0;
+    int counter_wrapped;
 } rw_codec;
 
 #define RW_COMPRESS_MIN_DEFAULT 64u
 
 /* Fills *c from checked options (rw_codec_check_options). */
 void rw_codec_init(rw_codec *c, const raftwal_options *opts);
+
+/* The salt of the writer's next epoch or activation, other than `not`:
+ * random for a plaintext log; `session << 32 | c` for an encrypted one
+ * (c counts, skipping 0). RAFTWAL_EIO when the session's 2^32 - 1 salts
+ * are used up (the caller fails the handle). */
+int rw_codec_next_salt(rw_codec *c, uint64_t not_salt, uint64_t *salt);
+
+/* Starts an encrypted writer's session with data key id `id` (made durable
+ * in KEYS by the caller). */
+void rw_codec_start_session(rw_codec *c, uint32_t id);
+
+/* The sealing context of a record the writer writes at file offset `off`
+ * under `salt` (the session's), or NULL for a plaintext log. */
+const rw_seal_ctx *rw_codec_writer_seal(const rw_codec *c, uint64_t salt, uint64_t off,
+                                        rw_seal_ctx *buf);
+
+/* Read path, any record: rw_codec_check and, for an encrypted log, that
+ * every record but FOOTER and SEAL is sealed (and none is in a plaintext
+ * one) and that its key is known. Returns as rw_codec_check. */
+int rw_codec_check_log(const rw_codec *c, uint32_t version, const rw_rec *r, const char **why);
+
+/* Decodes any record r that passed rw_codec_check_log (found at file
+ * offset off, its epoch's salt `salt`; its header is at r->payload - 32)
+ * into dst (cap >= rw_codec_data_size(r)): opens a sealed one (tag
+ * checked), decompresses a compressed one. 0, or -1 with *why. */
+int rw_codec_open_data(const rw_codec *c, uint64_t salt, uint64_t off, const rw_rec *r,
+                       void *dst, size_t cap, const char **why);
+
+/* A growing buffer for decoded records. */
+typedef struct rw_codec_buf {
+    uint8_t *p;
+    size_t cap;
+} rw_codec_buf;
+
+/* rw_codec_check_log then rw_codec_open_data in one: on success *r's
+ * payload, len and codec describe the record's data (unchanged when it is
+ * stored plain; else decoded into b, grown as needed; the caller frees
+ * b->p). Errors name the file `name` and the offset: RAFTWAL_ECORRUPT,
+ * RAFTWAL_EVERSION, RAFTWAL_ENOMEM. */
+int rw_codec_view(const rw_codec *c, uint32_t version, uint64_t salt, uint64_t off,
+                  const char *name, rw_rec *r, rw_codec_buf *b);
+
+/* For every record recovery and checks read: rw_codec_check_log, and a
+ * sealed record's tag (rw_codec_view of a copy; r is left as it is). A
+ * compressed plaintext entry is only decoded when read. */
+int rw_codec_verify(const rw_codec *c, uint32_t version, uint64_t salt, uint64_t off,
+                    const char *name, const rw_rec *r, rw_codec_buf *b);
 
 /* Whether segments this writer activates are version 2
  * (RW_FORMAT_VERSION_CODEC) rather than 1. */
@@ -65,14 +125,13 @@ static inline int rw_codec_is_plain(const rw_rec *r)
     return r->codec == 0;
 }
 
-/* Decodes r's data into dst (cap >= rw_codec_data_size(r)). 0, or -1 with
- * *why set when the stored bytes do not decode to exactly raw_len bytes
- * (corruption: the CRC was valid). r passed rw_codec_check. */
+/* Decodes an unsealed r's data into dst (cap >= rw_codec_data_size(r)).
+ * 0, or -1 with *why set when the stored bytes do not decode to exactly
+ * raw_len bytes (corruption: the CRC was valid), or r is sealed (see
+ * rw_codec_open_data). r passed rw_codec_check. */
 int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why);
 
-/* ---- encryption: AES-256-GCM (docs/format.md §7.3) -------------------
- * The building blocks; the engine does not call them yet (raftwal_features()
- * reports no encryption until it does). */
+/* ---- encryption: AES-256-GCM (docs/format.md §7.3) ------------------- */
 
 #define RW_TAG_SIZE 16u
 #define RW_NONCE_SIZE 12u
@@ -80,11 +139,11 @@ int rw_codec_decode(const rw_rec *r, void *dst, size_t cap, const char **why);
 /* Where a record is sealed: its data key, the salt that names the key and
  * makes the nonce (the record's epoch salt; for an EPOCH record the salt
  * it starts, §7.3), and its file offset. */
-typedef struct rw_seal_ctx {
+struct rw_seal_ctx {
     const uint8_t *key; /* 32 bytes */
     uint64_t salt;
     uint64_t off;
-} rw_seal_ctx;
+};
 
 /* Tests only: called with (key id = salt >> 32, nonce) for every record
  * the library seals, from the sealing thread. NULL in production. */

@@ -166,7 +166,8 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
     st.segtab = tab;
     st.nsegtab = (uint32_t)log->nsegs;
     size_t plen = rw_checkpoint_payload_len(&st);
-    size_t len = rw_rec_size(plen) + RW_REC_HEADER;
+    size_t tag = log->codec.encrypted ? RW_TAG_SIZE : 0;
+    size_t len = rw_rec_size(plen + tag) + rw_rec_size(tag);
     uint8_t *payload = malloc(plen);
     uint8_t *buf = malloc(len);
     if (!payload || !buf) {
@@ -177,10 +178,20 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
     }
     rw_checkpoint_encode(payload, &st);
     free(tab);
-    size_t n = rw_rec_encode(buf, salt, RW_REC_CHECKPOINT, 0, st.last_index, st.first_index,
-                             payload, (uint32_t)plen);
-    rw_rec_encode(buf + n, salt, RW_REC_COMMIT, 1, 0, RW_HEADER_SIZE, NULL, 0);
+    /* At offsets 64 and after it, sealed in an encrypted log (§7.3). */
+    rw_seal_ctx sb;
+    const rw_seal_ctx *sc = rw_codec_writer_seal(&log->codec, salt, RW_HEADER_SIZE, &sb);
+    size_t n = rw_codec_encode_record(NULL, 0, sc, buf, salt, RW_REC_CHECKPOINT, 0, st.last_index,
+                                      st.first_index, payload, (uint32_t)plen, NULL);
+    sc = rw_codec_writer_seal(&log->codec, salt, RW_HEADER_SIZE + n, &sb);
+    size_t n2 = n ? rw_codec_encode_record(NULL, 0, sc, buf + n, salt, RW_REC_COMMIT, 1, 0,
+                                           RW_HEADER_SIZE, NULL, 0, NULL) : 0;
     free(payload);
+    if (!n || !n2) {
+        free(buf);
+        return rw_err(RAFTWAL_EIO, "the cipher failed to seal a checkpoint");
+    }
+    len = n + n2;
     *out = buf;
     *out_len = len;
     return 0;
@@ -299,9 +310,16 @@ static int make_next(raftwal_log *log, next_seg *n)
     if (rc)
         return rc == RAFTWAL_ENOSPC || rc == RAFTWAL_ENOMEM || atomic_load(&log->failed)
                    ? rc : rw_log_fail(log, rc);
-    n->salt = rw_seg_choose_salt(n->s);
+    /* A session salt in an encrypted log (docs/format.md §7.4). */
+    rc = rw_codec_next_salt(&log->codec, n->s->salt, &n->salt);
+    if (rc) {
+        rw_prepare_give_back(log, n->s);
+        n->s = NULL;
+        return rw_log_fail(log, rc);
+    }
     /* A writer with a codec writes version 2 segments (docs/format.md §7). */
     n->s->version = rw_codec_wants_v2(&log->codec) ? RW_FORMAT_VERSION_CODEC : RW_FORMAT_VERSION;
+    n->s->encrypted = log->codec.encrypted;
     /* The table lists the segments as they are now; sealing the active
      * one (rotate) changes none of what it records. */
     rc = encode_checkpoint(log, n->salt, &n->ckpt, &n->ckpt_len);
@@ -585,23 +603,25 @@ static int validate_batch(raftwal_log *log, const rw_batch *b, uint64_t *trunc_f
     return 0;
 }
 
+/* At most the bytes a batch takes (the codec may make it shorter). */
 static size_t batch_size(const raftwal_log *log, const rw_batch *b, uint64_t trunc_from)
 {
-    size_t size = RW_REC_HEADER; /* COMMIT */
+    size_t tag = log->codec.encrypted ? RW_TAG_SIZE : 0; /* every record is sealed */
+    size_t size = rw_rec_size(tag); /* COMMIT */
     if (log->need_epoch)
-        size += RW_REC_HEADER;
+        size += rw_rec_size(tag);
     if (trunc_from)
-        size += RW_REC_HEADER;
+        size += rw_rec_size(tag);
     if (b->hs)
-        size += rw_rec_size(RW_HARDSTATE_PAYLOAD);
+        size += rw_rec_size(RW_HARDSTATE_PAYLOAD + tag);
     if (b->has_snapshot)
-        size += rw_rec_size(b->snap_meta_len);
+        size += rw_rec_size(b->snap_meta_len + tag);
     if (b->has_meta)
-        size += rw_rec_size(b->meta_len);
+        size += rw_rec_size(b->meta_len + tag);
     if (b->purge)
-        size += RW_REC_HEADER;
+        size += rw_rec_size(tag);
     for (size_t i = 0; i < b->n; i++)
-        size += rw_rec_size(b->entries[i].size);
+        size += rw_rec_size(b->entries[i].size + tag);
     return size;
 }
 
@@ -703,53 +723,66 @@ static void write_piece(piece_writer *w, const uint8_t *end, int last)
  * many were stored compressed through *ncompressed. Entries go through the
  * codec (codec.h): the one place on the write path where data becomes
  * stored bytes, so their records may be shorter than batch_size counted
- * (never longer). */
-static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
-                           uint64_t trunc_from, uint64_t *epoch_salt, piece_writer *w,
-                           uint64_t *stored, uint64_t *ncompressed)
+ * (never longer); in an encrypted log every record is sealed there too
+ * (docs/format.md §7.3). The batch's length goes to *size; an error only
+ * when the session has no salt left (RAFTWAL_EIO). */
+static int encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
+                        uint64_t trunc_from, uint64_t *epoch_salt, piece_writer *w,
+                        uint64_t *stored, uint64_t *ncompressed, size_t *size)
 {
     uint8_t *p = log->buf;
     uint64_t upto = synced_upto(log, seg);
     uint64_t salt = log->wsalt;
     uint32_t nrec = 0;
     *epoch_salt = 0;
+    rw_seal_ctx sb;
+#define AT() (seg->used + (uint64_t)(p - log->buf)) /* the next record's file offset */
+#define SEAL(salt_) rw_codec_writer_seal(&log->codec, (salt_), AT(), &sb)
     if (log->need_epoch) {
         uint64_t ns;
-        do
-            ns = rw_random64();
-        while (ns == salt);
-        p += rw_rec_encode(p, salt, RW_REC_EPOCH, 0, upto, ns, NULL, 0);
+        int rc = rw_codec_next_salt(&log->codec, salt, &ns);
+        if (rc)
+            return rc;
+        /* Sealed under the salt it starts (docs/format.md §7.3). */
+        p += rw_codec_encode_record(NULL, 0, SEAL(ns), p, salt, RW_REC_EPOCH, 0, upto, ns, NULL, 0,
+                                    NULL);
         salt = ns;
         *epoch_salt = ns;
     }
-    uint64_t start = seg->used + (uint64_t)(p - log->buf);
+    uint64_t start = AT();
     if (trunc_from) {
-        p += rw_rec_encode(p, salt, RW_REC_TRUNCATE, 0, trunc_from, 0, NULL, 0);
+        p += rw_codec_encode_record(NULL, 0, SEAL(salt), p, salt, RW_REC_TRUNCATE, 0, trunc_from, 0,
+                                    NULL, 0, NULL);
         nrec++;
     }
     if (b->hs) {
         uint8_t hs[RW_HARDSTATE_PAYLOAD];
         rw_hardstate_encode(hs, b->hs);
-        p += rw_rec_encode(p, salt, RW_REC_HARDSTATE, 0, 0, 0, hs, sizeof hs);
+        p += rw_codec_encode_record(NULL, 0, SEAL(salt), p, salt, RW_REC_HARDSTATE, 0, 0, 0, hs,
+                                    sizeof hs, NULL);
         nrec++;
     }
     if (b->has_snapshot) {
-        p += rw_rec_encode(p, salt, RW_REC_SNAPSHOT, 0, b->snap_index, b->snap_term, b->snap_meta,
-                           (uint32_t)b->snap_meta_len);
+        p += rw_codec_encode_record(NULL, 0, SEAL(salt), p, salt, RW_REC_SNAPSHOT, 0, b->snap_index,
+                                    b->snap_term, b->snap_meta, (uint32_t)b->snap_meta_len, NULL);
         nrec++;
     }
     if (b->has_meta) {
-        p += rw_rec_encode(p, salt, RW_REC_METADATA, 0, 0, 0, b->meta, (uint32_t)b->meta_len);
+        p += rw_codec_encode_record(NULL, 0, SEAL(salt), p, salt, RW_REC_METADATA, 0, 0, 0, b->meta,
+                                    (uint32_t)b->meta_len, NULL);
         nrec++;
     }
     if (b->purge) {
-        p += rw_rec_encode(p, salt, RW_REC_PURGE, 0, b->purge, 0, NULL, 0);
+        p += rw_codec_encode_record(NULL, 0, SEAL(salt), p, salt, RW_REC_PURGE, 0, b->purge, 0, NULL,
+                                    0, NULL);
         nrec++;
     }
     for (size_t i = 0; i < b->n; i++) {
+        const raftwal_entry *e = &b->entries[i];
         int compressed;
-        size_t n = rw_codec_encode_entry(&log->codec, seg->version, p, salt, &b->entries[i],
-                                         &compressed);
+        size_t n = rw_codec_encode_record(&log->codec, seg->version, SEAL(salt), p, salt,
+                                          RW_REC_ENTRY, e->type, e->index, e->term, e->data,
+                                          (uint32_t)e->size, &compressed);
         *stored += rw_get32(p + 8); /* the stored payload, padding not counted */
         p += n;
         *ncompressed += (uint64_t)compressed;
@@ -757,8 +790,12 @@ static size_t encode_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b,
             write_piece(w, p, 0);
     }
     nrec += (uint32_t)b->n;
-    p += rw_rec_encode(p, salt, RW_REC_COMMIT, nrec, upto, start, NULL, 0);
-    return (size_t)(p - log->buf);
+    p += rw_codec_encode_record(NULL, 0, SEAL(salt), p, salt, RW_REC_COMMIT, nrec, upto, start,
+                                NULL, 0, NULL);
+#undef SEAL
+#undef AT
+    *size = (size_t)(p - log->buf);
+    return 0;
 }
 
 /* Makes the written batch visible to readers. */
@@ -767,38 +804,40 @@ static int publish_batch(raftwal_log *log, rw_seg *seg, const rw_batch *b, uint6
 {
     int rc = 0;
     uint64_t off = seg->used;
+    /* Each record's size as encoded (the codec sets it: compressed, sealed). */
+#define NEXT() (off += rw_rec_size(rw_get32(log->buf + (off - seg->used) + 8)))
     pthread_rwlock_wrlock(&log->rw);
     if (epoch_salt) {
-        off += RW_REC_HEADER;
+        NEXT();
         rc = rw_seg_add_epoch(seg, off, epoch_salt);
         log->wsalt = epoch_salt;
         log->need_epoch = 0;
     }
     if (trunc_from) {
         rw_apply_truncate(log, trunc_from);
-        off += RW_REC_HEADER;
+        NEXT();
     }
     if (b->hs) {
         log->hs = *b->hs;
-        off += rw_rec_size(RW_HARDSTATE_PAYLOAD);
+        NEXT();
     }
     if (b->has_snapshot && rc == 0) {
         rc = rw_apply_snapshot(log, b->snap_index, b->snap_term, b->snap_meta, b->snap_meta_len);
-        off += rw_rec_size(b->snap_meta_len);
+        NEXT();
     }
     if (b->has_meta && rc == 0) {
         rc = rw_apply_metadata(log, b->meta, b->meta_len);
-        off += rw_rec_size(b->meta_len);
+        NEXT();
     }
     if (b->purge) {
         rw_apply_purge(log, b->purge);
-        off += RW_REC_HEADER;
+        NEXT();
     }
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         rc = rw_apply_entry(log, seg, b->entries[i].index, off);
-        /* The stored length: the codec may have shrunk the record. */
-        off += rw_rec_size(rw_get32(log->buf + (off - seg->used) + 8));
+        NEXT();
     }
+#undef NEXT
     seg->used += size;
     if (seg->used > seg->file_size)
         seg->file_size = seg->used; /* an oversized batch grew the file */
@@ -888,13 +927,21 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
     piece_writer w = {.fd = seg->fd, .off = seg->used, .buf = log->buf,
                       .piece = rw_write_piece, .hint = !nosync};
     uint64_t stored = 0, ncompressed = 0;
-    size_t n = encode_batch(log, seg, b, trunc_from, &epoch_salt, &w, &stored, &ncompressed);
+    size_t n = 0;
+    rc = encode_batch(log, seg, b, trunc_from, &epoch_salt, &w, &stored, &ncompressed, &n);
+    if (rc)
+        return rw_log_fail(log, rc);
     write_piece(&w, log->buf + n, 1);
-    if (w.err == -ENOSPC && w.done == 0 && w.landed == 0)
+    if (w.err == -ENOSPC && w.done == 0 && w.landed == 0) {
         /* Not a byte of the batch reached the file (a full disk refused
-         * its first write): nothing to undo, the handle stays usable. */
+         * its first write): nothing to undo, the handle stays usable. An
+         * encrypted log gives up the epoch whose nonces the batch used:
+         * the next batch starts a new one (docs/format.md §7.4). */
+        if (log->codec.encrypted)
+            log->need_epoch = 1;
         return rw_err_sys(ENOSPC, 0, "%s: write of a %zu-byte batch at offset %" PRIu64,
                           seg->name, n, seg->used);
+    }
     if (w.err)
         return rw_log_fail(log, rw_err_sys(-w.err, 0, "%s: write of %zu bytes at offset %" PRIu64
                                            " (of a %zu-byte batch at offset %" PRIu64 ")",

@@ -9,10 +9,10 @@
  *   crc32c.c         CRC32C
  *   error.c          error strings and the per-thread last-error message
  *   io.c             the file I/O table (POSIX; tests inject faults)
- *   log_ref.c        the handle's reference count, and freeing it
  *   format.c         encoders and decoders of the segment format
- *   codec.c          compression and encryption of record payloads (format.md 7)
  *   keys.c           the key registry of an encrypted log: the KEYS file (format.md 7.4)
+ *   codec.c          compression and encryption of record payloads (format.md 7)
+ *   log_ref.c        the handle's reference count, and freeing it (keys wiped)
  *   rules.c          which histories are legal
  *   lock.c           one writer per directory; which process owns a handle
  *   segment.c        a segment file's life
@@ -368,6 +368,9 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
 /* A read-only handle lets go of a segment the check has read (its file
  * stays locked while mapped: segment.c, "Readers and recycling"). */
 void rw_check_unmap(raftwal_log *log, rw_seg *s);
+
+/* ---- raftwal_verify() with an encrypted log's key (check.c) ---- */
+int rw_verify_keyed(const char *dir, const void *key, raftwal_check *out);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "keys.h"
 #include "log.h"
 #include "rules.h"
 #include "segment_scan.h"
@@ -116,7 +117,17 @@ typedef struct tail_ctx {
     rw_seg *seg;
     int seen_checkpoint;
     rw_terms terms; /* the term rule (rules.h), replayed */
+    rw_codec_buf scratch; /* records checked by tail_record */
+    rw_codec_buf data;    /* the data of the record being applied */
 } tail_ctx;
+
+/* Every record's codec byte and tag (docs/format.md §7.3). */
+static int tail_record(void *ctx, const rw_rec *r, uint64_t off, uint64_t salt)
+{
+    tail_ctx *c = ctx;
+    return rw_codec_verify(&c->log->codec, c->seg->version, salt, off, c->seg->name, r,
+                           &c->scratch);
+}
 
 static int tail_corrupt(tail_ctx *c, uint64_t off, const char *what)
 {
@@ -154,11 +165,19 @@ static int tail_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_
     if (!c->seen_checkpoint) {
         if (n != 1 || recs[0].type != RW_REC_CHECKPOINT)
             return tail_corrupt(c, start, "segment does not start with a checkpoint");
-        return apply_checkpoint(c, &recs[0], offs[0]);
+        rw_rec view = recs[0];
+        int rc = rw_codec_view(&log->codec, c->seg->version, c->seg->salt, offs[0], c->seg->name,
+                               &view, &c->data);
+        return rc ? rc : apply_checkpoint(c, &view, offs[0]);
     }
     for (size_t i = 0; i < n; i++) {
-        const rw_rec *r = &recs[i];
+        rw_rec view = recs[i];
+        const rw_rec *r = &view;
         int rc = 0;
+        if (r->type != RW_REC_ENTRY && r->codec &&
+            (rc = rw_codec_view(&log->codec, c->seg->version, rw_seg_salt_at(c->seg, offs[i]),
+                                offs[i], c->seg->name, &view, &c->data)) != 0)
+            return rc; /* the data of a hard state, snapshot or metadata */
         switch (r->type) {
         case RW_REC_ENTRY:
             rc = rw_terms_entry(&c->terms, r->a, r->b);
@@ -206,7 +225,7 @@ static int tail_epoch(void *ctx, uint64_t off, uint64_t salt)
     return rw_seg_add_epoch(c->seg, off, salt);
 }
 
-static const rw_scan_ops tail_ops = {tail_batch, tail_epoch};
+static const rw_scan_ops tail_ops = {tail_batch, tail_epoch, tail_record};
 
 /* ---------------------------------------------------------------------- */
 /* Recovery                                                               */
@@ -219,6 +238,9 @@ static const rw_scan_ops tail_ops = {tail_batch, tail_epoch};
  * renames and unlinks may reach the disk in any order) must have been
  * purged; *missing_last receives the highest live index they held, checked
  * against the final purge point after the tail's scan. */
+static int compose_listed(raftwal_log *log, rw_seg **segs, size_t tail, const rw_state *cst,
+                          uint64_t *missing_last);
+
 static int compose_from_table(raftwal_log *log, rw_seg **segs, size_t tail, const rw_mapping *m,
                               uint64_t *missing_last)
 {
@@ -227,9 +249,27 @@ static int compose_from_table(raftwal_log *log, rw_seg **segs, size_t tail, cons
     rw_state st;
     *missing_last = 0;
     if (rw_rec_decode(m->addr + RW_HEADER_SIZE, m->len - RW_HEADER_SIZE, t->salt, &r, NULL) !=
-            RW_REC_OK || r.type != RW_REC_CHECKPOINT ||
-        rw_checkpoint_decode(r.payload, r.len, &st) != 0)
+            RW_REC_OK || r.type != RW_REC_CHECKPOINT)
         return rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: invalid checkpoint", t->name, RW_HEADER_SIZE);
+    rw_codec_buf data = {NULL, 0}; /* an encrypted checkpoint, decrypted */
+    int rc0 = rw_codec_view(&log->codec, t->version, t->salt, RW_HEADER_SIZE, t->name, &r, &data);
+    if (rc0 == 0 && rw_checkpoint_decode(r.payload, r.len, &st) != 0)
+        rc0 = rw_err(RAFTWAL_ECORRUPT, "%s: offset %d: invalid checkpoint", t->name, RW_HEADER_SIZE);
+    if (rc0) {
+        free(data.p);
+        return rc0;
+    }
+    int rc1 = compose_listed(log, segs, tail, &st, missing_last);
+    free(data.p);
+    return rc1;
+}
+
+/* compose_from_table's work on the decoded checkpoint st. */
+static int compose_listed(raftwal_log *log, rw_seg **segs, size_t tail, const rw_state *cst,
+                          uint64_t *missing_last)
+{
+    rw_seg *t = segs[tail];
+    rw_state st = *cst;
     uint64_t tab_first_seq = st.nsegtab ? rw_get64(st.segtab) : t->seq;
     uint64_t tab_last_seq = st.nsegtab ? tab_first_seq + st.nsegtab - 1 : t->seq - 1;
     /* Files before the table's first segment are not part of the log: a
@@ -287,7 +327,7 @@ static int check_activation(rw_seg *s, const rw_mapping *m, int *torn)
     }
     /* The slow path, after a crash during activation only: the scanner
      * reports corruption when later records prove the segment was synced. */
-    static const rw_scan_ops no_ops = {NULL, NULL};
+    static const rw_scan_ops no_ops = {NULL, NULL, NULL};
     rw_scan_result res;
     int rc = rw_scan_records(s->name, m->addr, m->len, s->salt, UINT64_MAX, s->recycled, &no_ops, NULL, &res);
     if (rc == 0 && res.batches == 0)
@@ -364,6 +404,8 @@ static int scan_tail(raftwal_log *log, rw_seg *s, uint64_t window)
         rw_io->advise_sequential(addr, m->len, 1);
     rc = rw_scan_records(s->name, addr, m->len, s->salt, window, s->recycled, &tail_ops, &c, &res);
     rw_terms_free(&c.terms);
+    free(c.scratch.p);
+    free(c.data.p);
     if (rw_io->advise_sequential && !view)
         rw_io->advise_sequential(m->addr, m->len, 0);
     if (view)
@@ -502,6 +544,77 @@ static int adopt_prepared(raftwal_log *log, rw_seg **segs, size_t from, size_t n
     return removed || adopted ? rw_log_dirsync(log) : 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Keys (docs/format.md §7.4)                                              */
+/* ---------------------------------------------------------------------- */
+
+static const uint8_t *master_key(const raftwal_options *opts)
+{
+    return opts && opts->key ? (const uint8_t *)opts->key : NULL;
+}
+
+/* Before anything is read: a KEYS file and no key is RAFTWAL_EKEY; a KEYS
+ * file makes the log encrypted (its keys are loaded once the log id is
+ * known: load_keys). */
+static int check_key_given(raftwal_log *log, const raftwal_options *opts)
+{
+    int present = rw_keys_present(log->dirfd);
+    if (present < 0)
+        return present;
+    if (present && !master_key(opts))
+        return rw_err(RAFTWAL_EKEY, "%s: the log is encrypted, and no key was given", log->path);
+    log->codec.encrypted = present;
+    return 0;
+}
+
+/* A writable handle's session: a new data key, durable in KEYS before
+ * anything is written under it. */
+static int start_session(raftwal_log *log)
+{
+    if (log->readonly)
+        return 0;
+    uint32_t id;
+    int rc = rw_keys_remove_tmp(log->dirfd);
+    if (rc == 0)
+        rc = rw_keys_new_session(log->codec.keys, log->dirfd, log->path, log->mode, 0, &id);
+    if (rc == 0)
+        rw_codec_start_session(&log->codec, id);
+    return rc;
+}
+
+/* An existing log (its id known from the tail's header): a key for a log
+ * without KEYS is RAFTWAL_EKEY; else the keys are loaded (a wrong key is
+ * RAFTWAL_EKEY before anything is decrypted) and a writer's session
+ * starts. */
+static int load_keys(raftwal_log *log, const raftwal_options *opts)
+{
+    if (!log->codec.encrypted) {
+        if (master_key(opts))
+            return rw_err(RAFTWAL_EKEY, "%s: the log is not encrypted, and a key was given",
+                          log->path);
+        return 0;
+    }
+    if (log->codec.keys)
+        return 0;
+    int rc = rw_keys_load(log->dirfd, log->path, log->log_id, master_key(opts), &log->codec.keys);
+    return rc ? rc : start_session(log);
+}
+
+/* A new log with a key: its KEYS file, before its first segment. */
+static int create_keys(raftwal_log *log, const raftwal_options *opts)
+{
+    if (!master_key(opts))
+        return 0;
+    rw_keys_free(log->codec.keys);
+    log->codec.keys = NULL;
+    int rc = rw_keys_create(log->dirfd, log->path, log->log_id, master_key(opts), log->mode,
+                            &log->codec.keys);
+    if (rc)
+        return rc;
+    log->codec.encrypted = 1;
+    return start_session(log);
+}
+
 static int create_fresh(raftwal_log *log, const raftwal_options *opts)
 {
     if (log->readonly) {
@@ -511,6 +624,9 @@ static int create_fresh(raftwal_log *log, const raftwal_options *opts)
     }
     if (!log->log_id)
         log->log_id = rw_random64();
+    int krc = create_keys(log, opts);
+    if (krc)
+        return krc;
     log->first = 1;
     log->last = 0;
     if (opts && opts->metadata_size) {
@@ -777,6 +893,9 @@ static int recover(raftwal_log *log, const raftwal_options *opts, rw_listing *se
         if (segs[tail]->base)
             break;
     }
+    /* Before any record is read (settle_tail reads some). */
+    if (tail < n && (rc = load_keys(log, opts)) != 0)
+        goto out;
     /* The log is the run of consecutive files that ends in the tail. Files
      * before a gap are left over from a purge whose renames and unlinks
      * reached the disk in part and in any order; they are never read, and
@@ -998,6 +1117,8 @@ static int open_once(raftwal_log **out, const char *dir, const raftwal_options *
             rc = rw_lock_acquire(log);
     }
     rw_listing seen = {NULL, 0, 0};
+    if (rc == 0)
+        rc = check_key_given(log, opts);
     if (rc == 0)
         rc = recover(log, opts, log->readonly ? &seen : NULL);
     if (rc == 0 && (log->flags & RAFTWAL_OPEN_VERIFY))

@@ -41,7 +41,7 @@ static int bounds_error(raftwal_log *log, uint64_t index)
 /* Locates and decodes entry `index` (rw held). With verify, the record's
  * checksum is checked too. */
 static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out, rw_rec *rec,
-                  uint64_t *off_out)
+                  uint64_t *off_out, uint64_t *salt_out)
 {
     if (index < log->first || index > log->last)
         return bounds_error(log, index);
@@ -89,10 +89,11 @@ static int locate(raftwal_log *log, uint64_t index, int verify, rw_seg **seg_out
         why = "record is not the expected entry";
         goto corrupt;
     }
-    if (verify && (rc = rw_codec_check(s->version, rec, &why)) != 0)
+    if (verify && (rc = rw_codec_check_log(&log->codec, s->version, rec, &why)) != 0)
         return rw_err(rc, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name, off, index, why);
     *seg_out = s;
     *off_out = off;
+    *salt_out = rw_seg_salt_at(s, off); /* under rw: the writer adds epochs */
     return 0;
 corrupt:
     return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name, off,
@@ -103,8 +104,8 @@ int rw_log_term_locked(raftwal_log *log, uint64_t index, uint64_t *term)
 {
     rw_seg *s;
     rw_rec rec;
-    uint64_t off;
-    int rc = locate(log, index, 0, &s, &rec, &off);
+    uint64_t off, salt;
+    int rc = locate(log, index, 0, &s, &rec, &off, &salt);
     if (rc == 0)
         *term = rec.b;
     return rc;
@@ -186,14 +187,14 @@ static int released_after_emfile(raftwal_log *log, int rc)
 }
 
 static int read_entry_once(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec,
-                           uint64_t *off)
+                           uint64_t *off, uint64_t *salt)
 {
     pthread_rwlock_rdlock(&log->rw);
     /* Under rw: close empties the segment table under it, after setting
      * `closed`; an index in bounds would then be in no segment. */
     int rc = rw_log_check_usable(log);
     if (rc == 0)
-        rc = locate(log, index, 1, seg, rec, off);
+        rc = locate(log, index, 1, seg, rec, off, salt);
     if (rc == 0)
         rw_seg_ref(*seg);
     pthread_rwlock_unlock(&log->rw);
@@ -203,7 +204,8 @@ static int read_entry_once(raftwal_log *log, uint64_t index, rw_seg **seg, rw_re
 /* The one place on the read path where stored bytes become an entry's
  * data (codec.h): outside rw, on the referenced segment, whose mappings
  * stay valid while it is referenced. */
-static int decode_entry(rw_seg *s, uint64_t off, rw_rec *rec, rw_entry_buf *db)
+static int decode_entry(const raftwal_log *log, rw_seg *s, uint64_t off, uint64_t salt,
+                        rw_rec *rec, rw_entry_buf *db)
 {
     db->stored_len = rec->len;
     db->codec = rec->codec;
@@ -223,7 +225,7 @@ static int decode_entry(rw_seg *s, uint64_t off, rw_rec *rec, rw_entry_buf *db)
         db->cap = size;
     }
     const char *why;
-    if (rw_codec_decode(rec, db->buf, db->cap, &why) != 0)
+    if (rw_codec_open_data(&log->codec, salt, off, rec, db->buf, db->cap, &why) != 0)
         return rw_err(RAFTWAL_ECORRUPT, "%s: offset %" PRIu64 ": entry %" PRIu64 ": %s", s->name,
                       off, rec->a, why);
     rec->payload = db->buf;
@@ -235,13 +237,13 @@ static int decode_entry(rw_seg *s, uint64_t off, rw_rec *rec, rw_entry_buf *db)
 int rw_log_read_entry(raftwal_log *log, uint64_t index, rw_seg **seg, rw_rec *rec,
                       rw_entry_buf *db)
 {
-    uint64_t off = 0;
-    int rc = read_entry_once(log, index, seg, rec, &off);
+    uint64_t off = 0, salt = 0;
+    int rc = read_entry_once(log, index, seg, rec, &off, &salt);
     if (released_after_emfile(log, rc))
-        rc = read_entry_once(log, index, seg, rec, &off);
+        rc = read_entry_once(log, index, seg, rec, &off, &salt);
     rw_log_reader_fds_check(log);
     atomic_fetch_add(&log->stats.reads, 1);
-    if (rc == 0 && (rc = decode_entry(*seg, off, rec, db)) != 0)
+    if (rc == 0 && (rc = decode_entry(log, *seg, off, salt, rec, db)) != 0)
         rw_seg_unref(*seg);
     return rc;
 }

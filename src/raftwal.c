@@ -378,6 +378,7 @@ int raftwal_log_stats(raftwal_log *log, raftwal_stats *out)
     s.segments_deleted = c->segments_deleted;
     s.segments_recycled = c->segments_recycled;
     s.open_ns = c->open_ns;
+    s.encrypted = (uint64_t)log->codec.encrypted;
     s.compressed_entries = c->compressed_entries;
     s.stored_entry_bytes = c->stored_entry_bytes;
     uint32_t want = out->size;
@@ -444,7 +445,7 @@ int raftwal_verify_opts(const char *dir, const raftwal_options *opts, raftwal_ch
     int rc = check_key_options(opts, &full);
     if (rc)
         return rc;
-    return raftwal_verify(dir, out);
+    return rw_api_return(rw_verify_keyed(dir, full.key, out));
 }
 
 int raftwal_repair_opts(const char *dir, const raftwal_options *opts, raftwal_check *out)

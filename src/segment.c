@@ -326,7 +326,8 @@ int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
     if (!buf)
         return rw_err(RAFTWAL_ENOMEM, "out of memory");
     rw_seg_header h = {s->version, log_id, s->seq, salt, first_index, s->file_size,
-                       s->recycled ? RW_HDR_F_RECYCLED : 0};
+                       (s->recycled ? RW_HDR_F_RECYCLED : 0) |
+                           (s->encrypted ? RW_HDR_F_ENCRYPTED : 0)};
     rw_header_encode(s->unlazy_hdr, &h);
     if (lazy)
         h.flags |= RW_HDR_F_LAZY;
@@ -704,6 +705,7 @@ int rw_seg_probe(rw_seg *s, uint64_t *log_id)
     s->salt = h.salt;
     s->base = h.first_index;
     s->version = h.version;
+    s->encrypted = (h.flags & RW_HDR_F_ENCRYPTED) != 0;
     s->recycled = (h.flags & RW_HDR_F_RECYCLED) != 0;
     s->lazy = (h.flags & RW_HDR_F_LAZY) != 0;
     if (s->lazy) {

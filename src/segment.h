@@ -44,6 +44,7 @@ typedef struct rw_seg {
      * records may carry a codec byte (codec.h). Read by the probe; set by
      * the writer before rw_seg_activate, which writes it. */
     uint32_t version;
+    int encrypted;      /* header flag RW_HDR_F_ENCRYPTED (set before activation) */
     int sealed;
     int recycled;       /* header flag RW_HDR_F_RECYCLED: stale bytes follow
                            the records (not zeros) */

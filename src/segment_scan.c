@@ -46,8 +46,10 @@ static int find_proof(const uint8_t *buf, size_t len, uint64_t salt, uint64_t x,
             *last_nonzero = o + 8;
         if (found || o == x || o + RW_REC_HEADER > len)
             continue;
-        if ((p[4] != RW_REC_COMMIT && p[4] != RW_REC_EPOCH) || p[5] || p[6] || p[7] ||
-            rw_get32(p + 8) != 0)
+        /* Plain, or sealed (just its tag: docs/format.md §7.2). */
+        uint32_t want_len = p[5] == RW_CODEC_SEALED ? 16u : 0u;
+        if ((p[4] != RW_REC_COMMIT && p[4] != RW_REC_EPOCH) || (p[5] && p[5] != RW_CODEC_SEALED) ||
+            p[6] || p[7] || rw_get32(p + 8) != want_len)
             continue;
         rw_rec r;
         if (rw_rec_decode(p, len - o, salt, &r, NULL) == RW_REC_OK && r.a > x && r.a <= o) {
@@ -105,6 +107,8 @@ int rw_scan_records(const char *name, const uint8_t *buf, size_t len, uint64_t s
         }
         if (st == RW_REC_BAD)
             goto bad;
+        if (ops->record && r.type != RW_REC_FOOTER && (rc = ops->record(ctx, &r, off, salt)) != 0)
+            goto out;
         switch (r.type) {
         case RW_REC_EPOCH:
             if (b.n || r.b == 0) {

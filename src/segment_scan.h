@@ -11,6 +11,11 @@ typedef struct rw_scan_ops {
                  uint64_t start, uint64_t end);
     /* A new epoch: records from `off` on use `salt`. */
     int (*epoch)(void *ctx, uint64_t off, uint64_t salt);
+    /* Optional: every record with a valid CRC but a FOOTER, before the
+     * scan uses it (`salt`: the epoch's, whose CRC it passed). An error
+     * (a sealed record whose tag does not verify: corruption, never a
+     * torn write) ends the scan with it (docs/format.md §7.3). */
+    int (*record)(void *ctx, const rw_rec *r, uint64_t off, uint64_t salt);
 } rw_scan_ops;
 
 enum rw_scan_status {

@@ -56,6 +56,8 @@ static void test_round_trips(void)
         for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             uint32_t len = sizes[k];
             int compressible;
+            if (len > rw_rec_max_len(types[t]) && types[t] != RW_REC_CHECKPOINT)
+                continue; /* (a CHECKPOINT's own checks are the decoder's) */
             for (compressible = 0; compressible < 2; compressible++) {
                 uint8_t *data = malloc(len + 1), *rec = malloc(rw_rec_size(len + RW_TAG_SIZE));
                 uint8_t *back = malloc(len + 1);
@@ -77,7 +79,8 @@ static void test_round_trips(void)
                 CHECK_EQ_U64(tu_le64(last_nonce), sc.salt);
                 CHECK_EQ_U64(tu_le32(last_nonce + 8), sc.off);
                 /* Framing: the CRC covers the stored (sealed) bytes. */
-                CHECK_EQ_U64(rw_rec_decode(rec, n, 0x55, &r, &why) == RW_REC_BAD, 1); /* sealed: not yet */
+                CHECK_EQ_U64(rw_rec_decode(rec, n, 0x55, &r, &why), RW_REC_OK);
+                CHECK(r.payload == rec + RW_REC_HEADER);
                 rec_from(rec, &r);
                 CHECK(r.codec & RW_CODEC_SEALED);
                 CHECK_EQ_U64(compressed, (r.codec & RW_CODEC_LZ4) != 0);

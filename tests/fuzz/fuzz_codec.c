@@ -1,5 +1,6 @@
-/* fuzz_codec -- the codec's read path (rw_codec_check, rw_codec_decode):
- * what a stored ENTRY payload with a valid CRC decodes to.
+/* fuzz_codec -- the codec's read path (rw_codec_check, rw_codec_decode,
+ * rw_codec_open_record): what a stored ENTRY payload with a valid CRC
+ * decodes to.
  * Input: codec byte, segment version byte, then the stored payload
  * ([raw_len u32][LZ4 block] when compressed). A payload the check accepts
  * must decode to exactly its raw length or be refused with a reason; never
@@ -38,7 +39,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     uint8_t *out = malloc(raw ? raw : 1);
-    if (rw_codec_decode(&r, out, raw, &why) != 0) {
+    if (r.codec & RW_CODEC_SEALED) {
+        /* A sealed payload under a fixed key: opens (a forged tag almost
+         * never verifies) or is refused with a reason; the header bytes
+         * the AAD reads are zeros but for type, codec and len. */
+        static const uint8_t key[32] = {1, 2, 3};
+        uint8_t *rec = malloc(RW_REC_HEADER + (size_t)r.len);
+        memset(rec, 0, RW_REC_HEADER);
+        rec[4] = r.type;
+        rec[5] = r.codec;
+        rw_put32(rec + 8, r.len);
+        memcpy(rec + RW_REC_HEADER, stored, r.len);
+        r.payload = rec + RW_REC_HEADER;
+        rw_seal_ctx sc = {key, 0x100000001ull, 64};
+        if (rw_codec_open_record(&sc, rec, &r, out, raw, &why) != 0)
+            FZ_ASSERT(why != NULL);
+        FZ_ASSERT(rw_codec_decode(&r, out, raw, &why) != 0); /* only the key opens it */
+        free(rec);
+    } else if (rw_codec_decode(&r, out, raw, &why) != 0) {
         FZ_ASSERT(why != NULL);
     } else if (r.codec && (rw_codec_features() & RAFTWAL_FEATURE_LZ4)) {
         /* Round trip through the write path. */

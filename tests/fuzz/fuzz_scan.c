@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (flags & FZ_FIX_CRC)
         fz_fix_segment(buf, len);
     uint64_t salt = len >= 40 ? rw_get64(buf + 32) : 1;
-    static const rw_scan_ops ops = {on_batch, on_epoch};
+    static const rw_scan_ops ops = {on_batch, on_epoch, NULL};
     ctx c = {len, 0, 0};
     rw_scan_result res;
     int rc = rw_scan_records("fuzz.wal", buf, len, salt, window, (flags & 0x80) != 0, &ops,
