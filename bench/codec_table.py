@@ -4,7 +4,9 @@
     raftwal-bench --only codec --runs 11 --json-out A.jsonl ...
     /usr/bin/python3 bench/codec_table.py A.jsonl [B.jsonl ...]
 
-One row per contender and cell: the median of its entries/s and of its
+One row per contender and cell: the lowest and highest of its per-set
+median entries/s (sets taken while the shared disk was busy and while it
+was quiet differ by up to 20x, so rates are not pooled), the median of its
 per-run ratios over every run of every file given (each file one
 interleaved set: ratios are only ever taken within a run), the quartiles of
 those ratios (the spread), the per-file medians (how the sets differ), and
@@ -20,6 +22,13 @@ def quartiles(v):
         return (v[0], v[0]) if v else (0, 0)
     q = statistics.quantiles(v, n=4, method="inclusive")
     return q[0], q[2]
+
+
+def rate_range(v):
+    if not v:
+        return "-"
+    k = lambda x: ("%.2fM" % (x / 1e6)) if x >= 1e6 else ("%.1fk" % (x / 1e3))
+    return "%s–%s" % (k(min(v)), k(max(v)))
 
 
 def main(paths):
@@ -41,13 +50,13 @@ def main(paths):
             rows[key].append(d)
     print("commits measured: %s; %d set(s)" % (", ".join(sorted(c for c in commits if c)), len(paths)))
     print()
-    print("| cell | contender | entries/s (median) | ratio to | ratio: median of all runs | quartiles | median per set "
+    print("| cell | contender | entries/s (per-set medians, min–max) | ratio to | ratio: median of all runs | quartiles | median per set "
           "| stored / payload | written / payload |")
     print("|---|---|---:|---|---:|---|---|---:|---:|")
     for key in order:
         phase, payload, batch, who, variant = key
         sets = rows[key]
-        ops = [x for d in sets for x in d.get("runs_entries_per_s", [])]
+        ops = [d["entries_per_s"] for d in sets if d.get("entries_per_s")]
         ratios = [x for d in sets for x in d.get("runs_ratio", []) if x]
         cell = ("%s x %s" % (payload, batch)) if phase == "codec" else "read %s %s" % (payload, variant)
         ref = sets[0].get("ratio_to", "")
@@ -60,8 +69,8 @@ def main(paths):
             per_set = ", ".join("%.2f" % d["ratio"] for d in sets if d.get("ratio"))
         else:
             ratio = spread = per_set = "-"
-        print("| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |" % (
-            cell, who, statistics.median(ops) if ops else 0, ref or "-", ratio, spread, per_set,
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            cell, who, rate_range(ops), ref or "-", ratio, spread, per_set,
             "%.3f" % stored if stored is not None else "-", "%.3f" % written if written else "-"))
 
 
