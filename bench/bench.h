@@ -39,6 +39,7 @@ typedef struct bench_opts {
     /* Budget of one durable run: at most this many commits, bytes, seconds. */
     uint64_t max_commits, min_commits, budget_bytes;
     double max_seconds;
+    int codec_fresh;     /* --codec-log fresh: the codec phase appends to raftwal, not raftwal-steady */
 } bench_opts;
 
 /* Does phase `name` run? */
@@ -114,6 +115,14 @@ extern raftwal_stats bench_raftwal_last_stats;
 /* Segment size the raftwal contender opens logs with (0: the engine's
  * default; --segment-mib). */
 extern uint64_t bench_raftwal_segment_size;
+/* The codec the raftwal contenders open their logs with (the codec phase
+ * sets it around its runs; every other phase leaves it zero: no
+ * compression, no key). key is RAFTWAL_KEY_SIZE bytes or NULL. */
+typedef struct bench_codec {
+    unsigned int compression; /* RAFTWAL_COMPRESS_* */
+    const uint8_t *key;
+} bench_codec;
+extern bench_codec bench_raftwal_codec;
 /* How long the raftwal contender waited, at open, for the background
  * preparation of the next segment (so it is not charged to the first
  * cell's runs; a rotation inside a run still pays for its own). */
@@ -152,6 +161,7 @@ int bench_phase_threads(const bench_opts *o);
 int bench_phase_reads(const bench_opts *o);
 int bench_phase_open(const bench_opts *o);
 int bench_phase_bindings(const bench_opts *o);
+int bench_phase_codec(const bench_opts *o);
 /* The child side of the open phase: raftwal-bench --open-child ... */
 int bench_open_child(int argc, char **argv);
 

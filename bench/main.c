@@ -26,7 +26,7 @@
 #define BENCH_LIBRAFTWAL ""
 #endif
 
-static const char *const phases[] = {"durable", "nosync", "threads", "reads", "open", "bindings"};
+static const char *const phases[] = {"durable", "nosync", "threads", "reads", "open", "bindings", "codec"};
 #define NPHASES (sizeof phases / sizeof phases[0])
 
 static void usage(FILE *f)
@@ -36,7 +36,7 @@ static void usage(FILE *f)
             "                     [--only PHASE[,PHASE...]] [--who NAME[,NAME...]] [--cell PxB]\n"
             "                     [--no-peers] [--no-bindings]\n"
             "                     [--open-mib N] [--segment-mib N] [--python EXE] [--pythonpath DIR]\n"
-            "                     [--luajit EXE] [--lib LIBRAFTWAL]\n"
+            "                     [--luajit EXE] [--lib LIBRAFTWAL] [--codec-log steady|fresh]\n"
             "\n"
             "Measures raftwal next to the disk's raw limit (pwrite + fdatasync of the same bytes\n"
             "into a pre-zeroed file) and next to SQLite, LMDB and RocksDB, in one run:\n"
@@ -48,6 +48,9 @@ static void usage(FILE *f)
             "  reads     warm random 1 KiB reads and a sequential scan vs a raw pread loop\n"
             "  open      open of a ~1 GiB store after SIGKILL, cold and warm (raftwal, peers)\n"
             "  bindings  the durable grid through Python and LuaJIT, as a ratio to C\n"
+            "  codec     durable appends (128 B / 1 KiB / 16 KiB x 16) and warm 1 KiB reads of\n"
+            "            logs that are LZ4-compressed, encrypted or both, random and JSON\n"
+            "            payloads, as a ratio to the same log without them\n"
             "\n"
             "  --quick     fewer cells and iterations, one run: under a minute\n"
             "  --smoke     a few seconds (the ctest bench_quick_smoke)\n"
@@ -58,11 +61,13 @@ static void usage(FILE *f)
             "              directory); the harness works in D/raftwal-bench.XXXXXX and removes it\n"
             "  --only      phases to run; --who: contenders of the grid (raw, raftwal,\n"
             "              raftwal-steady, raw-grow, sqlite, lmdb, rocksdb; c, python, luajit);\n"
-            "              --cell: one cell, e.g. 1024x16.\n"
+            "              --cell: one cell, e.g. 1024x16 (the codec phase's reads: 1024x1).\n"
             "              With these, one workload can be profiled:\n"
             "              perf record -g raftwal-bench --only nosync --who raftwal --cell 128x256\n"
             "  --segment-mib N  segment size of the C raftwal logs (default: the engine's)\n"
             "  --open-mib  payload MiB of the open-time store (default 1024, quick 128)\n"
+            "  --codec-log  the log the codec phase appends to: steady (raftwal-steady, the\n"
+            "              default) or fresh (raftwal: a new log that grows)\n"
             "Progress goes to stderr. Exit status: 0, 1 if a measurement failed, 2 bad usage.\n");
 }
 
@@ -169,6 +174,13 @@ static int parse(int argc, char **argv, bench_opts *o)
                 return -1;
             }
             bench_raftwal_segment_size = (uint64_t)mib << 20;
+        } else if (!strcmp(a, "--codec-log")) {
+            const char *v = value(argc, argv, &i);
+            if (strcmp(v, "steady") && strcmp(v, "fresh")) {
+                fprintf(stderr, "raftwal-bench: --codec-log takes steady or fresh\n");
+                return -1;
+            }
+            o->codec_fresh = !strcmp(v, "fresh");
         } else if (!strcmp(a, "--dir")) {
             o->dir = value(argc, argv, &i);
         } else if (!strcmp(a, "--only")) {
@@ -259,7 +271,7 @@ int main(int argc, char **argv)
     double t0 = bench_now();
     static int (*const run[NPHASES])(const bench_opts *) = {
         bench_phase_durable, bench_phase_nosync, bench_phase_threads,
-        bench_phase_reads, bench_phase_open, bench_phase_bindings,
+        bench_phase_reads, bench_phase_open, bench_phase_bindings, bench_phase_codec,
     };
     for (size_t k = 0; k < NPHASES; k++)
         if (bench_phase_on(&o, phases[k]) && run[k](&o) != 0)

@@ -23,6 +23,7 @@
 raftwal_stats bench_raftwal_last_stats;
 uint64_t bench_raftwal_segment_size;
 double bench_raftwal_prep_wait_s;
+bench_codec bench_raftwal_codec;
 
 /* Rotations the steady contender's warm-up goes through. */
 #define WARM_ROTATIONS 3
@@ -195,6 +196,11 @@ static void *wal_open_as(const char *dir, int mode, int steady, char *err, size_
     raftwal_options opts = RAFTWAL_OPTIONS_INIT;
     opts.flags = RAFTWAL_OPEN_CREATE | (mode == BENCH_NOSYNC ? RAFTWAL_OPEN_NOSYNC : 0);
     opts.segment_size = bench_raftwal_segment_size;
+    opts.compression = bench_raftwal_codec.compression;
+    if (bench_raftwal_codec.key) {
+        opts.key = bench_raftwal_codec.key;
+        opts.key_size = RAFTWAL_KEY_SIZE;
+    }
     int rc = raftwal_log_open(&w->log, path, &opts);
     if (rc) {
         engine_err(err, errlen, "", rc);
@@ -270,6 +276,8 @@ static void wal_close(void *st)
         s.rotations -= w->base.rotations;
         s.segments_deleted -= w->base.segments_deleted;
         s.segments_recycled -= w->base.segments_recycled;
+        s.compressed_entries -= w->base.compressed_entries;
+        s.stored_entry_bytes -= w->base.stored_entry_bytes;
         bench_raftwal_last_stats = s;
     }
     raftwal_log_close(w->log);

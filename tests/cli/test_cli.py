@@ -368,6 +368,34 @@ def case_bench_runs(tmp):
     check(os.listdir(tmp) == [], "the harness removes its scratch directory", r)
 
 
+def case_bench_codec(tmp):
+    """`raftwal bench --quick --only codec` (issue 22's numbers, at CI size):
+    every cell and read variant is printed for each contender this build
+    has; one it lacks says so on stderr. No performance thresholds."""
+    r = run_ok("bench", "--quick", "--json", "--only", "codec", "--dir", tmp)
+    rows = [json.loads(line) for line in r.out.splitlines() if line.startswith("{")]
+    appends = {(x["who"], x["payload"]) for x in rows if x.get("phase") == "codec"}
+    reads = {(x["who"], x["variant"]) for x in rows if x.get("phase") == "codec-rd"}
+    refs = {"plain": None, "lz4": "plain", "aes": "plain",
+            "json": None, "json-lz4": "json", "json-aes-lz4": "json"}
+    for who, ref in refs.items():
+        if "codec: %s skipped" % who in r.err:
+            check(not any(w == who for w, _ in appends | reads), "%s is skipped, not measured" % who, r)
+            continue
+        for payload in (128, 1024, 16384):
+            check((who, payload) in appends, "codec %d x 16: a row for %s" % (payload, who), r)
+        check((who, "get") in reads and (who, "scan") in reads, "codec reads: get and scan for %s" % who, r)
+    for x in rows:
+        if x.get("phase") in ("codec", "codec-rd"):
+            check(x.get("entries_per_s", 0) > 0, "a rate in every row: %s" % x, r)
+            if refs[x["who"]]:
+                check(x.get("ratio_to") == refs[x["who"]], "%s is a ratio to %s" % (x["who"], refs[x["who"]]), r)
+            if x["phase"] == "codec":
+                check(x.get("extra", 0) > 0 and x["variant"].startswith("stored "),
+                      "stored bytes per payload byte in every append row: %s" % x, r)
+    check(os.listdir(tmp) == [], "the harness removes its scratch directory", r)
+
+
 def case_demo_twice(tmp):
     log_dir = os.path.join(tmp, "log")
     r1 = demo(log_dir)
