@@ -269,7 +269,7 @@ static const char *check_state(explore *x, const cfs_image *img, size_t lo, size
     raftwal_check chk;
     memset(&chk, 0, sizeof chk);
     chk.size = sizeof chk;
-    int rc = raftwal_verify(x->state_dir, &chk);
+    int rc = raftwal_verify_opts(x->state_dir, opts, &chk);
     int want = has_segment(img) ? RAFTWAL_OK : RAFTWAL_ENOTFOUND;
     if (rc != want && !(rc == RAFTWAL_OK && want == RAFTWAL_ENOTFOUND)) {
         snprintf(buf, cap, "raftwal_verify returned %s: %s", raftwal_strerror(rc), raftwal_errmsg());
@@ -411,7 +411,7 @@ static void check_repair(explore *x, size_t point, const ff_rec *r, const cfs_im
     raftwal_check chk;
     memset(&chk, 0, sizeof chk);
     chk.size = sizeof chk;
-    int rc = raftwal_repair(x->state_dir, &chk);
+    int rc = raftwal_repair_opts(x->state_dir, wl_options(&x->w), &chk);
     const char *bad = NULL;
     if (rc == RAFTWAL_ENOTFOUND && !has_segment(img))
         return; /* no log yet: nothing to repair */

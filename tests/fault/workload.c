@@ -47,6 +47,15 @@ static int codec_lz4(void)
     return c && (strcmp(c, "lz4") == 0 || strcmp(c, "both") == 0);
 }
 
+/* RAFTWAL_CRASH_CODEC=aes (or both): the workload's logs are encrypted
+ * (a fixed master key), so that the crash explorer and the fault sweep
+ * run on sealed records, KEYS and sessions too. */
+static int codec_aes(void)
+{
+    const char *c = getenv("RAFTWAL_CRASH_CODEC");
+    return c && (strcmp(c, "aes") == 0 || strcmp(c, "both") == 0);
+}
+
 void wl_payload(uint64_t seed, uint64_t index, uint64_t term, uint8_t *out, size_t len)
 {
     uint64_t x = mix(seed ^ mix(index * 1000003u + term));
@@ -91,6 +100,11 @@ void wl_init(workload *w, const char *dir, uint64_t seed, uint64_t seg_size)
     w->opts.segment_size = seg_size;
     if (codec_lz4())
         w->opts.compression = RAFTWAL_COMPRESS_LZ4;
+    if (codec_aes()) {
+        static const uint8_t key[RAFTWAL_KEY_SIZE] = "crash-explorer master key 32 B!";
+        w->opts.key = key;
+        w->opts.key_size = sizeof key;
+    }
     static const char meta[] = "cluster=7 node=3";
     w->opts.metadata = meta;
     w->opts.metadata_size = sizeof meta - 1;
