@@ -426,7 +426,11 @@ int rw_codec_open_record(const rw_seal_ctx *sc, const uint8_t *hdr, const rw_rec
     size_t aad_len = make_aad(sc, hdr, r->codec, r->payload, aad);
     uint8_t tag[RW_TAG_SIZE];
     memcpy(tag, r->payload + prefix + body_len, RW_TAG_SIZE);
-    uint8_t *plain = prefix ? malloc(body_len ? body_len : 1) : dst;
+    /* A record without data (an empty entry, COMMIT, EPOCH...) may be
+     * opened into no buffer at all (dst NULL, cap 0): the cipher still
+     * needs somewhere to write its nothing. */
+    uint8_t none[1];
+    uint8_t *plain = prefix ? malloc(body_len ? body_len : 1) : dst ? (uint8_t *)dst : none;
     if (!plain) {
         *why = "out of memory";
         return -1;
