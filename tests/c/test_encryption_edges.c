@@ -5,7 +5,9 @@
  *   - an empty entry (Raft's leader no-op) of an encrypted log reads back
  *     through an iterator whose first entry it is, and through
  *     raftwal_log_get with no buffer: a sealed record with no data is a
- *     tag alone, and opening it must not need a buffer.
+ *     tag alone, and opening it must not need a buffer;
+ *   - raftwal_repair_opts with the key checks (and would repair) an
+ *     encrypted log; without it, RAFTWAL_EKEY.
  */
 #include "test_util.h"
 
@@ -53,6 +55,29 @@ static void test_empty_entry(void)
     CHECK_OK(raftwal_log_close(log));
 }
 
+static void test_repair_with_key(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_enc(dir, RAFTWAL_OPEN_CREATE);
+    raftwal_entry e = {1, 1, 0, 0, "one", 3};
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    raftwal_check ck;
+    uint64_t last;
+    CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+    CHECK_OK(raftwal_log_close(log));
+    o.key = key;
+    o.key_size = sizeof key;
+    memset(&ck, 0, sizeof ck);
+    ck.size = sizeof ck;
+    CHECK_OK(raftwal_repair_opts(dir, &o, &ck));
+    CHECK_EQ_U64(ck.encrypted, 1);
+    CHECK_RC(raftwal_repair_opts(dir, NULL, &ck), RAFTWAL_EKEY);
+    log = open_enc(dir, 0);
+    CHECK_OK(raftwal_log_last_index(log, &last));
+    CHECK_EQ_U64(last, 1);
+    CHECK_OK(raftwal_log_close(log));
+}
+
 int main(void)
 {
     if (!(raftwal_features() & RAFTWAL_FEATURE_ENCRYPTION)) {
@@ -61,5 +86,6 @@ int main(void)
     }
     memset(key, 0x3c, sizeof key);
     test_empty_entry();
+    test_repair_with_key();
     return 0;
 }
