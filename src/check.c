@@ -468,6 +468,11 @@ static int trim_torn(repair_state *st, raftwal_log *log)
 
 int raftwal_repair(const char *dir, raftwal_check *out)
 {
+    return rw_repair_keyed(dir, NULL, out);
+}
+
+int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out)
+{
     if (!dir || (out && out->size < 8))
         return rw_err(RAFTWAL_EINVAL, "NULL directory or raftwal_check.size not set");
     /* Hold the lock for the whole repair, as a writer would. */
@@ -497,6 +502,8 @@ int raftwal_repair(const char *dir, raftwal_check *out)
     repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1, .mode = lk.mode};
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
+    o.key = key;
+    o.key_size = key ? RAFTWAL_KEY_SIZE : 0;
     uint64_t last_seq = UINT64_MAX, last_off = UINT64_MAX;
     entry_tally t;
     for (int round = 0; round < 4096; round++) {

@@ -381,6 +381,8 @@ void rw_check_unmap(raftwal_log *log, rw_seg *s);
 
 /* ---- raftwal_verify() with an encrypted log's key (check.c) ---- */
 int rw_verify_keyed(const char *dir, const void *key, raftwal_check *out);
+/* raftwal_repair() of an encrypted log with its master key (NULL: none). */
+int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */
 int rw_lock_acquire(raftwal_log *log);
