@@ -13,7 +13,7 @@
  * the whole log, the hard state, the snapshot and the metadata must each
  * either fail or answer exactly what was written; the log's first and
  * last index must not move without an error. RAFTWAL_TAMPER_STRIDE=n
- * flips every n-th byte of a segment's used region (default 5; 1 tries all).
+ * flips every n-th byte of a segment's used region (default 11; 1 tries all: about 50,000 opens).
  */
 #include "test_util.h"
 
@@ -275,10 +275,14 @@ static void sweep_segment(const char *dir, uint64_t seq, uint64_t stride)
             tu_put_le32(b + 60, tu_crc32c(0, b, 60));
         else if (where == 1 && off >= rec + 4)
             recrc(b, size, rec, salt);
-        /* A bad CRC, or a changed salt in the tail's header (which makes
-         * every record of the tail fail its CRC: a torn activation), is
-         * what a torn write leaves. */
-        may_be_torn = (where == 1 && off < rec + 4) || (where == 2 && !tu_segment_exists(dir, seq + 1));
+        /* A bad CRC, a header field that makes the record invalid (type,
+         * codec byte, reserved, len: the record decoder refuses it as it
+         * refuses a bad CRC), or a changed salt in the tail's header
+         * (every record of the tail then fails its CRC: a torn
+         * activation) is what a torn write leaves: in the tail's last
+         * batch it reads as a torn end (docs/format.md §5), the log
+         * rolled back to the batch before, as in a plaintext log. */
+        may_be_torn = (where == 1 && off < rec + 12) || (where == 2 && !tu_segment_exists(dir, seq + 1));
         tu_write_file(path, b, size);
         snprintf(what, sizeof what, "segment %" PRIu64 " byte %" PRIu64 " (record at %" PRIu64 ")",
                  seq, off, where == 1 ? rec : 0);
@@ -314,7 +318,7 @@ int main(void)
 {
     const char *dir = tu_tmpdir();
     const char *env = getenv("RAFTWAL_TAMPER_STRIDE");
-    uint64_t stride = env && *env ? strtoull(env, NULL, 0) : 5, seq;
+    uint64_t stride = env && *env ? strtoull(env, NULL, 0) : 11, seq;
     if (!(raftwal_features() & RAFTWAL_FEATURE_ENCRYPTION) || !(raftwal_features() & RAFTWAL_FEATURE_LZ4)) {
         printf("SKIP: no encryption or no LZ4 in this build\n");
         return 77;
