@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "keys.h"
 #include "log.h"
 #include "rules.h"
 #include "segment_scan.h"
@@ -185,6 +186,8 @@ typedef struct repair_state {
     char backup[1024];
     uint64_t cut_seq, cut_off, cut_bytes;
     int cut;
+    const uint8_t *key; /* an encrypted log's master key, or NULL */
+    rw_codec codec;     /* its keys, loaded when a checkpoint needs them */
 } repair_state;
 
 static int ensure_backup_dir(repair_state *st)
@@ -344,14 +347,44 @@ static int purge_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size
 /* Decodes the CHECKPOINT that opens segment seq (buf, len) and raises
  * ck->purge to the newest PURGE among the segment's whole batches (the
  * purge point its records prove). 0 if the checkpoint is intact. */
-static int decode_opening_checkpoint(uint64_t seq, const uint8_t *buf, size_t len, rw_state *ck)
+static int decode_opening_checkpoint(repair_state *st, uint64_t seq, const uint8_t *buf, size_t len,
+                                     rw_state *ck, rw_codec_buf *b)
 {
     rw_seg_header h;
     rw_rec r;
+    const char *why;
     if (rw_header_decode(buf, len, &h) != RW_HDR_OK || h.seq != seq || !h.first_index)
         return -1;
     if (rw_rec_decode(buf + RW_HEADER_SIZE, len - RW_HEADER_SIZE, h.salt, &r, NULL) != RW_REC_OK ||
-        r.type != RW_REC_CHECKPOINT || rw_checkpoint_decode(r.payload, r.len, ck) != 0)
+        r.type != RW_REC_CHECKPOINT)
+        return -1;
+    if (r.codec & RW_CODEC_SEALED) { /* an encrypted log: its keys, once (no message kept) */
+        if (!st->key)
+            return -1;
+        if (!st->codec.keys) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", raftwal_errmsg());
+            int rc = rw_keys_load(st->dirfd, st->dir, h.log_id, st->key, &st->codec.keys);
+            (void)rw_err(0, "%s", msg); /* the caller reports the damage, not this */
+            if (rc)
+                return -1;
+            st->codec.encrypted = 1;
+        }
+        uint32_t size = rw_codec_data_size(&r);
+        uint8_t *p = size > b->cap ? realloc(b->p, size) : b->p;
+        if (!p)
+            return -1;
+        if (size > b->cap) {
+            b->p = p;
+            b->cap = size;
+        }
+        if (rw_codec_check_log(&st->codec, h.version, &r, &why) != 0 ||
+            rw_codec_open_data(&st->codec, h.salt, RW_HEADER_SIZE, &r, b->p, b->cap, &why) != 0)
+            return -1;
+        r.payload = b->p;
+        r.len = size;
+    }
+    if (rw_checkpoint_decode(r.payload, r.len, ck) != 0)
         return -1;
     /* Damage later in the segment stops the scan: the batches before it
      * were reported. */
@@ -414,11 +447,12 @@ static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, u
     if (n)
         qsort(seqs, n, sizeof *seqs, cmp_desc);
     int only_purged = 0;
+    rw_codec_buf dec = {NULL, 0}; /* an encrypted checkpoint, decrypted */
     for (size_t i = 0; i < n; i++) {
         size_t len;
         uint8_t *buf = read_segment(st, seqs[i], &len);
         rw_state ck;
-        if (!buf || decode_opening_checkpoint(seqs[i], buf, len, &ck) != 0) {
+        if (!buf || decode_opening_checkpoint(st, seqs[i], buf, len, &ck, &dec) != 0) {
             free(buf);
             continue;
         }
@@ -454,6 +488,7 @@ static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, u
         free(buf);
         break;
     }
+    free(dec.p);
     free(seqs);
     return only_purged;
 }
@@ -499,7 +534,7 @@ int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out)
         free(lk.path);
         return rc;
     }
-    repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1, .mode = lk.mode};
+    repair_state st = {.dir = dir, .dirfd = lk.dirfd, .backfd = -1, .mode = lk.mode, .key = key};
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     o.flags = RAFTWAL_OPEN_READONLY | RAFTWAL_OPEN_VERIFY;
     o.key = key;
@@ -564,6 +599,7 @@ int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out)
     }
     if (st.backfd >= 0)
         close(st.backfd);
+    rw_keys_free(st.codec.keys);
     rw_lock_release(&lk);
     close(lk.dirfd);
     free(lk.path);

@@ -74,9 +74,34 @@ int rw_codec_wants_v2(const rw_codec *c)
     return c->compression != RAFTWAL_COMPRESS_NONE || c->encrypted;
 }
 
+void rw_codec_free(rw_codec *c)
+{
+#ifdef RAFTWAL_HAVE_OPENSSL
+    EVP_CIPHER_CTX_free(c->wctx); /* clears its key schedule */
+#endif
+    c->wctx = NULL;
+    rw_keys_free(c->keys);
+    c->keys = NULL;
+}
+
 void rw_codec_start_session(rw_codec *c, uint32_t id)
 {
     c->session = id;
+#ifdef RAFTWAL_HAVE_OPENSSL
+    /* One context for the session, its key schedule computed once: each
+     * record then only sets its nonce (1 KiB x 16 appends without syncs:
+     * a context per record cost 40 % of the throughput). */
+    const uint8_t *key = rw_keys_data_key(c->keys, id);
+    EVP_CIPHER_CTX *x = key ? EVP_CIPHER_CTX_new() : NULL;
+    if (x && (EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, 1) != 1 ||
+              EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, RW_NONCE_SIZE, NULL) != 1 ||
+              EVP_CipherInit_ex(x, NULL, NULL, key, NULL, 1) != 1)) {
+        EVP_CIPHER_CTX_free(x);
+        x = NULL; /* then a context per record */
+    }
+    EVP_CIPHER_CTX_free(c->wctx);
+    c->wctx = x;
+#endif
     do
         c->counter0 = (uint32_t)rw_random64();
     while (c->counter0 == 0);
@@ -113,6 +138,7 @@ const rw_seal_ctx *rw_codec_writer_seal(const rw_codec *c, uint64_t salt, uint64
     buf->key = rw_keys_data_key(c->keys, (uint32_t)(salt >> 32));
     buf->salt = salt;
     buf->off = off;
+    buf->evp = (uint32_t)(salt >> 32) == c->session ? c->wctx : NULL;
     return buf;
 }
 
@@ -230,7 +256,7 @@ int rw_codec_open_data(const rw_codec *c, uint64_t salt, uint64_t off, const rw_
 {
     if (!(r->codec & RW_CODEC_SEALED))
         return rw_codec_decode(r, dst, cap, why);
-    rw_seal_ctx sc = {NULL, seal_salt(r, salt), off};
+    rw_seal_ctx sc = {NULL, seal_salt(r, salt), off, NULL};
     sc.key = c->keys ? rw_keys_data_key(c->keys, (uint32_t)(sc.salt >> 32)) : NULL;
     if (!sc.key) {
         *why = "sealed under a data key the log's KEYS file does not hold";
@@ -334,19 +360,24 @@ static int gcm(int encrypt, const rw_seal_ctx *sc, const uint8_t *aad, size_t aa
 {
     uint8_t nonce[RW_NONCE_SIZE];
     make_nonce(sc, nonce);
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX *x = sc->evp && encrypt ? sc->evp : EVP_CIPHER_CTX_new();
     int len = 0, ok = x != NULL;
-    ok = ok && EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, RW_NONCE_SIZE, NULL) == 1;
-    ok = ok && EVP_CipherInit_ex(x, NULL, NULL, sc->key, nonce, encrypt) == 1;
+    if (x == sc->evp) { /* keyed already: a new nonce resets the GCM state */
+        ok = ok && EVP_CipherInit_ex(x, NULL, NULL, NULL, nonce, 1) == 1;
+    } else {
+        ok = ok && EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) == 1;
+        ok = ok && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, RW_NONCE_SIZE, NULL) == 1;
+        ok = ok && EVP_CipherInit_ex(x, NULL, NULL, sc->key, nonce, encrypt) == 1;
+    }
     ok = ok && EVP_CipherUpdate(x, NULL, &len, aad, (int)aad_len) == 1;
     ok = ok && (n == 0 || EVP_CipherUpdate(x, out, &len, in, (int)n) == 1);
     if (ok && !encrypt)
         ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, RW_TAG_SIZE, tag) == 1;
-    ok = ok && EVP_CipherFinal_ex(x, out + (n ? len : 0), &len) == 1;
+    ok = ok && EVP_CipherFinal_ex(x, n ? out + len : out, &len) == 1; /* GCM writes nothing here */
     if (ok && encrypt)
         ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, RW_TAG_SIZE, tag) == 1;
-    EVP_CIPHER_CTX_free(x);
+    if (x != sc->evp)
+        EVP_CIPHER_CTX_free(x);
     if (ok && encrypt && rw_codec_nonce_hook)
         rw_codec_nonce_hook((uint32_t)(sc->salt >> 32), nonce);
     return ok ? 0 : -1;
@@ -426,12 +457,8 @@ int rw_codec_open_record(const rw_seal_ctx *sc, const uint8_t *hdr, const rw_rec
     size_t aad_len = make_aad(sc, hdr, r->codec, r->payload, aad);
     uint8_t tag[RW_TAG_SIZE];
     memcpy(tag, r->payload + prefix + body_len, RW_TAG_SIZE);
-    /* A record without data (an empty entry, COMMIT, EPOCH...) may be
-     * opened into no buffer at all (dst NULL, cap 0): the cipher still
-     * needs somewhere to write its nothing. */
-    uint8_t none[1];
-    uint8_t *plain = prefix ? malloc(body_len ? body_len : 1) : dst ? (uint8_t *)dst : none;
-    if (!plain) {
+    uint8_t *plain = prefix ? malloc(body_len ? body_len : 1) : dst; /* dst: NULL when empty */
+    if (prefix && !plain) {
         *why = "out of memory";
         return -1;
     }

@@ -1,12 +1,16 @@
 /* codec.h -- what sits between a record's framing and its stored bytes:
- * compression (and, next, authenticated encryption) of record payloads
+ * compression and authenticated encryption of record payloads
  * (docs/format.md, section 7). Private to the library.
  *
  * The record framing (format.c: CRC, padding, batches, epochs) sees only
  * stored bytes. The codec turns a record's data into its stored payload
- * on the write path (rw_codec_encode_entry, called by log.c's batch
- * encoder) and back on the read path (rw_codec_decode, called by
- * log_read.c for every reader of entry data). */
+ * on the write path (rw_codec_encode_record: compress, then seal; called
+ * by log.c's batch and checkpoint encoders) and back on the read path
+ * (rw_codec_check_log, then rw_codec_open_data / rw_codec_view: open,
+ * then decompress; called for entries by log_read.c and for the records
+ * recovery and the checks scan by log_open.c, check_segment.c, check.c).
+ * The session salts of an encrypted log's writer come from here too
+ * (rw_codec_next_salt). */
 #ifndef RW_CODEC_H
 #define RW_CODEC_H
 
@@ -42,7 +46,12 @@ typedef struct rw_codec {
     uint32_t session;
     uint32_t counter, counter0;
     int counter_wrapped;
+    void *wctx; /* the writer's cipher context, keyed with the session's key
+                   once (the writer seals under wmu); NULL: one per call */
 } rw_codec;
+
+/* Wipes and frees what c holds (keys, cipher context). */
+void rw_codec_free(rw_codec *c);
 
 #define RW_COMPRESS_MIN_DEFAULT 64u
 
@@ -143,6 +152,7 @@ struct rw_seal_ctx {
     const uint8_t *key; /* 32 bytes */
     uint64_t salt;
     uint64_t off;
+    void *evp;          /* a cipher context already keyed with key, or NULL */
 };
 
 /* Tests only: called with (key id = salt >> 32, nonce) for every record

@@ -222,6 +222,19 @@ static int encode_checkpoint(raftwal_log *log, uint64_t salt, uint8_t **out, siz
  * RAFTWAL_ENOSPC with the handle usable (the purge still fits). */
 #define RW_PURGE_RESERVE (3u * RW_REC_HEADER + 16u)
 
+/* In an encrypted log every record of those batches carries a 16-byte tag
+ * (docs/format.md §7.2): three per purge batch, nine in the control
+ * reserve (three batches of an EPOCH, a record and a COMMIT). */
+static uint64_t purge_reserve(const raftwal_log *log)
+{
+    return RW_PURGE_RESERVE + (log->codec.encrypted ? 3u * RW_TAG_SIZE : 0);
+}
+
+static uint64_t control_reserve(const raftwal_log *log)
+{
+    return RW_CONTROL_RESERVE + (log->codec.encrypted ? 9u * RW_TAG_SIZE : 0);
+}
+
 /* Has this handle written 1/8 of a segment into the active one with no
  * fdatasync and no write asking for one? Then it is an unsynced writer: a
  * warmed file pays off, and it asks for it early (rw_log_maybe_prepare).
@@ -916,7 +929,7 @@ static int write_locked(raftwal_log *log, const rw_batch *b, int nosync, rw_seg 
      * room for a purge, and a purge (the way out) always fits. Only in a
      * segment filled up to its capacity: a tail grown past it (may_overflow,
      * may_outgrow_for_worker) has no reserve, and every batch rotates. */
-    uint64_t reserve = b->n ? RW_CONTROL_RESERVE : b->purge ? 0 : RW_PURGE_RESERVE;
+    uint64_t reserve = b->n ? control_reserve(log) : b->purge ? 0 : purge_reserve(log);
     if (seg->used + size + footer + reserve > seg_capacity(log, seg) && seg->used > seg->ckpt_end &&
         !may_overflow(log, seg, footer) &&
         !(nosync && may_outgrow_for_worker(log, seg, size, footer))) {

@@ -379,9 +379,9 @@ int rw_check_lazy_pred(raftwal_log *log, rw_seg *s, int *complete, int *has_ckpt
  * stays locked while mapped: segment.c, "Readers and recycling"). */
 void rw_check_unmap(raftwal_log *log, rw_seg *s);
 
-/* ---- raftwal_verify() with an encrypted log's key (check.c) ---- */
+/* ---- raftwal_verify() and raftwal_repair() with an encrypted log's
+ * master key, or NULL (check.c) ---- */
 int rw_verify_keyed(const char *dir, const void *key, raftwal_check *out);
-/* raftwal_repair() of an encrypted log with its master key (NULL: none). */
 int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out);
 
 /* ---- directory lock, and the process a handle belongs to (lock.c) ---- */

@@ -3,7 +3,6 @@
  * Below the read path and open/close, which both drop references. */
 #include <stdlib.h>
 
-#include "keys.h"
 #include "log.h"
 
 void rw_log_unref(raftwal_log *log)
@@ -14,7 +13,7 @@ void rw_log_unref(raftwal_log *log)
     free(log->meta);
     free(log->buf);
     free(log->path);
-    rw_keys_free(log->codec.keys); /* wipes them: iterators may decode until here */
+    rw_codec_free(&log->codec); /* wipes the keys: iterators may decode until here */
     pthread_mutex_destroy(&log->wmu);
     pthread_rwlock_destroy(&log->rw);
     pthread_mutex_destroy(&log->smu);

@@ -457,7 +457,7 @@ int raftwal_repair_opts(const char *dir, const raftwal_options *opts, raftwal_ch
     int rc = check_key_options(opts, &full);
     if (rc)
         return rc;
-    return rw_api_return(rw_repair_keyed(dir, full.key, out));
+    return rw_repair_keyed(dir, full.key, out);
 }
 
 /* raftwal_rekey(): src/rekey.c. */

@@ -184,6 +184,15 @@ static void test_keys(void)
     log = open_with(plain, NULL, 0, 0, 0);
     append(log, 1, 10, 5);
     CHECK_OK(raftwal_log_close(log));
+    /* An empty entry (a sealed record of just its tag) reads back empty. */
+    log = open_with(enc, key, 0, 0, 0);
+    {
+        raftwal_entry e = {11, 1, 0, 0, NULL, 0}, got;
+        CHECK_OK(raftwal_log_append(log, &e, 1, NULL, 0));
+        CHECK_OK(raftwal_log_get(log, 11, &got, NULL, 0));
+        CHECK_EQ_U64(got.size, 0);
+    }
+    CHECK_OK(raftwal_log_close(log));
     expect_ekey(enc, NULL, "encrypted, and no key");
     expect_ekey(enc, other, "wrong key");
     expect_ekey(plain, key, "not encrypted");

@@ -61,7 +61,7 @@ static void test_round_trips(void)
             for (compressible = 0; compressible < 2; compressible++) {
                 uint8_t *data = malloc(len + 1), *rec = malloc(rw_rec_size(len + RW_TAG_SIZE));
                 uint8_t *back = malloc(len + 1);
-                rw_seal_ctx sc = {key1, 0x0000000700000009ull, 4096 + 8 * k};
+                rw_seal_ctx sc = {key1, 0x0000000700000009ull, 4096 + 8 * k, NULL};
                 uint32_t i;
                 int compressed;
                 size_t n;
@@ -108,7 +108,7 @@ static void test_round_trips(void)
 static void test_tamper(void)
 {
     uint8_t data[200], rec[512], back[200];
-    rw_seal_ctx sc = {key1, 0x0000000100000002ull, 640};
+    rw_seal_ctx sc = {key1, 0x0000000100000002ull, 640, NULL};
     rw_codec c;
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
     size_t n, i;

@@ -269,7 +269,7 @@ static const char *check_state(explore *x, const cfs_image *img, size_t lo, size
     raftwal_check chk;
     memset(&chk, 0, sizeof chk);
     chk.size = sizeof chk;
-    int rc = raftwal_verify_opts(x->state_dir, opts, &chk);
+    int rc = raftwal_verify_opts(x->state_dir, opts, &chk); /* the key, if encrypted */
     int want = has_segment(img) ? RAFTWAL_OK : RAFTWAL_ENOTFOUND;
     if (rc != want && !(rc == RAFTWAL_OK && want == RAFTWAL_ENOTFOUND)) {
         snprintf(buf, cap, "raftwal_verify returned %s: %s", raftwal_strerror(rc), raftwal_errmsg());

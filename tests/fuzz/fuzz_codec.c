@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rw_put32(rec + 8, r.len);
         memcpy(rec + RW_REC_HEADER, stored, r.len);
         r.payload = rec + RW_REC_HEADER;
-        rw_seal_ctx sc = {key, 0x100000001ull, 64};
+        rw_seal_ctx sc = {key, 0x100000001ull, 64, NULL};
         if (rw_codec_open_record(&sc, rec, &r, out, raw, &why) != 0)
             FZ_ASSERT(why != NULL);
         FZ_ASSERT(rw_codec_decode(&r, out, raw, &why) != 0); /* only the key opens it */
