@@ -1,0 +1,99 @@
+/*
+ * test_repair_purge_cut.c -- c_repair_purge_cut: raftwal_repair of damage
+ * in the first live segment of a log that purges behind itself.
+ *
+ * raftwal.h: "Afterwards (unless refused) raftwal_log_open() succeeds",
+ * and a cut that would keep only purged entries, or that leaves files
+ * ending before a gap, is refused. Here the damaged entry lies in the
+ * first segment the log holds, after the segment's checkpoint and before
+ * a later PURGE record of the same segment that let the segment before
+ * it go. Cutting there drops that PURGE: what is kept then claims entries
+ * in the removed segment ("segments holding entries up to N are
+ * missing"), and the next round of the repair cuts at offset 64, removing
+ * the last segment: the log is gone (RAFTWAL_ENOTFOUND), every file in
+ * the backup. Expected: the repair is refused (RAFTWAL_ECORRUPT, nothing
+ * changed) or leaves a log that opens.
+ */
+#include "test_util.h"
+
+#define SEG RAFTWAL_MIN_SEGMENT_SIZE
+
+static raftwal_log *open_log(const char *dir, unsigned flags)
+{
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    raftwal_log *log = NULL;
+    o.flags = flags;
+    o.segment_size = SEG;
+    CHECK_OK(raftwal_log_open(&log, dir, &o));
+    return log;
+}
+
+/* Rounds of appends (with hard states), a snapshot, a truncation and a
+ * purge that lets segments go, each round in a new session. */
+static void workload(const char *dir)
+{
+    raftwal_log *log = open_log(dir, RAFTWAL_OPEN_CREATE);
+    char buf[400];
+    uint64_t idx = 1;
+    int round, i;
+    for (round = 0; round < 6; round++) {
+        for (i = 0; i < 120; i++, idx++) {
+            int n = snprintf(buf, sizeof buf, "entry-%" PRIu64 "-%0300d", idx, 0);
+            raftwal_entry e = {idx, 1, 0, 0, buf, (size_t)n};
+            raftwal_hardstate hs = {1, 1, idx > 20 ? idx - 20 : 0};
+            CHECK_OK(raftwal_log_append(log, &e, 1, &hs, 0));
+        }
+        CHECK_OK(raftwal_log_save_snapshot(log, idx - 50, 1, "snap", 4));
+        CHECK_OK(raftwal_log_truncate(log, idx - 10));
+        idx -= 10;
+        CHECK_OK(raftwal_log_purge(log, idx - 60));
+        CHECK_OK(raftwal_log_close(log));
+        log = open_log(dir, 0);
+    }
+    CHECK_OK(raftwal_log_close(log));
+}
+
+/* Flips a bit in the payload of the middle ENTRY record of segment seq. */
+static void damage_middle_entry(const char *dir, uint64_t seq)
+{
+    char path[1024];
+    size_t size, n = 0, k = 0;
+    unsigned char *b = tu_read_file(tu_segment_path(path, dir, seq), &size);
+    uint64_t off = 64, offs[4096];
+    CHECK(b);
+    while (off + 32 <= size && b[off + 4] && n < 4096) {
+        if (b[off + 4] == 1)
+            offs[n++] = off;
+        off += 32 + ((tu_le32(b + off + 8) + 7ull) & ~7ull);
+    }
+    CHECK(n > 4);
+    k = n / 2;
+    b[offs[k] + 40] ^= 1;
+    tu_write_file(path, b, size);
+    free(b);
+}
+
+int main(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_check ck;
+    uint64_t seq;
+    int rc;
+    workload(dir);
+    for (seq = 1; !tu_segment_exists(dir, seq); seq++)
+        CHECK(seq < 1000);
+    damage_middle_entry(dir, seq);
+    CHECK_RC(raftwal_verify(dir, NULL), RAFTWAL_ECORRUPT);
+    memset(&ck, 0, sizeof ck);
+    ck.size = sizeof ck;
+    rc = raftwal_repair(dir, &ck);
+    CHECK_MSG(rc == RAFTWAL_OK || rc == RAFTWAL_ECORRUPT, "raftwal_repair returned %d (%s): %s", rc,
+              raftwal_strerror(rc), raftwal_errmsg());
+    if (rc == RAFTWAL_OK) {
+        raftwal_log *log = open_log(dir, 0);
+        CHECK_OK(raftwal_log_close(log));
+    } else {
+        CHECK(tu_segment_exists(dir, seq)); /* refused: nothing changed */
+    }
+    return 0;
+}
