@@ -48,7 +48,14 @@ typedef struct rw_codec {
     int counter_wrapped;
     void *wctx; /* the writer's cipher context, keyed with the session's key
                    once (the writer seals under wmu); NULL: one per call */
+    struct rw_ctx_pool *pool; /* readers' keyed contexts (rw_codec_use_pool) */
 } rw_codec;
+
+/* Lets readers of an encrypted log reuse keyed cipher contexts (a small
+ * pool under a mutex) instead of keying one per record; freed by
+ * rw_codec_free. Without it (or if it cannot be allocated) every open
+ * keys its own. */
+void rw_codec_use_pool(rw_codec *c);
 
 /* Wipes and frees what c holds (keys, cipher context). */
 void rw_codec_free(rw_codec *c);

@@ -288,6 +288,10 @@ typedef struct rw_entry_buf {
     int grow;            /* realloc buf (the caller frees it) when too small;
                             else a too small buf leaves rec->payload NULL
                             and rec->len the size needed */
+    int skip_above;      /* with limit: an entry whose data is larger is
+                            not decoded (rec->payload NULL, rec->len its
+                            size), as a too small buf */
+    uint64_t limit;
     uint32_t stored_len; /* out: the record's stored payload length */
     uint8_t codec;       /* out: its codec byte */
 } rw_entry_buf;

@@ -597,6 +597,8 @@ static int load_keys(raftwal_log *log, const raftwal_options *opts)
     if (log->codec.keys)
         return 0;
     int rc = rw_keys_load(log->dirfd, log->path, log->log_id, master_key(opts), &log->codec.keys);
+    if (rc == 0)
+        rw_codec_use_pool(&log->codec);
     return rc ? rc : start_session(log);
 }
 
@@ -612,6 +614,7 @@ static int create_keys(raftwal_log *log, const raftwal_options *opts)
     if (rc)
         return rc;
     log->codec.encrypted = 1;
+    rw_codec_use_pool(&log->codec);
     return start_session(log);
 }
 

@@ -216,6 +216,11 @@ static int decode_entry(const raftwal_log *log, rw_seg *s, uint64_t off, uint64_
     if (rw_codec_is_plain(rec))
         return 0;
     uint32_t size = rw_codec_data_size(rec);
+    if (db->skip_above && size > db->limit) { /* the caller will not use it */
+        rec->payload = NULL;
+        rec->len = size;
+        return 0;
+    }
     if (size > db->cap) {
         if (!db->grow) { /* the caller reports the size it needs */
             rec->payload = NULL;
@@ -381,6 +386,9 @@ int raftwal_iter_next(raftwal_iter *it, raftwal_entry *out)
     rw_seg *s;
     rw_rec rec;
     it->decoded.grow = 1;
+    /* An entry past the byte cap ends the iteration: not decoded. */
+    it->decoded.skip_above = it->returned != 0;
+    it->decoded.limit = it->bytes > it->max_bytes ? 0 : it->max_bytes - it->bytes;
     rc = rw_log_read_entry(it->log, it->next, &s, &rec, &it->decoded);
     if (rc)
         return rc;

@@ -325,15 +325,6 @@ fail_unlink:
     return rc;
 }
 
-uint64_t rw_seg_choose_salt(rw_seg *s)
-{
-    uint64_t salt;
-    do
-        salt = rw_random64();
-    while (salt == s->salt);
-    return salt;
-}
-
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
                     const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync, int lazy)
 {

@@ -135,12 +135,11 @@ void rw_spare_name(char out[24], uint64_t seq);
 
 /* Makes a prepared segment active: a fresh salt, the header with
  * first_index, and `ckpt` (an encoded CHECKPOINT batch, ckpt_len bytes,
- * already checksummed with the salt the caller chose: see
- * rw_seg_choose_salt) in one write at offset 0, then fdatasync unless the
+ * already checksummed with the salt the caller chose: a fresh one, from
+ * rw_codec_next_salt) in one write at offset 0, then fdatasync unless the
  * caller lets the next batch's fdatasync cover it (sync = 0). With lazy
  * the header carries RW_HDR_F_LAZY (the segment before is not known
  * durable; see log.c:rotate). */
-uint64_t rw_seg_choose_salt(rw_seg *s);
 int rw_seg_activate(rw_seg *s, uint64_t log_id, uint64_t first_index,
                     const uint8_t *ckpt, size_t ckpt_len, uint64_t salt, int sync, int lazy);
 

@@ -9,7 +9,9 @@
  * (records rewritten at lower indexes), purges (segment files recycled as
  * spares), reopens, and writers killed with SIGKILL in the middle of their
  * appends (the parent waits for the child to report progress through a
- * pipe, then kills it: no sleeps). The parent then sorts every recorded
+ * pipe, then kills it: no sleeps), and batch writes the disk refuses
+ * (ENOSPC, nothing written) and that are then retried at the same offset.
+ * The parent then sorts every recorded
  * pair and finds no repeat, and checks that the log still opens and reads.
  * Linked against the static library: the hook is private.
  */
@@ -19,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "codec.h"
+#include "io.h"
 
 #define SEG RAFTWAL_MIN_SEGMENT_SIZE
 
@@ -87,6 +90,56 @@ static void session(const char *dir, uint64_t seed, int steps, int progress)
     CHECK_OK(raftwal_log_close(log));
 }
 
+/* Batch writes the disk refuses, nothing written (ENOSPC): the handle
+ * stays usable and the batch is retried. The retry must not seal its
+ * records under the refused batch's nonces (the epoch is given up). */
+static struct rw_io refusing;
+static int refuse_next;
+
+static ssize_t refusing_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    /* A batch: sealed records (not a footer, a header or zeros). */
+    if (refuse_next && off > RW_HEADER_SIZE && n >= RW_REC_HEADER &&
+        ((const uint8_t *)buf)[5] == RW_CODEC_SEALED) {
+        refuse_next = 0;
+        errno = ENOSPC;
+        return -1;
+    }
+    return rw_io_posix.pwrite(fd, buf, n, off);
+}
+
+static void refused_writes(const char *dir)
+{
+    raftwal_log *log;
+    uint64_t last;
+    int k, refused = 0;
+    refusing = rw_io_posix;
+    refusing.pwrite = refusing_pwrite;
+    rw_io_set(&refusing);
+    rw_codec_nonce_hook = record_nonce;
+    log = open_log(dir);
+    CHECK_OK(raftwal_log_last_index(log, &last));
+    for (k = 0; k < 200; k++) {
+        unsigned char buf[300];
+        raftwal_entry e = {last + 1, 1, 0, 0, buf, sizeof buf};
+        int rc;
+        memset(buf, k, sizeof buf);
+        refuse_next = k % 5 == 0;
+        rc = raftwal_log_append(log, &e, 1, NULL, 0);
+        if (rc == RAFTWAL_ENOSPC) {
+            refused++;
+            rc = raftwal_log_append(log, &e, 1, NULL, 0);
+        }
+        CHECK_OK(rc);
+        last++;
+    }
+    CHECK_OK(raftwal_log_close(log));
+    rw_codec_nonce_hook = NULL;
+    refuse_next = 0;
+    rw_io_set(&rw_io_posix);
+    CHECK_MSG(refused >= 30, "only %d writes refused", refused);
+}
+
 static int cmp16(const void *a, const void *b)
 {
     return memcmp(a, b, 16);
@@ -110,6 +163,7 @@ int main(void)
     snprintf(rec_path, sizeof rec_path, "%s.nonces", dir);
     record_fd = open(rec_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
     CHECK(record_fd >= 0);
+    refused_writes(dir);
     for (round = 0; round < 24; round++) {
         int pfd[2];
         int kill_it = round % 3 == 1;

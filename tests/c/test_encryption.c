@@ -12,9 +12,12 @@
  *   - a changed byte of an entry's ciphertext, tag, or clear fields (term),
  *     or of a hard state, CRC recomputed, is RAFTWAL_ECORRUPT naming the
  *     file and offset, never data;
- *   - a plaintext record planted in an encrypted segment is corruption.
+ *   - a plaintext record planted in an encrypted segment is corruption;
+ *   - four threads reading one handle get every entry right.
  */
 #include "test_util.h"
+
+#include <pthread.h>
 
 #define SEG RAFTWAL_MIN_SEGMENT_SIZE
 #define MARK "TOPSECRET-"
@@ -307,6 +310,53 @@ static void test_downgrade(void)
     (void)e;
 }
 
+/* Readers on several threads of one handle (the decryption contexts are
+ * shared through a pool): every entry reads back right. */
+typedef struct reader_arg {
+    raftwal_log *log;
+    uint64_t lo, hi, seed;
+    int bad;
+} reader_arg;
+
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    uint64_t x = a->seed;
+    int k;
+    for (k = 0; k < 3000; k++) {
+        char want[1200], got[1200];
+        raftwal_entry e;
+        uint64_t i;
+        size_t n;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        i = a->lo + (x >> 33) % (a->hi - a->lo + 1);
+        n = entry_fill(want, i);
+        if (raftwal_log_get(a->log, i, &e, got, sizeof got) != 0 || e.size != n ||
+            memcmp(got, want, n) != 0)
+            a->bad++;
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_with(dir, key, 0, 0, 0);
+    pthread_t t[4];
+    reader_arg a[4];
+    int i;
+    append(log, 1, 300, 10);
+    for (i = 0; i < 4; i++) {
+        a[i] = (reader_arg){log, 1, 300, (uint64_t)i + 1, 0};
+        CHECK(pthread_create(&t[i], NULL, reader, &a[i]) == 0);
+    }
+    for (i = 0; i < 4; i++) {
+        CHECK(pthread_join(t[i], NULL) == 0);
+        CHECK_EQ_U64(a[i].bad, 0);
+    }
+    CHECK_OK(raftwal_log_close(log));
+}
+
 int main(void)
 {
     size_t i;
@@ -329,6 +379,7 @@ int main(void)
         test_round_trip(RAFTWAL_COMPRESS_LZ4);
     test_tamper();
     test_downgrade();
+    test_threads();
     printf("c_encryption: ok\n");
     return 0;
 }
