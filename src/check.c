@@ -421,8 +421,8 @@ enum { CUT_ONLY_PURGED = 1, CUT_UNDECIDED = 2, CUT_DROPS_PURGE = 3 };
  * would cut it away whole. The kept log's purge point is the checkpoint's
  * raised by the PURGEs of the whole batches before off; the segments
  * missing are those listed before the run of files that ends at seq - 1
- * (seqs[0..n): the files present), as raftwal_log_open() composes them.
- * Returns CUT_DROPS_PURGE with *purge (the kept purge point), *gone (the
+ * (seqs[0..n): the files present), as raftwal_log_open() composes them;
+ * only those whose entries the whole segment's PURGEs cover count. Returns CUT_DROPS_PURGE with *purge (the kept purge point), *gone (the
  * newest missing segment holding an entry above it) and *gone_last (the
  * highest such entry), or 0. */
 static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const uint64_t *seqs,
@@ -434,8 +434,13 @@ static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const u
     rw_state ck;
     purge_scan kept;
     int verdict = 0;
+    /* The purge point the whole segment proves, first: the second decode
+     * may reuse dec, which an encrypted checkpoint's table points into. */
     if (!buf || off <= RW_HEADER_SIZE ||
-        decode_opening_checkpoint(st, seq, buf, len, (size_t)off, &ck, &dec, &kept) != 0 ||
+        decode_opening_checkpoint(st, seq, buf, len, SIZE_MAX, &ck, &dec, NULL) != 0)
+        goto out;
+    uint64_t whole_purge = ck.purge;
+    if (decode_opening_checkpoint(st, seq, buf, len, (size_t)off, &ck, &dec, &kept) != 0 ||
         kept.batches == 0) /* the cut takes the checkpoint too: not this question */
         goto out;
     uint64_t run_first = seq; /* the files before seq with no gap */
@@ -448,7 +453,9 @@ static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const u
         uint64_t last = count ? first + count - 1 : 0;
         if (kept.trunc_min != UINT64_MAX && last >= kept.trunc_min)
             last = kept.trunc_min - 1; /* truncated after the table was written */
-        if (tseq < run_first && count && last > kept.purge) {
+        /* Only a PURGE of seq past the cut, that the cut drops, explains
+         * the segment's absence: anything else is not this question. */
+        if (tseq < run_first && count && last > kept.purge && last <= whole_purge) {
             *purge = kept.purge;
             *gone = tseq;
             *gone_last = last;
