@@ -421,8 +421,9 @@ enum { CUT_ONLY_PURGED = 1, CUT_UNDECIDED = 2, CUT_DROPS_PURGE = 3 };
  * would cut it away whole. The kept log's purge point is the checkpoint's
  * raised by the PURGEs of the whole batches before off; the segments
  * missing are those listed before the run of files that ends at seq - 1
- * (seqs[0..n): the files present), as raftwal_log_open() composes them;
- * only those whose entries the whole segment's PURGEs cover count. Returns CUT_DROPS_PURGE with *purge (the kept purge point), *gone (the
+ * (seqs[0..n): the files present), as raftwal_log_open() composes them
+ * (the PURGE itself may lie past the damage, where no scan reaches: the
+ * missing files are what tells). Returns CUT_DROPS_PURGE with *purge (the kept purge point), *gone (the
  * newest missing segment holding an entry above it) and *gone_last (the
  * highest such entry), or 0. */
 static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const uint64_t *seqs,
@@ -434,13 +435,8 @@ static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const u
     rw_state ck;
     purge_scan kept;
     int verdict = 0;
-    /* The purge point the whole segment proves, first: the second decode
-     * may reuse dec, which an encrypted checkpoint's table points into. */
     if (!buf || off <= RW_HEADER_SIZE ||
-        decode_opening_checkpoint(st, seq, buf, len, SIZE_MAX, &ck, &dec, NULL) != 0)
-        goto out;
-    uint64_t whole_purge = ck.purge;
-    if (decode_opening_checkpoint(st, seq, buf, len, (size_t)off, &ck, &dec, &kept) != 0 ||
+        decode_opening_checkpoint(st, seq, buf, len, (size_t)off, &ck, &dec, &kept) != 0 ||
         kept.batches == 0) /* the cut takes the checkpoint too: not this question */
         goto out;
     uint64_t run_first = seq; /* the files before seq with no gap */
@@ -453,9 +449,7 @@ static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const u
         uint64_t last = count ? first + count - 1 : 0;
         if (kept.trunc_min != UINT64_MAX && last >= kept.trunc_min)
             last = kept.trunc_min - 1; /* truncated after the table was written */
-        /* Only a PURGE of seq past the cut, that the cut drops, explains
-         * the segment's absence: anything else is not this question. */
-        if (tseq < run_first && count && last > kept.purge && last <= whole_purge) {
+        if (tseq < run_first && count && last > kept.purge) {
             *purge = kept.purge;
             *gone = tseq;
             *gone_last = last;
@@ -484,7 +478,8 @@ static int cmp_desc(const void *a, const void *b)
  * segment decided. Returns 0 (the cut keeps a prefix of the log),
  * CUT_ONLY_PURGED, CUT_UNDECIDED (no intact state past the cut, and
  * what it keeps ends before a gap), or CUT_DROPS_PURGE (cut_drops_purge:
- * *ckpt_seq is seq, *gone and *gone_last say what is missing). */
+ * *purge is then the cut log's, *gone and *gone_last say what is
+ * missing). */
 static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, uint64_t *purge,
                                  uint64_t *ckpt_seq, uint64_t *gone, uint64_t *gone_last)
 {
@@ -560,10 +555,8 @@ static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, u
         free(buf);
         break;
     }
-    if (!only_purged && cut_drops_purge(st, seq, off, seqs, n, purge, gone, gone_last)) {
-        *ckpt_seq = seq;
+    if (!only_purged && cut_drops_purge(st, seq, off, seqs, n, purge, gone, gone_last))
         only_purged = CUT_DROPS_PURGE;
-    }
     free(dec.p);
     free(seqs);
     return only_purged;
@@ -662,12 +655,12 @@ int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out)
                             "%s changed", why, purge, ckpt_seq,
                             st.cut ? "nothing more was" : "nothing was");
             else if (refuse == CUT_DROPS_PURGE)
-                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is before a PURGE "
-                            "that let %016" PRIx64 ".wal go: cutting at offset %" PRIu64 " of %016"
-                            PRIx64 ".wal would drop that PURGE, and the log kept would need the "
-                            "removed segment's entries up to %" PRIu64 " (purged only up to %"
-                            PRIu64 "), so it would not open; %s changed", why, gone, off,
-                            ckpt_seq, gone_last, purge, st.cut ? "nothing more was" : "nothing was");
+                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is before the "
+                            "PURGE that let %016" PRIx64 ".wal go: cutting there would drop that "
+                            "PURGE, and the log kept would need the removed segment's entries up "
+                            "to %" PRIu64 " (purged only up to %" PRIu64 "), so it would not open; "
+                            "%s changed", why, gone, gone_last, purge,
+                            st.cut ? "nothing more was" : "nothing was");
             else
                 rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) leaves no intact "
                             "checkpoint after it, and the files before it end at a gap: they may "

@@ -129,6 +129,7 @@ int main(void)
     CHECK_MSG(strstr(raftwal_errmsg(), "repair refused") && strstr(raftwal_errmsg(), "PURGE") &&
                   strstr(raftwal_errmsg(), "nothing was changed"),
               "refused for another reason: %s", raftwal_errmsg());
+    fprintf(stderr, "refused: %s\n", raftwal_errmsg());
     check_same_dir(before, dir);
     CHECK_RC(raftwal_verify(dir, NULL), RAFTWAL_ECORRUPT); /* still reports the damage */
     return 0;
