@@ -14,17 +14,29 @@
  * the backup. Expected: the repair is refused (RAFTWAL_ECORRUPT, its
  * message naming the PURGE the cut would drop) and nothing in the
  * directory changed: the same names (no backup directory), the same bytes.
+ * Run on a plaintext log and on an encrypted one (the checkpoint's segment
+ * table is then sealed: repair reads it with the key).
  */
 #include "test_util.h"
 
 #define SEG RAFTWAL_MIN_SEGMENT_SIZE
 
-static raftwal_log *open_log(const char *dir, unsigned flags)
+static const unsigned char *g_key; /* NULL: a plaintext log */
+
+static raftwal_options log_options(unsigned flags)
 {
     raftwal_options o = RAFTWAL_OPTIONS_INIT;
-    raftwal_log *log = NULL;
     o.flags = flags;
     o.segment_size = SEG;
+    o.key = g_key;
+    o.key_size = g_key ? RAFTWAL_KEY_SIZE : 0;
+    return o;
+}
+
+static raftwal_log *open_log(const char *dir, unsigned flags)
+{
+    raftwal_options o = log_options(flags);
+    raftwal_log *log = NULL;
     CHECK_OK(raftwal_log_open(&log, dir, &o));
     return log;
 }
@@ -109,28 +121,38 @@ static void check_same_dir(const char *a, const char *b)
     CHECK_MSG(na == nb, "%zu entries before the repair, %zu after", na, nb);
 }
 
-int main(void)
+static void scenario(const unsigned char *key)
 {
     const char *dir = tu_tmpdir(), *before = tu_tmpdir();
+    raftwal_options o;
     raftwal_check ck;
     uint64_t seq;
     int rc;
+    g_key = key;
+    o = log_options(0);
     workload(dir);
     for (seq = 1; !tu_segment_exists(dir, seq); seq++)
         CHECK(seq < 1000);
     damage_middle_entry(dir, seq);
-    CHECK_RC(raftwal_verify(dir, NULL), RAFTWAL_ECORRUPT);
+    CHECK_RC(raftwal_verify_opts(dir, &o, NULL), RAFTWAL_ECORRUPT);
     tu_copy_dir(dir, before);
     memset(&ck, 0, sizeof ck);
     ck.size = sizeof ck;
-    rc = raftwal_repair(dir, &ck);
+    rc = raftwal_repair_opts(dir, &o, &ck);
     CHECK_MSG(rc == RAFTWAL_ECORRUPT, "raftwal_repair returned %d (%s): %s", rc,
               raftwal_strerror(rc), raftwal_errmsg());
     CHECK_MSG(strstr(raftwal_errmsg(), "repair refused") && strstr(raftwal_errmsg(), "PURGE") &&
                   strstr(raftwal_errmsg(), "nothing was changed"),
               "refused for another reason: %s", raftwal_errmsg());
-    fprintf(stderr, "refused: %s\n", raftwal_errmsg());
+    fprintf(stderr, "%s: refused: %s\n", key ? "encrypted" : "plaintext", raftwal_errmsg());
     check_same_dir(before, dir);
-    CHECK_RC(raftwal_verify(dir, NULL), RAFTWAL_ECORRUPT); /* still reports the damage */
+    CHECK_RC(raftwal_verify_opts(dir, &o, NULL), RAFTWAL_ECORRUPT); /* still reports the damage */
+}
+
+int main(void)
+{
+    static const unsigned char key[RAFTWAL_KEY_SIZE] = {7, 1, 2, 3, 4, 5, 6, 8};
+    scenario(NULL);
+    scenario(key); /* the checkpoint's table is sealed: repair reads it with the key */
     return 0;
 }
