@@ -601,7 +601,8 @@ RAFTWAL_API int raftwal_log_term(raftwal_log *log, uint64_t index,
 /* Copies entry `index` into the caller's buffer: out->index, term, type and
  * size are set, and if buf_size >= size, the data is copied to buf and
  * out->data = buf (decrypted and decompressed if so stored; size is the
- * decoded size, known without decoding). If buf_size is too small, returns RAFTWAL_ERANGE with
+ * decoded size, known without decoding: in an encrypted log an ERANGE size
+ * is not yet authenticated, docs/format.md §7.3). If buf_size is too small, returns RAFTWAL_ERANGE with
  * out->size set to the size needed (call again with a bigger buffer; buf
  * may be NULL to ask for the size). Thread-safe.
  * Errors: RAFTWAL_ECOMPACTED, RAFTWAL_EUNAVAILABLE, RAFTWAL_ERANGE,

@@ -332,23 +332,35 @@ static uint8_t *read_segment(repair_state *st, uint64_t seq, size_t *len)
     return buf;
 }
 
-/* The highest PURGE of the whole batches a scan sees. */
+/* What the whole batches of a segment's scan say about its purges. */
+typedef struct purge_scan {
+    uint64_t purge;     /* the highest PURGE (starts at the checkpoint's) */
+    uint64_t trunc_min; /* the lowest TRUNCATE point (UINT64_MAX: none) */
+    uint64_t batches;   /* whole batches seen, the checkpoint's included */
+} purge_scan;
+
 static int purge_batch(void *ctx, const rw_rec *recs, const uint64_t *offs, size_t n,
                        uint64_t start, uint64_t end)
 {
-    uint64_t *purge = ctx;
+    purge_scan *ps = ctx;
     (void)offs, (void)start, (void)end;
-    for (size_t i = 0; i < n; i++)
-        if (recs[i].type == RW_REC_PURGE && recs[i].a > *purge)
-            *purge = recs[i].a;
+    ps->batches++;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].type == RW_REC_PURGE && recs[i].a > ps->purge)
+            ps->purge = recs[i].a;
+        if (recs[i].type == RW_REC_TRUNCATE && recs[i].a < ps->trunc_min)
+            ps->trunc_min = recs[i].a;
+    }
     return 0;
 }
 
 /* Decodes the CHECKPOINT that opens segment seq (buf, len) and raises
- * ck->purge to the newest PURGE among the segment's whole batches (the
- * purge point its records prove). 0 if the checkpoint is intact. */
+ * ck->purge to the newest PURGE among the segment's whole batches that
+ * end by `limit` (the purge point its records prove; SIZE_MAX: the whole
+ * segment); *ps, if not NULL, gets what those batches hold. 0 if the
+ * checkpoint is intact. */
 static int decode_opening_checkpoint(repair_state *st, uint64_t seq, const uint8_t *buf, size_t len,
-                                     rw_state *ck, rw_codec_buf *b)
+                                     size_t limit, rw_state *ck, rw_codec_buf *b, purge_scan *ps)
 {
     rw_seg_header h;
     rw_rec r;
@@ -390,13 +402,65 @@ static int decode_opening_checkpoint(repair_state *st, uint64_t seq, const uint8
      * were reported. */
     static const rw_scan_ops ops = {purge_batch, NULL, NULL};
     rw_scan_result res;
-    uint64_t purge = ck->purge;
-    rw_scan_records("", buf, len, h.salt, 0, (h.flags & RW_HDR_F_RECYCLED) != 0, &ops, &purge, &res);
-    ck->purge = purge;
+    purge_scan scan = {ck->purge, UINT64_MAX, 0};
+    rw_scan_records("", buf, len < limit ? len : limit, h.salt, 0,
+                    (h.flags & RW_HDR_F_RECYCLED) != 0, &ops, &scan, &res);
+    ck->purge = scan.purge;
+    if (ps)
+        *ps = scan;
     return 0;
 }
 
-enum { CUT_ONLY_PURGED = 1, CUT_UNDECIDED = 2 };
+enum { CUT_ONLY_PURGED = 1, CUT_UNDECIDED = 2, CUT_DROPS_PURGE = 3 };
+
+/* Would cutting at (seq, off), off past the checkpoint that opens seq,
+ * drop a PURGE that later records of seq hold and that the files before
+ * seq needed? The purge let segments go; the kept checkpoint's table
+ * still lists them with live entries, so the cut log would not open
+ * ("segments holding entries up to N are missing"), and later rounds
+ * would cut it away whole. The kept log's purge point is the checkpoint's
+ * raised by the PURGEs of the whole batches before off; the segments
+ * missing are those listed before the run of files that ends at seq - 1
+ * (seqs[0..n): the files present), as raftwal_log_open() composes them
+ * (the PURGE itself may lie past the damage, where no scan reaches: the
+ * missing files are what tells). Returns CUT_DROPS_PURGE with *purge (the kept purge point), *gone (the
+ * newest missing segment holding an entry above it) and *gone_last (the
+ * highest such entry), or 0. */
+static int cut_drops_purge(repair_state *st, uint64_t seq, uint64_t off, const uint64_t *seqs,
+                           size_t n, uint64_t *purge, uint64_t *gone, uint64_t *gone_last)
+{
+    size_t len;
+    uint8_t *buf = read_segment(st, seq, &len);
+    rw_codec_buf dec = {NULL, 0};
+    rw_state ck;
+    purge_scan kept;
+    int verdict = 0;
+    if (!buf || off <= RW_HEADER_SIZE ||
+        decode_opening_checkpoint(st, seq, buf, len, (size_t)off, &ck, &dec, &kept) != 0 ||
+        kept.batches == 0) /* the cut takes the checkpoint too: not this question */
+        goto out;
+    uint64_t run_first = seq; /* the files before seq with no gap */
+    for (size_t i = 0; i < n; i++)
+        if (seqs[i] == run_first - 1)
+            run_first--; /* seqs[] is sorted newest first */
+    for (uint32_t k = 0; k < ck.nsegtab; k++) {
+        const uint8_t *t = ck.segtab + (size_t)k * RW_SEGTAB_ENTRY;
+        uint64_t tseq = rw_get64(t), first = rw_get64(t + 8), count = rw_get64(t + 16);
+        uint64_t last = count ? first + count - 1 : 0;
+        if (kept.trunc_min != UINT64_MAX && last >= kept.trunc_min)
+            last = kept.trunc_min - 1; /* truncated after the table was written */
+        if (tseq < run_first && count && last > kept.purge) {
+            *purge = kept.purge;
+            *gone = tseq;
+            *gone_last = last;
+            verdict = CUT_DROPS_PURGE;
+        }
+    }
+out:
+    free(dec.p);
+    free(buf);
+    return verdict;
+}
 
 static int cmp_desc(const void *a, const void *b)
 {
@@ -412,13 +476,16 @@ static int cmp_desc(const void *a, const void *b)
  * later PURGE in the segment), and its table of the segments before it
  * (what the cut would keep of them). *purge and *ckpt_seq say which
  * segment decided. Returns 0 (the cut keeps a prefix of the log),
- * CUT_ONLY_PURGED, or CUT_UNDECIDED (no intact state past the cut, and
- * what it keeps ends before a gap). */
+ * CUT_ONLY_PURGED, CUT_UNDECIDED (no intact state past the cut, and
+ * what it keeps ends before a gap), or CUT_DROPS_PURGE (cut_drops_purge:
+ * *purge is then the cut log's, *gone and *gone_last say what is
+ * missing). */
 static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, uint64_t *purge,
-                                 uint64_t *ckpt_seq)
+                                 uint64_t *ckpt_seq, uint64_t *gone, uint64_t *gone_last)
 {
     *purge = 0;
     *ckpt_seq = 0;
+    *gone = *gone_last = 0;
     int fd = fcntl(st->dirfd, F_DUPFD_CLOEXEC, 0); /* dup() would clear close-on-exec */
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
@@ -452,7 +519,7 @@ static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, u
         size_t len;
         uint8_t *buf = read_segment(st, seqs[i], &len);
         rw_state ck;
-        if (!buf || decode_opening_checkpoint(st, seqs[i], buf, len, &ck, &dec) != 0) {
+        if (!buf || decode_opening_checkpoint(st, seqs[i], buf, len, SIZE_MAX, &ck, &dec, NULL) != 0) {
             free(buf);
             continue;
         }
@@ -488,6 +555,8 @@ static int cut_keeps_only_purged(repair_state *st, uint64_t seq, uint64_t off, u
         free(buf);
         break;
     }
+    if (!only_purged && cut_drops_purge(st, seq, off, seqs, n, purge, gone, gone_last))
+        only_purged = CUT_DROPS_PURGE;
     free(dec.p);
     free(seqs);
     return only_purged;
@@ -573,8 +642,8 @@ int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out)
             break; /* the cut did not remove the damage: report it */
         last_seq = seq;
         last_off = off;
-        uint64_t purge, ckpt_seq;
-        int refuse = cut_keeps_only_purged(&st, seq, off, &purge, &ckpt_seq);
+        uint64_t purge, ckpt_seq, gone, gone_last;
+        int refuse = cut_keeps_only_purged(&st, seq, off, &purge, &ckpt_seq, &gone, &gone_last);
         if (refuse) {
             char why[512];
             snprintf(why, sizeof why, "%s", raftwal_errmsg());
@@ -584,6 +653,13 @@ int rw_repair_keyed(const char *dir, const void *key, raftwal_check *out)
                             "entries purged for good (up to %" PRIu64 ", per %016" PRIx64 ".wal) "
                             "and lose every live entry, the hard state and the snapshot record; "
                             "%s changed", why, purge, ckpt_seq,
+                            st.cut ? "nothing more was" : "nothing was");
+            else if (refuse == CUT_DROPS_PURGE)
+                rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) is before the "
+                            "PURGE that let %016" PRIx64 ".wal go: cutting there would drop that "
+                            "PURGE, and the log kept would need the removed segment's entries up "
+                            "to %" PRIu64 " (purged only up to %" PRIu64 "), so it would not open; "
+                            "%s changed", why, gone, gone_last, purge,
                             st.cut ? "nothing more was" : "nothing was");
             else
                 rc = rw_err(RAFTWAL_ECORRUPT, "repair refused: the damage (%s) leaves no intact "
