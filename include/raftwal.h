@@ -851,8 +851,9 @@ RAFTWAL_API int raftwal_verify(const char *dir, raftwal_check *out);
  * (or one with only a torn tail, which it trims) is left as it is apart
  * from that; purged leftovers (see raftwal_check) are not damage. It never
  * keeps purged leftovers as the log: a cut that would keep only entries
- * at or below the newest intact purge point, or that leaves no intact
- * state after it while the files it keeps end before a gap, is refused
+ * at or below the newest intact purge point, that leaves no intact
+ * state after it while the files it keeps end before a gap, or that would
+ * drop a PURGE whose removed segments the kept log still needs, is refused
  * (RAFTWAL_ECORRUPT, the message says why; nothing more is changed).
  * The backup is no more readable than the log: the directory gets the
  * log's mode (see raftwal_options.file_mode) with x where r is set, each
