@@ -565,6 +565,41 @@ static void test_both_bits(void)
     CHECK_RC(rc_both, rc_crc);
 }
 
+/* An LZ4 block relabelled zstd (bit 0x02, valid CRC): a build with zstd
+ * finds no zstd frame there (RAFTWAL_ECORRUPT, file and offset); a build
+ * without zstd opens the log and refuses the entry with RAFTWAL_EVERSION
+ * naming zstd, as for any zstd entry it cannot read. */
+static void test_zstd_bit_on_lz4_block(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_COMPRESS_LZ4, 0, 0);
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    char path[1024], where[64];
+    size_t size;
+    unsigned char *b;
+    uint64_t off, index;
+    append_range(log, 1, 20, 20, JSON, 1024);
+    CHECK_OK(raftwal_log_close(log));
+    b = tu_read_file(tu_segment_path(path, dir, 1), &size);
+    CHECK(b);
+    off = first_compressed(b, size, 0x01);
+    index = tu_le64(b + off + 16);
+    snprintf(where, sizeof where, "offset %" PRIu64, off);
+    b[off + 5] = 0x02;
+    reseal_record(b, off);
+    tu_write_file(path, b, size);
+    free(b);
+    if (have_zstd()) {
+        expect_corrupt(dir, index, off, 1);
+        return;
+    }
+    CHECK_RC(raftwal_log_open(&log, dir, &o), RAFTWAL_EVERSION);
+    CHECK_MSG(strstr(raftwal_errmsg(), "zstd") && strstr(raftwal_errmsg(), where),
+              "message: %s", raftwal_errmsg());
+    CHECK_RC(raftwal_verify(dir, NULL), RAFTWAL_EVERSION);
+    CHECK_MSG(strstr(raftwal_errmsg(), "zstd"), "message: %s", raftwal_errmsg());
+}
+
 int main(void)
 {
     test_options();
@@ -585,6 +620,7 @@ int main(void)
     test_caps_and_erange();
     test_damaged_payload(RAFTWAL_COMPRESS_LZ4);
     test_versions();
+    test_zstd_bit_on_lz4_block();
     if (have_zstd())
         test_mixed_codecs();
     printf("c_compression: ok\n");
