@@ -1,4 +1,4 @@
-/* codec.c -- the "codec" phase: what encryption at rest and LZ4
+/* codec.c -- the "codec" phase: what encryption at rest and LZ4 or zstd
  * compression (issue 22) cost the raftwal contender.
  *
  * Appends: payload 128 B / 1 KiB / 16 KiB x batch 16, durable, through the
@@ -14,6 +14,7 @@
  *                 of the next two
  *   json-lz4      JSON commands, LZ4
  *   json-aes-lz4  JSON commands, LZ4 then encrypted
+ *   json-zstd     JSON commands, zstd (level 1)
  * Runs alternate as in the grid (run r starts with contender r mod n); a
  * contender's ratio is the median over runs of its rate divided by its
  * reference's rate in the same run. Besides the grid's columns a row says
@@ -51,6 +52,7 @@ static const codec_contender contenders[] = {
     {"json", 3, 1, RAFTWAL_COMPRESS_NONE, 0},
     {"json-lz4", 3, 1, RAFTWAL_COMPRESS_LZ4, 0},
     {"json-aes-lz4", 3, 1, RAFTWAL_COMPRESS_LZ4, 1},
+    {"json-zstd", 3, 1, RAFTWAL_COMPRESS_ZSTD, 0},
 };
 #define NCONTENDERS (sizeof contenders / sizeof contenders[0])
 
@@ -71,6 +73,9 @@ static int available(const bench_opts *o, int out[NCONTENDERS])
         out[i] = 0;
         if (c->compression == RAFTWAL_COMPRESS_LZ4 && !(have & RAFTWAL_FEATURE_LZ4))
             bench_note("codec: %s skipped: this build of raftwal has no LZ4 (raftwal_features())", c->name);
+        else if (c->compression == RAFTWAL_COMPRESS_ZSTD && !(have & RAFTWAL_FEATURE_ZSTD))
+            bench_note("codec: %s skipped: this build of raftwal has no zstd (raftwal_features())",
+                       c->name);
         else if (c->encrypt && !(have & RAFTWAL_FEATURE_ENCRYPTION))
             bench_note("codec: %s skipped: this build of raftwal has no encryption (raftwal_features())",
                        c->name);

@@ -125,7 +125,7 @@
  * Encryption and compression
  * ------------------------------------------------------------------------
  * A log can be encrypted at rest (AES-256-GCM, raftwal_options.key) and
- * its entries compressed (LZ4, raftwal_options.compression); see
+ * its entries compressed (LZ4 or zstd, raftwal_options.compression); see
  * raftwal_features() for what this build supports. Encryption is chosen
  * when the log is created and is for its whole life: every later open,
  * raftwal_verify_opts(), raftwal_repair_opts() and read-only open needs the
@@ -392,7 +392,10 @@ typedef struct raftwal_log raftwal_log;
  *                  (version 2). An entry of at least compress_min bytes is
  *                  compressed, and kept compressed only if that saves
  *                  space; each entry records how it is stored, so readers
- *                  need no option and a log may mix both. Not recorded as
+ *                  need no option and a log may mix plain, LZ4 and zstd
+ *                  entries. LZ4 costs the least CPU; zstd (level 1)
+ *                  stores JSON-like entries in about a third fewer bytes
+ *                  for several times LZ4's CPU. Not recorded as
  *                  a property of the log: a later open without it writes
  *                  plain entries. A choice this build lacks
  *                  (raftwal_features()) is RAFTWAL_EINVAL.

@@ -113,8 +113,9 @@ static inline size_t rw_rec_size(size_t payload_len)
 #define RW_CODEC_ZSTD 0x02u
 #define RW_CODEC_SEALED 0x80u
 #define RW_CODEC_COMPRESSED (RW_CODEC_LZ4 | RW_CODEC_ZSTD)
-/* Bits this code decodes: LZ4 and sealing (zstd is reserved). */
-#define RW_CODEC_KNOWN (RW_CODEC_LZ4 | RW_CODEC_SEALED)
+/* Bits the format defines. A build without LZ4 or zstd still decodes the
+ * record (the codec layer then says RAFTWAL_EVERSION, naming the feature). */
+#define RW_CODEC_KNOWN (RW_CODEC_LZ4 | RW_CODEC_ZSTD | RW_CODEC_SEALED)
 /* A stored payload exceeds its data's limit by at most this much: the
  * raw_len prefix, the tag, and what a kept compressed form may add over
  * the data (it is kept only if its padded record is smaller). */

@@ -1,6 +1,6 @@
 /*
- * test_compression.c -- c_compression: LZ4 compression of entries
- * (docs/format.md, section 7).
+ * test_compression.c -- c_compression: LZ4 and zstd compression of
+ * entries (docs/format.md, section 7). Each codec the build has runs:
  *
  *   - JSON-like payloads take less than half their size on disk (stats and
  *     raftwal_verify's check both say so), and read back exactly;
@@ -15,7 +15,10 @@
  *     naming the file and offset (get, iterator, verify), never data;
  *   - a codec byte in a version 1 segment is corruption, a segment version
  *     the library does not know is RAFTWAL_EVERSION;
- *   - a build without LZ4 refuses the option (RAFTWAL_EINVAL).
+ *   - a log mixing LZ4, zstd and plain entries (each handle writes with
+ *     its own option) reads back whole across reopens, and verifies;
+ *   - the LZ4 and zstd bits together are an invalid codec byte;
+ *   - a build without LZ4 or zstd refuses the option (RAFTWAL_EINVAL).
  */
 #include "test_util.h"
 
@@ -24,6 +27,22 @@
 static int have_lz4(void)
 {
     return (raftwal_features() & RAFTWAL_FEATURE_LZ4) != 0;
+}
+
+static int have_zstd(void)
+{
+    return (raftwal_features() & RAFTWAL_FEATURE_ZSTD) != 0;
+}
+
+static const char *codec_name(unsigned compression)
+{
+    return compression == RAFTWAL_COMPRESS_ZSTD ? "zstd" : "LZ4";
+}
+
+/* The codec byte bit a compressed entry gets from the option. */
+static unsigned char codec_bit(unsigned compression)
+{
+    return compression == RAFTWAL_COMPRESS_ZSTD ? 0x02 : 0x01;
 }
 
 static raftwal_log *open_log(const char *dir, unsigned compression, uint64_t seg, unsigned flags)
@@ -154,10 +173,10 @@ static uint32_t seg_version(const char *dir, uint64_t seq)
     return v;
 }
 
-static void test_json_half(void)
+static void test_json_half(unsigned compression)
 {
     const char *dir = tu_tmpdir();
-    raftwal_log *log = open_log(dir, RAFTWAL_COMPRESS_LZ4, 0, 0);
+    raftwal_log *log = open_log(dir, compression, 0, 0);
     raftwal_stats st;
     raftwal_check ck;
     uint64_t n = 2000;
@@ -167,8 +186,8 @@ static void test_json_half(void)
     CHECK_EQ_U64(st.compressed_entries, n);
     CHECK_MSG(st.stored_entry_bytes * 2 < st.appended_bytes, "stored %" PRIu64 " of %" PRIu64,
               st.stored_entry_bytes, st.appended_bytes);
-    printf("json 1 KiB x 16: %" PRIu64 " data bytes stored in %" PRIu64 " (%.3f); written %" PRIu64
-           " (%.3f of the data)\n", st.appended_bytes, st.stored_entry_bytes,
+    printf("%s, json 1 KiB x 16: %" PRIu64 " data bytes stored in %" PRIu64 " (%.3f); written %"
+           PRIu64 " (%.3f of the data)\n", codec_name(compression), st.appended_bytes, st.stored_entry_bytes,
            (double)st.stored_entry_bytes / (double)st.appended_bytes, st.written_bytes,
            (double)st.written_bytes / (double)st.appended_bytes);
     read_back(log, 1, n, JSON, 1024);
@@ -204,15 +223,17 @@ static uint64_t random_written(unsigned compression, uint64_t *stored, uint64_t 
     return st.written_bytes;
 }
 
-static void test_random_costs_nothing(void)
+static void test_random_costs_nothing(unsigned compression)
 {
     uint64_t s0, d0, c0, s1, d1, c1;
     uint64_t plain = random_written(RAFTWAL_COMPRESS_NONE, &s0, &d0, &c0);
-    uint64_t lz4 = random_written(RAFTWAL_COMPRESS_LZ4, &s1, &d1, &c1);
-    printf("random 1 KiB x 16: written %" PRIu64 " with LZ4, %" PRIu64 " without (%.4f); "
-           "%" PRIu64 " entries kept compressed\n", lz4, plain, (double)lz4 / (double)plain, c1);
+    uint64_t lz4 = random_written(compression, &s1, &d1, &c1);
+    printf("random 1 KiB x 16: written %" PRIu64 " with %s, %" PRIu64 " without (%.4f); "
+           "%" PRIu64 " entries kept compressed\n", lz4, codec_name(compression), plain,
+           (double)lz4 / (double)plain, c1);
     CHECK_EQ_U64(d0, d1);
-    CHECK_MSG(lz4 * 100 <= plain * 102, "LZ4 wrote %" PRIu64 ", plain %" PRIu64, lz4, plain);
+    CHECK_MSG(lz4 * 100 <= plain * 102, "%s wrote %" PRIu64 ", plain %" PRIu64,
+              codec_name(compression), lz4, plain);
     CHECK_MSG(s1 * 100 <= d1 * 102, "stored %" PRIu64 " of %" PRIu64, s1, d1);
     /* Compression is kept only when it saves space: never on random data. */
     CHECK_EQ_U64(c1, 0);
@@ -299,14 +320,14 @@ static void test_caps_and_erange(void)
 
 /* The first compressed ENTRY record of segment 1: its offset. Records are
  * walked under the header's salt (a fresh segment has no EPOCH). */
-static uint64_t first_compressed(const unsigned char *b, size_t size)
+static uint64_t first_compressed(const unsigned char *b, size_t size, unsigned char bit)
 {
     uint64_t off = 64;
     while (off + 32 <= size) {
         uint32_t len = tu_le32(b + off + 8);
         if (b[off + 4] == 0)
             break;
-        if (b[off + 4] == 1 && b[off + 5] == 1)
+        if (b[off + 4] == 1 && b[off + 5] == bit)
             return off;
         off += 32 + ((len + 7) & ~7u);
     }
@@ -357,12 +378,12 @@ static void expect_corrupt(const char *dir, uint64_t index, uint64_t off, int ot
     CHECK_MSG(strstr(raftwal_errmsg(), where), "message: %s", raftwal_errmsg());
 }
 
-static void test_damaged_payload(void)
+static void test_damaged_payload(unsigned compression)
 {
     int variant;
     for (variant = 0; variant < 3; variant++) {
         const char *dir = tu_tmpdir();
-        raftwal_log *log = open_log(dir, RAFTWAL_COMPRESS_LZ4, 0, 0);
+        raftwal_log *log = open_log(dir, compression, 0, 0);
         char path[1024];
         size_t size;
         unsigned char *b;
@@ -372,7 +393,7 @@ static void test_damaged_payload(void)
         CHECK_OK(raftwal_log_close(log));
         b = tu_read_file(tu_segment_path(path, dir, 1), &size);
         CHECK(b);
-        off = first_compressed(b, size);
+        off = first_compressed(b, size, codec_bit(compression));
         index = tu_le64(b + off + 16);
         len = tu_le32(b + off + 8);
         if (variant == 0) /* raw_len one too many */
@@ -402,7 +423,7 @@ static void test_versions(void)
     CHECK_OK(raftwal_log_close(log));
     b = tu_read_file(tu_segment_path(path, dir, 1), &size);
     CHECK(b && tu_le32(b + 8) == 2);
-    off = first_compressed(b, size);
+    off = first_compressed(b, size, 0x01);
     /* The header says version 1: the compressed entry is corrupt. */
     tu_put_le32(b + 8, 1);
     tu_put_le32(b + 60, tu_crc32c(0, b, 60));
@@ -427,7 +448,10 @@ static void test_options(void)
     o.compression = 99;
     CHECK_RC(raftwal_log_open(&log, tu_tmpdir(), &o), RAFTWAL_EINVAL);
     o.compression = RAFTWAL_COMPRESS_ZSTD;
-    CHECK_RC(raftwal_log_open(&log, tu_tmpdir(), &o), RAFTWAL_EINVAL);
+    if (!have_zstd()) {
+        CHECK_RC(raftwal_log_open(&log, tu_tmpdir(), &o), RAFTWAL_EINVAL);
+        CHECK(strstr(raftwal_errmsg(), "zstd") != NULL);
+    }
     o.compression = RAFTWAL_COMPRESS_LZ4;
     if (!have_lz4()) {
         CHECK_RC(raftwal_log_open(&log, tu_tmpdir(), &o), RAFTWAL_EINVAL);
@@ -448,19 +472,157 @@ static void test_options(void)
     }
 }
 
+/* Segments of one log written by handles with LZ4, zstd and no
+ * compression in turn (reopens between, a truncation rewriting zstd
+ * entries with LZ4): all read back, through a read-only handle too, and
+ * the log verifies. */
+static void test_mixed_codecs(void)
+{
+    static const unsigned order[] = {RAFTWAL_COMPRESS_LZ4, RAFTWAL_COMPRESS_ZSTD,
+                                     RAFTWAL_COMPRESS_NONE, RAFTWAL_COMPRESS_ZSTD};
+    const char *dir = tu_tmpdir();
+    raftwal_log *log;
+    raftwal_check ck;
+    char path[1024];
+    int lz4 = 0, zstd = 0;
+    uint64_t seq;
+    size_t i;
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        log = open_log(dir, order[i], SEG, 0);
+        append_range(log, 1 + 400 * i, 400, 8, JSON, 900);
+        read_back(log, 1, 400 * (i + 1), JSON, 900);
+        CHECK_OK(raftwal_log_close(log));
+    }
+    log = open_log(dir, RAFTWAL_COMPRESS_LZ4, SEG, 0);
+    CHECK_OK(raftwal_log_truncate(log, 1401));
+    append_range(log, 1401, 200, 8, JSON, 900);
+    read_back(log, 1, 1600, JSON, 900);
+    CHECK_OK(raftwal_log_close(log));
+    for (seq = 1; tu_segment_exists(dir, seq); seq++) {
+        size_t size, off = 64;
+        unsigned char *b = tu_read_file(tu_segment_path(path, dir, seq), &size);
+        CHECK(b);
+        while (off + 32 <= size && b[off + 4] != 0) {
+            lz4 += b[off + 4] == 1 && b[off + 5] == 0x01;
+            zstd += b[off + 4] == 1 && b[off + 5] == 0x02;
+            off += 32 + ((tu_le32(b + off + 8) + 7) & ~7u);
+        }
+        free(b);
+    }
+    CHECK_MSG(lz4 > 0 && zstd > 0, "%d LZ4 and %d zstd entries on disk", lz4, zstd);
+    memset(&ck, 0, sizeof ck);
+    ck.size = sizeof ck;
+    CHECK_OK(raftwal_verify(dir, &ck));
+    CHECK(ck.compressed_entries > 0 && ck.compressed_entries < 1600);
+    log = open_log(dir, RAFTWAL_COMPRESS_NONE, SEG, RAFTWAL_OPEN_READONLY);
+    read_back(log, 1, 1600, JSON, 900);
+    CHECK_OK(raftwal_log_close(log));
+}
+
+/* Writes 20 zstd entries, then rewrites the first compressed one with
+ * `codec` as its codec byte, its CRC recomputed if `reseal`. Returns the
+ * last index a writable open then sees, and *verify_rc. */
+static uint64_t damaged_codec_byte(unsigned char codec, int reseal, int *verify_rc)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_COMPRESS_ZSTD, 0, 0);
+    raftwal_stats st;
+    char path[1024];
+    size_t size;
+    unsigned char *b;
+    uint64_t off;
+    append_range(log, 1, 20, 20, JSON, 1024);
+    CHECK_OK(raftwal_log_close(log));
+    b = tu_read_file(tu_segment_path(path, dir, 1), &size);
+    CHECK(b);
+    off = first_compressed(b, size, 0x02);
+    b[off + 5] = codec;
+    if (reseal)
+        reseal_record(b, off);
+    tu_write_file(path, b, size);
+    free(b);
+    *verify_rc = raftwal_verify(dir, NULL);
+    log = open_log(dir, RAFTWAL_COMPRESS_NONE, 0, 0);
+    st.size = sizeof st;
+    CHECK_OK(raftwal_log_stats(log, &st));
+    CHECK_OK(raftwal_log_close(log));
+    return st.last_index;
+}
+
+/* Bits 0x01 and 0x02 together, under a valid CRC, are an invalid codec
+ * byte (docs/format.md §7.2): the record decoder refuses the record as it
+ * refuses a bad CRC, so it is never decoded as either codec. */
+static void test_both_bits(void)
+{
+    int rc_both, rc_crc, rc_zstd;
+    uint64_t both = damaged_codec_byte(0x03, 1, &rc_both);
+    uint64_t bad_crc = damaged_codec_byte(0x03, 0, &rc_crc);
+    uint64_t intact = damaged_codec_byte(0x02, 1, &rc_zstd);
+    CHECK_EQ_U64(intact, 20);
+    CHECK_RC(rc_zstd, 0);
+    CHECK_MSG(both < 20, "an entry with codec byte 0x03 was kept (last index %" PRIu64 ")", both);
+    CHECK_EQ_U64(both, bad_crc);
+    CHECK_RC(rc_both, rc_crc);
+}
+
+/* An LZ4 block relabelled zstd (bit 0x02, valid CRC): a build with zstd
+ * finds no zstd frame there (RAFTWAL_ECORRUPT, file and offset); a build
+ * without zstd opens the log and refuses the entry with RAFTWAL_EVERSION
+ * naming zstd, as for any zstd entry it cannot read. */
+static void test_zstd_bit_on_lz4_block(void)
+{
+    const char *dir = tu_tmpdir();
+    raftwal_log *log = open_log(dir, RAFTWAL_COMPRESS_LZ4, 0, 0);
+    raftwal_options o = RAFTWAL_OPTIONS_INIT;
+    char path[1024], where[64];
+    size_t size;
+    unsigned char *b;
+    uint64_t off, index;
+    append_range(log, 1, 20, 20, JSON, 1024);
+    CHECK_OK(raftwal_log_close(log));
+    b = tu_read_file(tu_segment_path(path, dir, 1), &size);
+    CHECK(b);
+    off = first_compressed(b, size, 0x01);
+    index = tu_le64(b + off + 16);
+    snprintf(where, sizeof where, "offset %" PRIu64, off);
+    b[off + 5] = 0x02;
+    reseal_record(b, off);
+    tu_write_file(path, b, size);
+    free(b);
+    if (have_zstd()) {
+        expect_corrupt(dir, index, off, 1);
+        return;
+    }
+    CHECK_RC(raftwal_log_open(&log, dir, &o), RAFTWAL_EVERSION);
+    CHECK_MSG(strstr(raftwal_errmsg(), "zstd") && strstr(raftwal_errmsg(), where),
+              "message: %s", raftwal_errmsg());
+    CHECK_RC(raftwal_verify(dir, NULL), RAFTWAL_EVERSION);
+    CHECK_MSG(strstr(raftwal_errmsg(), "zstd"), "message: %s", raftwal_errmsg());
+}
+
 int main(void)
 {
     test_options();
+    if (have_zstd()) {
+        test_json_half(RAFTWAL_COMPRESS_ZSTD);
+        test_random_costs_nothing(RAFTWAL_COMPRESS_ZSTD);
+        test_damaged_payload(RAFTWAL_COMPRESS_ZSTD);
+        test_both_bits();
+    }
     if (!have_lz4()) {
-        printf("c_compression: this build has no LZ4; only the option checks ran\n");
+        printf("c_compression: this build has no LZ4; %s\n",
+               have_zstd() ? "only the zstd tests ran" : "only the option checks ran");
         return 0;
     }
-    test_json_half();
-    test_random_costs_nothing();
+    test_json_half(RAFTWAL_COMPRESS_LZ4);
+    test_random_costs_nothing(RAFTWAL_COMPRESS_LZ4);
     test_mixed();
     test_caps_and_erange();
-    test_damaged_payload();
+    test_damaged_payload(RAFTWAL_COMPRESS_LZ4);
     test_versions();
+    test_zstd_bit_on_lz4_block();
+    if (have_zstd())
+        test_mixed_codecs();
     printf("c_compression: ok\n");
     return 0;
 }

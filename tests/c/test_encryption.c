@@ -377,6 +377,8 @@ int main(void)
     test_round_trip(RAFTWAL_COMPRESS_NONE);
     if (raftwal_features() & RAFTWAL_FEATURE_LZ4)
         test_round_trip(RAFTWAL_COMPRESS_LZ4);
+    if (raftwal_features() & RAFTWAL_FEATURE_ZSTD)
+        test_round_trip(RAFTWAL_COMPRESS_ZSTD); /* compressed, then sealed */
     test_tamper();
     test_downgrade();
     test_threads();

@@ -377,7 +377,7 @@ def case_bench_codec(tmp):
     appends = {(x["who"], x["payload"]) for x in rows if x.get("phase") == "codec"}
     reads = {(x["who"], x["variant"]) for x in rows if x.get("phase") == "codec-rd"}
     refs = {"plain": None, "lz4": "plain", "aes": "plain",
-            "json": None, "json-lz4": "json", "json-aes-lz4": "json"}
+            "json": None, "json-lz4": "json", "json-aes-lz4": "json", "json-zstd": "json"}
     for who, ref in refs.items():
         if "codec: %s skipped" % who in r.err:
             check(not any(w == who for w, _ in appends | reads), "%s is skipped, not measured" % who, r)

@@ -2,10 +2,11 @@
  * rw_codec_open_record): what a stored ENTRY payload with a valid CRC
  * decodes to.
  * Input: codec byte, segment version byte, then the stored payload
- * ([raw_len u32][LZ4 block] when compressed). A payload the check accepts
- * must decode to exactly its raw length or be refused with a reason; never
- * read or write outside the buffers. Where LZ4 is built in, a decoded
- * entry compresses back and decodes to the same bytes. */
+ * ([raw_len u32][LZ4 block or zstd frame] when compressed). A payload the
+ * check accepts must decode to exactly its raw length or be refused with a
+ * reason; never read or write outside the buffers. A decoded entry
+ * compresses back (with the codec it was stored with) and decodes to the
+ * same bytes. */
 #include "fuzz_common.h"
 
 #include "codec.h"
@@ -58,12 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(rec);
     } else if (rw_codec_decode(&r, out, raw, &why) != 0) {
         FZ_ASSERT(why != NULL);
-    } else if (r.codec && (rw_codec_features() & RAFTWAL_FEATURE_LZ4)) {
-        /* Round trip through the write path. */
+    } else if (r.codec) {
+        /* Round trip through the write path (the decode worked: the build
+         * has the record's codec). */
         raftwal_entry e = {.index = 1, .term = 1, .data = out, .size = raw};
         rw_codec c;
         raftwal_options o = RAFTWAL_OPTIONS_INIT;
-        o.compression = RAFTWAL_COMPRESS_LZ4;
+        o.compression = (r.codec & RW_CODEC_LZ4) ? RAFTWAL_COMPRESS_LZ4 : RAFTWAL_COMPRESS_ZSTD;
         o.compress_min = 1;
         rw_codec_init(&c, &o);
         uint8_t *rec = malloc(rw_rec_size(raw));
