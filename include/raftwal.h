@@ -443,8 +443,10 @@ RAFTWAL_API int raftwal_options_init(raftwal_options *opts,
 /* What this build of the library supports: RAFTWAL_FEATURE_* bits. What
  * a log uses that the build lacks is RAFTWAL_EVERSION, the message naming
  * the feature: an encrypted log cannot be opened; an entry stored
- * compressed cannot be read (get, iterators, raftwal_verify()), though the
- * log opens and its other entries read. Thread-safe. */
+ * compressed cannot be read (get, iterators, raftwal_verify()), and a log
+ * whose active (tail) segment holds one cannot be opened either (open
+ * scans the tail); a log whose compressed entries are all in sealed
+ * segments opens, and its other entries read. Thread-safe. */
 RAFTWAL_API unsigned int raftwal_features(void);
 
 /* Opens (and, with RAFTWAL_OPEN_CREATE, creates) the log in directory
