@@ -135,7 +135,9 @@
  * encrypted; indexes, terms, sizes and record types stay in clear and are
  * authenticated: a changed byte is RAFTWAL_ECORRUPT naming the file and
  * offset, never returned as data. The master key never reaches a file, an
- * error message or a dump, and the library wipes its copies at close.
+ * error message or a dump; the library keeps no copy of it past the open,
+ * and wipes the keys derived from it when the handle is freed (at close,
+ * or when the last iterator that outlived the close is closed).
  * Compression is a per-open choice of the writer, recorded per entry:
  * readers need no option. An entry of an encrypted or compressed log is
  * decoded when read, so reads of such a log are copies, not zero-copy
@@ -607,9 +609,10 @@ RAFTWAL_API int raftwal_log_term(raftwal_log *log, uint64_t index,
  * size are set, and if buf_size >= size, the data is copied to buf and
  * out->data = buf (decrypted and decompressed if so stored; size is the
  * decoded size, known without decoding: in an encrypted log an ERANGE size
- * is not yet authenticated, docs/format.md §7.3). If buf_size is too small, returns RAFTWAL_ERANGE with
- * out->size set to the size needed (call again with a bigger buffer; buf
- * may be NULL to ask for the size). Thread-safe.
+ * is not yet authenticated, docs/format.md §7.3). If buf_size is too
+ * small, returns RAFTWAL_ERANGE with out->size set to the size needed
+ * (call again with a bigger buffer; buf may be NULL to ask for the size).
+ * Thread-safe.
  * Errors: RAFTWAL_ECOMPACTED, RAFTWAL_EUNAVAILABLE, RAFTWAL_ERANGE,
  * RAFTWAL_ECORRUPT (checksum mismatch when read), RAFTWAL_EIO,
  * RAFTWAL_EINVAL. */
