@@ -221,6 +221,26 @@ static const contender *base_contender(const bench_opts *o)
     return o->codec_fresh ? &bench_raftwal : &bench_raftwal_steady;
 }
 
+/* The runs of contender i that produced a result, each with its ratio to
+ * its reference's rate in the same run (0 when there is none); returns
+ * how many. */
+static int in_run_ratios(size_t i, bench_sample s[NCONTENDERS][MAX_RUNS],
+                         int ok[NCONTENDERS][MAX_RUNS], int runs, bench_sample got[MAX_RUNS])
+{
+    size_t ref = (size_t)contenders[i].ref;
+    int n = 0;
+    for (int r = 0; r < runs; r++) {
+        if (!ok[i][r])
+            continue;
+        got[n] = s[i][r];
+        got[n].ratio = ref != i && ok[ref][r] && s[ref][r].ops_per_s > 0
+                           ? s[i][r].ops_per_s / s[ref][r].ops_per_s
+                           : 0;
+        n++;
+    }
+    return n;
+}
+
 static void report_appends(const bench_opts *o, size_t payload, const int on[NCONTENDERS],
                            bench_sample s[NCONTENDERS][MAX_RUNS], int ok[NCONTENDERS][MAX_RUNS], int runs)
 {
@@ -229,16 +249,7 @@ static void report_appends(const bench_opts *o, size_t payload, const int on[NCO
             continue;
         int ref = contenders[i].ref;
         bench_sample got[MAX_RUNS];
-        int n = 0;
-        for (int r = 0; r < runs; r++) {
-            if (!ok[i][r])
-                continue;
-            got[n] = s[i][r];
-            got[n].ratio = (size_t)ref != i && ok[ref][r] && s[ref][r].ops_per_s > 0
-                               ? s[i][r].ops_per_s / s[ref][r].ops_per_s
-                               : 0;
-            n++;
-        }
+        int n = in_run_ratios(i, s, ok, runs, got);
         if (n == 0) {
             bench_note("codec %zu x %d: %s produced no result", payload, BATCH, contenders[i].name);
             bench_failures++;
@@ -401,14 +412,7 @@ static void report_reads(const bench_opts *o, const char *variant, const int on[
             continue;
         int ref = contenders[i].ref;
         bench_sample got[MAX_RUNS];
-        int n = 0;
-        for (int r = 0; r < runs; r++) {
-            if (!ok[i][r])
-                continue;
-            got[n] = s[i][r];
-            got[n].ratio = (size_t)ref != i && ok[ref][r] ? s[i][r].ops_per_s / s[ref][r].ops_per_s : 0;
-            n++;
-        }
+        int n = in_run_ratios(i, s, ok, runs, got);
         if (n == 0)
             continue;
         bench_row row = {.payload = READ_PAYLOAD};
